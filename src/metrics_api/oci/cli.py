@@ -1,0 +1,182 @@
+"""``python -m metrics_api.oci``: the core's jobs for CI systems without Dagger.
+
+Exit 0 only when everything held. Otherwise one clear line on stderr and a non-zero
+code: 2 for bad input, 1 for anything else. ``--json`` prints one JSON object on stdout.
+"""
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, SecretStr
+
+from metrics_api.oci import jobs
+from metrics_api.oci.auth import Credentials
+from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    common.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="talk plain HTTP to HOST[:PORT] (loopback registries always are)",
+    )
+    common.add_argument("--username", help="registry username (else the Docker config file)")
+    common.add_argument(
+        "--password-env",
+        default="REGISTRY_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the password (default: REGISTRY_PASSWORD)",
+    )
+    common.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole job")
+    parser = argparse.ArgumentParser(
+        prog="python -m metrics_api.oci",
+        description="Assemble, publish and verify multi-platform OCI indexes by digest.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    resolve = commands.add_parser(
+        "resolve", parents=[common], help="show the image manifest a variant provides"
+    )
+    resolve.add_argument("reference")
+    resolve.add_argument("--platform", required=True, help="os/architecture[/variant]")
+    assemble = commands.add_parser(
+        "assemble", parents=[common], help="assemble, push by digest, verify, then tag"
+    )
+    assemble.add_argument("target", help="REGISTRY/REPOSITORY:TAG to release")
+    assemble.add_argument(
+        "--variant", action="append", required=True, metavar="PLATFORM=REF", help="repeatable"
+    )
+    assemble.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="PLATFORM=DIGEST",
+        help="the image digest recorded when that variant was pushed",
+    )
+    assemble.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
+    assemble.add_argument("--force", action="store_true", help="move a tag that points elsewhere")
+    assemble.add_argument("--dry-run", action="store_true", help="print the index, push nothing")
+    verify = commands.add_parser(
+        "verify", parents=[common], help="check a published index against a digest ledger"
+    )
+    verify.add_argument("target", help="REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")
+    verify.add_argument("--expect", action="append", required=True, metavar="PLATFORM=DIGEST")
+    return parser
+
+
+def _settings(args: argparse.Namespace, targets: Sequence[str]) -> jobs.Settings:
+    credentials: dict[str, Credentials] = {}
+    if args.username:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise InvalidInputError(
+                f"--username was given, so expected the password in ${args.password_env}, "
+                "found it unset or empty; export it (never pass a password as an argument)"
+            )
+        for target in targets:
+            credentials[parse_reference(target).host] = Credentials(
+                username=args.username, password=SecretStr(password)
+            )
+    return jobs.Settings(
+        insecure_registries=frozenset(args.insecure_registry),
+        credentials=credentials,
+        deadline=args.deadline,
+    )
+
+
+async def _run(args: argparse.Namespace) -> BaseModel:
+    if args.command == "resolve":
+        async with jobs.open_client(_settings(args, [args.reference])) as client:
+            return await jobs.resolve(client, args.reference, args.platform)
+    if args.command == "verify":
+        ledger = [jobs.parse_expectation(text) for text in args.expect]
+        async with jobs.open_client(_settings(args, [args.target])) as client:
+            return await jobs.verify(client, args.target, ledger)
+    requests = [jobs.parse_variant(text) for text in args.variant]
+    expected = dict(jobs.parse_expectation(text) for text in args.expect)
+    requests = [
+        jobs.VariantRequest(
+            platform=request.platform,
+            reference=request.reference,
+            expected_digest=next(
+                (
+                    digest
+                    for platform, digest in expected.items()
+                    if platform.matches(request.platform)
+                ),
+                None,
+            ),
+        )
+        for request in requests
+    ]
+    annotations = dict(jobs.parse_annotation(text) for text in args.annotation)
+    references = [args.target, *(str(request.reference) for request in requests)]
+    async with jobs.open_client(_settings(args, references)) as client:
+        return await jobs.assemble(
+            client,
+            args.target,
+            requests,
+            annotations=annotations,
+            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
+            force=args.force,
+            dry_run=args.dry_run,
+        )
+
+
+def _human(report: BaseModel) -> str:
+    if isinstance(report, VariantReport):
+        origin = f" (unwrapped from index {report.unwrapped_from})" if report.unwrapped_from else ""
+        return f"{report.platform} {report.reference} -> {report.digest}{origin}"
+    lines: list[str] = []
+    verification = report if isinstance(report, VerificationReport) else None
+    if isinstance(report, AssembleReport):
+        verification = report.verification
+        lines.append(f"{report.target} {report.tag_action}: {report.digest}")
+        lines.extend(
+            f"  {v.platform}: {v.digest} from {v.reference} ({v.child_action or 'resolved'})"
+            for v in report.variants
+        )
+        if report.tag_action == "dry-run":
+            lines.append(report.index.rstrip())
+    if verification is not None:
+        lines.append(
+            f"verification of {verification.reference}: {'ok' if verification.ok else 'FAILED'}"
+        )
+        lines.extend(
+            f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}"
+            for check in verification.checks
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        report = anyio.run(_run, args)
+    except OciError as error:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(error), "digest": None, "entries": []}))
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, InvalidInputError) else 1
+    data: dict[str, Any] = report.model_dump(mode="json")
+    print(json.dumps(data, indent=2) if args.json else _human(report))
+    if not data.get("ok", True):
+        failed = [
+            c["name"]
+            for c in data.get("checks") or (data.get("verification") or {}).get("checks", [])
+            if not c["ok"]
+        ]
+        print(f"error: verification failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,209 @@
+"""The three jobs the command line and the Dagger module run: resolve, assemble, verify.
+
+They take the text users type (``linux/arm64=REGISTRY/REPO:TAG``), so every entry point
+parses and reports the same way.
+"""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+
+from metrics_api.oci.assemble import build_index, index_annotations, index_entries
+from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
+from metrics_api.oci.client import RegistryClient, RetryPolicy
+from metrics_api.oci.digest import validate_digest
+from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
+from metrics_api.oci.platform import Platform, parse_platform
+from metrics_api.oci.publish import publish_index
+from metrics_api.oci.reference import Reference, parse_reference
+from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.verify import Ledger, entry_report, verify_index
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach registries; the same for every job."""
+
+    insecure_registries: frozenset[str] = frozenset()
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
+    use_docker_config: bool = True
+    request_timeout: float = 30.0
+    deadline: float = 600.0  # the whole job, retries included
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@asynccontextmanager
+async def open_client(settings: Settings) -> AsyncIterator[RegistryClient]:
+    """A client configured from ``settings``, inside the job's overall deadline."""
+    store = CredentialStore.from_sources(
+        settings.credentials, docker_config_path() if settings.use_docker_config else None
+    )
+    client = RegistryClient(
+        credentials=store,
+        insecure_registries=settings.insecure_registries,
+        retry=settings.retry,
+        timeout=settings.request_timeout,
+    )
+    try:
+        with anyio.fail_after(settings.deadline):
+            async with client:
+                yield client
+    except TimeoutError:
+        raise OciError(
+            f"the job did not finish within its {settings.deadline:g} s deadline "
+            f"({client.stats.requests} requests, {client.stats.retries} retries); "
+            "the registry is too slow or unresponsive: check it, or raise --deadline"
+        ) from None
+
+
+@dataclass(frozen=True)
+class VariantRequest:
+    """A variant to include: the platform it is declared for and where it was pushed."""
+
+    platform: Platform
+    reference: Reference
+    expected_digest: str | None = None  # from the ledger, when the caller recorded one
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def _split(text: str, what: str, example: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise InvalidInputError(f"expected {what} as {example}, found {text!r}")
+    return key.strip(), value.strip()
+
+
+def parse_variant(text: str) -> VariantRequest:
+    """``PLATFORM=REFERENCE``, e.g. ``linux/arm64=registry.example/metrics-api:v2.0.0-arm64``."""
+    platform, reference = _split(text, "a variant", "PLATFORM=REFERENCE (linux/arm64=REPO:TAG)")
+    return VariantRequest(platform=parse_platform(platform), reference=parse_reference(reference))
+
+
+def parse_expectation(text: str) -> tuple[Platform, str]:
+    """``PLATFORM=DIGEST``: one line of the digest ledger."""
+    platform, digest = _split(text, "an expectation", "PLATFORM=DIGEST (linux/arm64=sha256:...)")
+    return parse_platform(platform), validate_digest(digest)
+
+
+def parse_annotation(text: str) -> tuple[str, str]:
+    """``KEY=VALUE``."""
+    key, _, value = text.partition("=")
+    if not key or "=" not in text:
+        raise InvalidInputError(f"expected an annotation as KEY=VALUE, found {text!r}")
+    return key, value
+
+
+def parse_target(text: str) -> Reference:
+    """The release reference: a tag, never a digest (a digest cannot be moved or created)."""
+    target = parse_reference(text)
+    if not target.tag or target.digest:
+        raise InvalidInputError(
+            f"expected the target as REGISTRY/REPOSITORY:TAG, found {text!r}; the index is "
+            "pushed by digest and then tagged, so name the tag to release"
+        )
+    return target
+
+
+def variant_report(variant: ResolvedVariant, child_action: str = "") -> VariantReport:
+    """A resolved variant as reported."""
+    return VariantReport(
+        platform=str(variant.platform),
+        reference=str(variant.source),
+        digest=variant.manifest.digest,
+        size=variant.manifest.size,
+        media_type=variant.manifest.media_type,
+        unwrapped_from=variant.wrapper_digest,
+        child_action=child_action,
+    )
+
+
+async def resolve(client: RegistryClient, reference: str, platform: str) -> VariantReport:
+    """Resolve one variant reference to its platform image manifest."""
+    variant = await resolve_variant(client, parse_reference(reference), parse_platform(platform))
+    return variant_report(variant)
+
+
+async def _resolve_all(
+    client: RegistryClient, requests: Sequence[VariantRequest]
+) -> list[ResolvedVariant]:
+    resolved: list[ResolvedVariant | None] = [None] * len(requests)
+
+    async def one(position: int, request: VariantRequest) -> None:
+        variant = await resolve_variant(client, request.reference, request.platform)
+        if request.expected_digest and variant.manifest.digest != request.expected_digest:
+            raise ResolutionError(
+                f"variant {request.reference} for {request.platform}: expected the image "
+                f"{request.expected_digest} recorded when it was pushed, found "
+                f"{variant.manifest.digest}; the tag moved since: assemble from the digest"
+            )
+        resolved[position] = variant
+
+    async with anyio.create_task_group() as group:
+        for position, request in enumerate(requests):
+            group.start_soon(one, position, request)
+    return [variant for variant in resolved if variant is not None]
+
+
+async def assemble(  # noqa: PLR0913 - mirrors the command line's options
+    client: RegistryClient,
+    target: str,
+    requests: Sequence[VariantRequest],
+    *,
+    annotations: Mapping[str, str] | None = None,
+    source_date_epoch: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> AssembleReport:
+    """Resolve the variants, build the index, publish it safely and verify it."""
+    target_ref = parse_target(target)
+    variants = await _resolve_all(client, requests)
+    index = build_index(
+        variants,
+        annotations=index_annotations(annotations or {}, source_date_epoch),
+        per_entry=[request.annotations for request in requests],
+    )
+    entries = [entry_report(entry) for entry in index_entries(index)]
+    if dry_run:
+        current = await client.head_manifest(target_ref)
+        return AssembleReport(
+            ok=True,
+            target=str(target_ref),
+            digest=index.digest,
+            tag_action="dry-run",
+            previous_digest=current.digest if current else None,
+            variants=[variant_report(v) for v in variants],
+            entries=entries,
+            verification=None,
+            index=index.raw.decode(),
+            requests=client.stats.requests,
+            retries=client.stats.retries,
+        )
+    outcome = await publish_index(client, target_ref, index, variants, force=force)
+    return AssembleReport(
+        ok=outcome.verification.ok,
+        target=str(target_ref),
+        digest=index.digest,
+        tag_action=outcome.tag_action,
+        previous_digest=outcome.previous_digest,
+        variants=[
+            variant_report(v, a) for v, a in zip(variants, outcome.child_actions, strict=True)
+        ],
+        entries=entries,
+        verification=outcome.verification,
+        index=index.raw.decode(),
+        requests=client.stats.requests,
+        retries=client.stats.retries,
+    )
+
+
+async def verify(client: RegistryClient, target: str, ledger: Ledger) -> VerificationReport:
+    """Verify an index someone published against a digest ledger."""
+    if not ledger:
+        raise InvalidInputError(
+            "expected at least one PLATFORM=DIGEST expectation, found none; pass "
+            "--expect linux/amd64=sha256:... for each platform"
+        )
+    return await verify_index(client, parse_reference(target), ledger)

@@ -1,0 +1,132 @@
+"""Publish an index safely: children first, the index by digest, verify, and only then tag.
+
+A registry may reject an index whose children live in another repository, so each child
+is made present in the target repository first (mounted across repositories, copied across
+registries). The release tag is the last thing written, and never moved without ``force``.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.errors import TagConflictError, VerificationError
+from metrics_api.oci.models import Manifest
+from metrics_api.oci.reference import Reference
+from metrics_api.oci.reports import Check, VerificationReport
+from metrics_api.oci.resolve import ResolvedVariant
+from metrics_api.oci.verify import Ledger, verify_index
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What publishing did to the registry."""
+
+    tag_action: str  # created / unchanged / moved
+    previous_digest: str | None
+    child_actions: list[str]
+    verification: VerificationReport
+
+
+async def _ensure_blob(
+    client: RegistryClient, target: Reference, source: Reference, digest: str
+) -> str:
+    if await client.blob_size(target, digest) is not None:
+        return "present"
+    if source.registry == target.registry and await client.mount_blob(target, digest, source):
+        return "mounted"
+    await client.upload_blob(target, digest, await client.get_blob(source, digest))
+    return "copied"
+
+
+async def ensure_child(client: RegistryClient, target: Reference, variant: ResolvedVariant) -> str:
+    """Make the variant's image manifest present in the target repository, byte for byte."""
+    if variant.source.same_repository(target):
+        return "present"
+    pinned = target.with_digest(variant.manifest.digest)
+    if await client.head_manifest(pinned) is not None:
+        return "present"
+    blobs = [variant.image.config.digest, *(layer.digest for layer in variant.image.layers)]
+    actions: list[str] = []
+
+    async def ensure(digest: str) -> None:
+        actions.append(await _ensure_blob(client, target, variant.source, digest))
+
+    async with anyio.create_task_group() as group:
+        for digest in dict.fromkeys(blobs):
+            group.start_soon(ensure, digest)
+    await client.put_manifest(pinned, variant.manifest.raw, variant.manifest.media_type)
+    return "copied" if "copied" in actions else "mounted"
+
+
+def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
+    """The digest ledger: each declared platform and the image digest recorded for it."""
+    return [(variant.declared, variant.manifest.digest) for variant in variants]
+
+
+async def publish_index(
+    client: RegistryClient,
+    target: Reference,
+    index: Manifest,
+    variants: Sequence[ResolvedVariant],
+    *,
+    force: bool = False,
+) -> PublishOutcome:
+    """Push ``index`` to ``target`` (a tag) only once it verified against the ledger."""
+    current = await client.head_manifest(target)
+    previous = current.digest if current else None
+    _refuse_move(target, previous, index.digest, force)
+    child_actions = ["" for _ in variants]
+
+    async def ensure(position: int, variant: ResolvedVariant) -> None:
+        child_actions[position] = await ensure_child(client, target, variant)
+
+    async with anyio.create_task_group() as group:
+        for position, variant in enumerate(variants):
+            group.start_soon(ensure, position, variant)
+    pinned = target.with_digest(index.digest)
+    await client.put_manifest(pinned, index.raw, index.media_type)
+    report = await verify_index(client, pinned, ledger_of(variants), just_pushed=True)
+    if not report.ok:
+        failed = "; ".join(f"{check.name}: {check.detail}" for check in report.failures())
+        raise VerificationError(
+            f"the index {pinned} did not verify, so {target} was left as it was "
+            f"({previous or 'absent'}): {failed}"
+        )
+    action = "unchanged"
+    if previous != index.digest:
+        # The tag may have moved while we worked: look again right before writing it.
+        latest = await client.head_manifest(target)
+        _refuse_move(target, latest.digest if latest else None, index.digest, force)
+        await client.put_manifest(target, index.raw, index.media_type)
+        action = "moved" if previous else "created"
+    tagged = await client.head_manifest(target)
+    tag_check = Check(
+        name="tag",
+        ok=tagged is not None and tagged.digest == index.digest,
+        detail=f"{target} points at {tagged.digest if tagged else 'nothing'}",
+    )
+    report = report.model_copy(
+        update={"reference": str(target), "checks": [*report.checks, tag_check], "ok": tag_check.ok}
+    )
+    if not tag_check.ok:
+        raise VerificationError(
+            f"after tagging, {target} points at {tagged.digest if tagged else 'nothing'}, "
+            f"expected {index.digest}; another writer moved it: re-run to check again"
+        )
+    return PublishOutcome(
+        tag_action=action,
+        previous_digest=previous,
+        child_actions=child_actions,
+        verification=report,
+    )
+
+
+def _refuse_move(target: Reference, current: str | None, wanted: str, force: bool) -> None:
+    if current and current != wanted and not force:
+        raise TagConflictError(
+            f"{target} already points at {current}, expected it to be absent or to be "
+            f"{wanted} (this index); it was left unchanged. Pass --force to move the release "
+            "tag, or release under a new version"
+        )

@@ -1,0 +1,180 @@
+"""Verify a published index against the digest ledger recorded when the variants were pushed.
+
+This is the check no other stitching tool makes: re-read the index from the registry and
+prove that each platform a consumer can pull is exactly the image that was pushed for it.
+"""
+
+from collections.abc import Sequence
+
+import anyio
+
+from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.errors import OciError
+from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, parse_config
+from metrics_api.oci.platform import Platform
+from metrics_api.oci.reference import Reference
+from metrics_api.oci.reports import Check, EntryReport, VerificationReport
+
+Ledger = Sequence[tuple[Platform, str]]
+
+
+def entry_report(entry: Descriptor) -> EntryReport:
+    """An index entry as reported."""
+    return EntryReport(
+        platform=str(entry.platform) if entry.platform else "",
+        digest=entry.digest,
+        size=entry.size,
+        media_type=entry.media_type,
+        annotations=entry.annotations or {},
+    )
+
+
+def pull_resolution(index: ImageIndex, wanted: Platform) -> Descriptor | None:
+    """The entry ``docker pull --platform`` would take: the first runnable match, in order."""
+    return next(
+        (
+            entry
+            for entry in index.manifests
+            if entry.is_image and entry.platform is not None and wanted.matches(entry.platform)
+        ),
+        None,
+    )
+
+
+async def _check_child(
+    client: RegistryClient,
+    ref: Reference,
+    entry: Descriptor,
+    checks: list[Check],
+    just_pushed: bool,
+) -> None:
+    name = f"child {entry.platform}"
+    try:
+        child = await client.get_manifest(ref.with_digest(entry.digest), just_pushed=just_pushed)
+        if not isinstance(child.document, ImageManifest):
+            checks.append(
+                Check(
+                    name=name,
+                    ok=False,
+                    detail=f"{entry.digest} is a {child.media_type}, expected an image manifest",
+                )
+            )
+            return
+        config = parse_config(
+            await client.get_blob(ref, child.document.config.digest, just_pushed=just_pushed),
+            f"configuration of {entry.digest}",
+        )
+    except OciError as error:
+        checks.append(Check(name=name, ok=False, detail=str(error)))
+        return
+    problems = []
+    if child.size != entry.size:
+        problems.append(f"entry says {entry.size} bytes, manifest has {child.size}")
+    if child.media_type != entry.media_type:
+        problems.append(f"entry says {entry.media_type}, manifest is {child.media_type}")
+    if entry.platform is None or not entry.platform.matches(config.platform):
+        problems.append(f"entry says {entry.platform}, image configuration says {config.platform}")
+    checks.append(
+        Check(
+            name=name,
+            ok=not problems,
+            detail="; ".join(problems)
+            or f"{entry.digest} is in {ref.repository_name}, {child.size} bytes, "
+            f"configuration {config.platform}",
+        )
+    )
+
+
+async def verify_index(
+    client: RegistryClient, ref: Reference, ledger: Ledger, *, just_pushed: bool = False
+) -> VerificationReport:
+    """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``."""
+    checks: list[Check] = []
+
+    def report(
+        digest: str | None, media_type: str | None, entries: list[EntryReport]
+    ) -> VerificationReport:
+        return VerificationReport(
+            ok=bool(checks) and all(check.ok for check in checks),
+            reference=str(ref),
+            digest=digest,
+            media_type=media_type,
+            entries=entries,
+            checks=checks,
+        )
+
+    try:
+        index = await client.get_manifest(ref, just_pushed=just_pushed)
+    except OciError as error:
+        checks.append(Check(name="fetch", ok=False, detail=str(error)))
+        return report(None, None, [])
+    checks.append(
+        Check(
+            name="fetch",
+            ok=True,
+            detail=f"{ref} is {index.digest} ({index.size} bytes); the bytes hash to the digest "
+            "the registry announced",
+        )
+    )
+    checks.append(
+        Check(
+            name="content-type",
+            ok=index.content_type == index.media_type,
+            detail=f"Content-Type {index.content_type or 'missing'}, mediaType {index.media_type}",
+        )
+    )
+    if not isinstance(index.document, ImageIndex):
+        checks.append(
+            Check(
+                name="is-index",
+                ok=False,
+                detail=f"expected an image index, found {index.media_type}",
+            )
+        )
+        return report(index.digest, index.media_type, [])
+    checks.append(
+        Check(
+            name="is-index",
+            ok=True,
+            detail=f"{index.media_type} with {len(index.document.manifests)} entries",
+        )
+    )
+    document = index.document
+    images = [entry for entry in document.manifests if entry.is_image]
+    for platform, digest in ledger:
+        matching = [e for e in images if e.platform is not None and platform.matches(e.platform)]
+        found = ", ".join(e.digest for e in matching) or "no entry"
+        checks.append(
+            Check(
+                name=f"ledger {platform}",
+                ok=len(matching) == 1 and matching[0].digest == digest,
+                detail=f"expected exactly one entry {digest}, found {found}",
+            )
+        )
+        chosen = pull_resolution(document, platform)
+        checks.append(
+            Check(
+                name=f"pull {platform}",
+                ok=chosen is not None and chosen.digest == digest,
+                detail=f"a client pulling {platform} gets {chosen.digest if chosen else 'nothing'}",
+            )
+        )
+    unexpected = [
+        e
+        for e in images
+        if not any(e.platform is not None and p.matches(e.platform) for p, _ in ledger)
+    ]
+    checks.append(
+        Check(
+            name="no unexpected entries",
+            ok=not unexpected,
+            detail=", ".join(f"{e.platform} {e.digest}" for e in unexpected)
+            or "every image entry is in the ledger",
+        )
+    )
+    child_checks: list[Check] = []
+    async with anyio.create_task_group() as group:
+        for entry in images:
+            group.start_soon(_check_child, client, ref, entry, child_checks, just_pushed)
+    checks.extend(sorted(child_checks, key=lambda check: check.name))
+    return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from metrics_api.oci.cli import main
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["resolve", "Bad Ref", "--platform", "linux/amd64"], "expected an image reference"),
+        (["resolve", "r.io/m:v1", "--platform", "amd64"], "expected a platform"),
+        (["assemble", "r.io/m", "--variant", "linux/amd64=r.io/m:a"], "expected the target"),
+        (["assemble", "r.io/m:v1", "--variant", "linux/amd64"], "expected a variant"),
+        (
+            ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--annotation", "k"],
+            "expected an annotation",
+        ),
+        (["verify", "r.io/m:v1", "--expect", "linux/amd64=sha256:1"], "expected a digest"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert json.loads(captured.out)["ok"] is False
+
+
+def test_username_without_password_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
+    code = main(["resolve", "r.example/m:v1", "--platform", "linux/amd64", "--username", "ci"])
+    assert code == 2
+    assert "expected the password in $REGISTRY_PASSWORD" in capsys.readouterr().err
