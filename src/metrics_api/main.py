@@ -1,0 +1,330 @@
+"""The Dagger object: thin wiring from `dagger call` to the engine-free core."""
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from pydantic import BaseModel, SecretStr
+
+from metrics_api import release as release_job
+from metrics_api.oci import jobs
+from metrics_api.oci.auth import Credentials
+from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.platform import Platform, parse_platform
+from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.reports import AssembleReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The embedded registry lives inside the pipeline. Its address host is `localhost`, so the
+# engine aliases it to the service and talks plain HTTP, as it does for any loopback host.
+EMBEDDED_REGISTRY_IMAGE = "registry:3"
+EMBEDDED_PUSH_HOST = "localhost:5000"
+
+
+def uncached(fn: F) -> F:
+    """Register a function that reads or writes a registry: its result must never be cached."""
+    # dagger-io's typed overloads of `function` leave out `cache`, which it does accept.
+    return cast("F", cast("Any", function)(cache="never")(fn))
+
+
+class PipelineError(Exception):
+    """A build, a push or the core failed; the message says which and what to do."""
+
+
+def _build_args(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
+    args = {"VERSION": version.removeprefix("v"), "REVISION": revision}
+    for text in extra:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            msg = f"expected a build argument as KEY=VALUE, found {text!r}"
+            raise PipelineError(msg)
+        args[name] = value
+    return [dagger.BuildArg(name=name, value=value) for name, value in args.items()]
+
+
+def _build(
+    source: dagger.Directory,
+    platform: dagger.Platform,
+    dockerfile: str,
+    build_args: list[str],
+    version: str,
+    revision: str,
+) -> dagger.Container:
+    return source.docker_build(
+        platform=platform,
+        dockerfile=dockerfile,
+        build_args=_build_args(version, revision, build_args),
+    )
+
+
+def _render(report: BaseModel, text: str, output: str) -> str:
+    if output == "json":
+        return json.dumps(report.model_dump(mode="json"), indent=2)
+    if output == "text":
+        return text
+    msg = f"expected --output text or json, found {output!r}"
+    raise PipelineError(msg)
+
+
+async def _settings(
+    hosts: list[str], username: str, password: dagger.Secret | None, insecure: list[str]
+) -> jobs.Settings:
+    credentials = {}
+    if password is not None:
+        secret = SecretStr(await password.plaintext())
+        credentials = {host: Credentials(username=username, password=secret) for host in hosts}
+    return jobs.Settings(
+        insecure_registries=frozenset(insecure), credentials=credentials, use_docker_config=False
+    )
+
+
+async def _publish(
+    container: dagger.Container, address: str, registry_service: dagger.Service | None
+) -> str:
+    try:
+        return await container.publish(address, registry_service=registry_service)
+    except dagger.ExecError as error:
+        msg = (
+            f"building {address} failed: `{' '.join(error.command)}` exited {error.exit_code}: "
+            f"{error.stderr.strip()[-2000:]}; fix the Dockerfile or the source, then re-run"
+        )
+        raise PipelineError(msg) from error
+    except dagger.QueryError as error:
+        msg = (
+            f"building or pushing {address} failed: {error}; check the Dockerfile, the "
+            "registry address and its credentials"
+        )
+        raise PipelineError(msg) from error
+
+
+Output = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
+Username = Annotated[str, Doc("registry username")]
+Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
+Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
+
+
+@object_type
+class MetricsApi:
+    """Build metrics-api per platform and publish one verified multi-platform image."""
+
+    @function
+    def build(
+        self,
+        source: Annotated[dagger.Directory, Doc("the variant's source folder (build context)")],
+        platform: Annotated[dagger.Platform, Doc("the platform to build for, e.g. linux/arm64")],
+        dockerfile: Annotated[str, Doc("Dockerfile path inside the source")] = "Dockerfile",
+        build_args: Annotated[list[str], Doc("extra build arguments, KEY=VALUE")] = [],
+        version: Annotated[str, Doc("version stamped into the image")] = "v2.0.0",
+        revision: Annotated[str, Doc("source revision stamped into the image")] = "unknown",
+    ) -> dagger.Container:
+        """Build one variant from its own folder and Dockerfile."""
+        return _build(source, platform, dockerfile, build_args, version, revision)
+
+    @uncached
+    async def publish_variant(
+        self,
+        source: Annotated[dagger.Directory, Doc("the variant's source folder (build context)")],
+        platform: Annotated[dagger.Platform, Doc("the platform to build for, e.g. linux/arm64")],
+        registry: Annotated[str, Doc("registry HOST[:PORT] to push to")],
+        repository: Annotated[str, Doc("repository in the registry")] = "metrics-api",
+        version: Annotated[str, Doc("release version; the tag is VERSION-ARCH")] = "v2.0.0",
+        revision: Annotated[str, Doc("source revision stamped into the image")] = "unknown",
+        dockerfile: Annotated[str, Doc("Dockerfile path inside the source")] = "Dockerfile",
+        build_args: Annotated[list[str], Doc("extra build arguments, KEY=VALUE")] = [],
+        username: Username = "",
+        password: Password = None,
+    ) -> str:
+        """Build and push one variant as REPO:VERSION-ARCH; print its digest-pinned reference."""
+        plan = release_job.VariantPlan(
+            platform=_platform(str(platform)), directory=".", dockerfile=dockerfile
+        )
+        address = f"{registry}/{repository}:{release_job.variant_tag(version, plan.platform)}"
+        _check_reference(address)
+        container = _build(source, platform, dockerfile, build_args, version, revision)
+        if password is not None:
+            container = container.with_registry_auth(registry, username, password)
+        return await _publish(container, address, None)
+
+    @uncached
+    async def assemble(
+        self,
+        target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG to release")],
+        variants: Annotated[list[str], Doc("PLATFORM=REFERENCE for each pushed variant")],
+        expect: Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")] = [],
+        annotations: Annotated[list[str], Doc("index annotations, KEY=VALUE")] = [],
+        force: Annotated[bool, Doc("move the tag if it points at another index")] = False,
+        dry_run: Annotated[bool, Doc("assemble and print the index, push nothing")] = False,
+        insecure_registries: Insecure = [],
+        username: Username = "",
+        password: Password = None,
+        output: Output = "text",
+    ) -> str:
+        """Assemble pushed variants into one index by digest, publish it, verify it, then tag."""
+        try:
+            ledger = dict(jobs.parse_expectation(text) for text in expect)
+            requests = [
+                jobs.VariantRequest(
+                    platform=request.platform,
+                    reference=request.reference,
+                    expected_digest=next(
+                        (d for p, d in ledger.items() if p.matches(request.platform)), None
+                    ),
+                )
+                for request in (jobs.parse_variant(text) for text in variants)
+            ]
+            hosts = [parse_reference(target).host, *(r.reference.host for r in requests)]
+            settings = await _settings(hosts, username, password, insecure_registries)
+            async with jobs.open_client(settings) as client:
+                report = await jobs.assemble(
+                    client,
+                    target,
+                    requests,
+                    annotations=dict(jobs.parse_annotation(text) for text in annotations),
+                    force=force,
+                    dry_run=dry_run,
+                )
+        except OciError as error:
+            raise PipelineError(str(error)) from error
+        return _render(report, report.index if dry_run else _assembly_text(report), output)
+
+    @uncached
+    async def verify(
+        self,
+        target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
+        expect: Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")],
+        insecure_registries: Insecure = [],
+        username: Username = "",
+        password: Password = None,
+        output: Output = "text",
+    ) -> str:
+        """Check a published index against the digests recorded when the variants were pushed."""
+        try:
+            ledger = [jobs.parse_expectation(text) for text in expect]
+            settings = await _settings(
+                [parse_reference(target).host], username, password, insecure_registries
+            )
+            async with jobs.open_client(settings) as client:
+                report = await jobs.verify(client, target, ledger)
+        except OciError as error:
+            raise PipelineError(str(error)) from error
+        text = "\n".join(
+            [f"{report.reference}: {'ok' if report.ok else 'FAILED'} ({report.digest})"]
+            + [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in report.checks]
+        )
+        if not report.ok:
+            raise PipelineError(text)
+        return _render(report, text, output)
+
+    @uncached
+    async def release(
+        self,
+        source: Annotated[
+            dagger.Directory,
+            Doc("the repository; variant folders are relative to it"),
+            DefaultPath("/"),
+            Ignore([".git", "**/__pycache__", ".venv", "sdk", "tests"]),
+        ],
+        variants: Annotated[
+            list[str], Doc("the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform")
+        ] = list(release_job.DEFAULT_VARIANTS),
+        registry: Annotated[
+            str, Doc("registry HOST[:PORT]; empty runs an embedded registry in the pipeline")
+        ] = "",
+        repository: Annotated[str, Doc("repository in the registry")] = "metrics-api",
+        version: Annotated[str, Doc("the release tag; variants get VERSION-ARCH")] = "v2.0.0",
+        revision: Annotated[str, Doc("source revision stamped into the images")] = "unknown",
+        annotations: Annotated[list[str], Doc("index annotations, KEY=VALUE")] = [],
+        source_date_epoch: Annotated[
+            str, Doc("seconds since 1970 for org.opencontainers.image.created")
+        ] = "",
+        force: Annotated[bool, Doc("move the release tag if it points at another index")] = False,
+        dry_run: Annotated[
+            bool, Doc("build and assemble against an embedded registry; push nothing")
+        ] = False,
+        insecure_registries: Insecure = [],
+        username: Username = "",
+        password: Password = None,
+        output: Output = "text",
+    ) -> str:
+        """Build every variant, push each as VERSION-ARCH, publish the verified VERSION index."""
+        try:
+            plans = release_job.parse_variant_table(variants)
+            index_notes = dict(jobs.parse_annotation(text) for text in annotations)
+        except OciError as error:
+            raise PipelineError(str(error)) from error
+        service: dagger.Service | None = None
+        push_registry = core_registry = registry
+        insecure = list(insecure_registries)
+        if not registry or dry_run:
+            service = await (
+                dag.container()
+                .from_(EMBEDDED_REGISTRY_IMAGE)
+                .with_exposed_port(5000)
+                .as_service()
+                .start()
+            )
+            push_registry, core_registry = EMBEDDED_PUSH_HOST, await service.endpoint(port=5000)
+            insecure.append(core_registry)
+
+        async def publish(plan: release_job.VariantPlan, address: str) -> str:
+            container = _build(
+                source.directory(plan.directory),
+                dagger.Platform(str(plan.platform)),
+                plan.dockerfile,
+                [],
+                version,
+                revision,
+            )
+            if password is not None and service is None:
+                container = container.with_registry_auth(registry, username, password)
+            return await _publish(container, address, service)
+
+        try:
+            settings = await _settings([core_registry], username, password, insecure)
+            report = await release_job.release(
+                plans,
+                publish,
+                push_registry=push_registry,
+                registry=core_registry,
+                repository=repository,
+                version=version,
+                settings=settings,
+                annotations=index_notes,
+                source_date_epoch=source_date_epoch or None,
+                force=force,
+                dry_run=dry_run,
+            )
+        except OciError as error:
+            raise PipelineError(str(error)) from error
+        finally:
+            if service is not None:
+                await service.stop()
+        return _render(report, report.summary(), output)
+
+
+def _platform(text: str) -> Platform:
+    try:
+        return parse_platform(text)
+    except InvalidInputError as error:
+        raise PipelineError(str(error)) from error
+
+
+def _check_reference(address: str) -> None:
+    try:
+        parse_reference(address)
+    except InvalidInputError as error:
+        raise PipelineError(str(error)) from error
+
+
+def _assembly_text(report: AssembleReport) -> str:
+    lines = [f"{report.target} {report.tag_action}: {report.digest}"]
+    lines.extend(f"  {v.platform}: {v.digest} ({v.child_action})" for v in report.variants)
+    if report.verification:
+        lines.extend(
+            f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}"
+            for c in report.verification.checks
+        )
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+import pytest
+
+from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.platform import parse_platform
+from metrics_api.release import DEFAULT_VARIANTS, VariantPlan, parse_variant_table, variant_tag
+
+pytestmark = pytest.mark.unit
+
+
+def test_default_table_builds_go_for_amd64_and_python_for_arm64() -> None:
+    assert parse_variant_table(DEFAULT_VARIANTS) == [
+        VariantPlan(parse_platform("linux/amd64"), "app-amd64", "Dockerfile"),
+        VariantPlan(parse_platform("linux/arm64"), "app-arm64", "Dockerfile"),
+    ]
+
+
+def test_a_third_platform_is_one_more_row() -> None:
+    plans = parse_variant_table([*DEFAULT_VARIANTS, "linux/arm/v7=app-arm64:Dockerfile.armv7"])
+    assert plans[2] == VariantPlan(parse_platform("linux/arm/v7"), "app-arm64", "Dockerfile.armv7")
+
+
+@pytest.mark.parametrize("row", ["linux/amd64", "=app-amd64", "linux/amd64=", "amd64=app"])
+def test_rejects_malformed_rows(row: str) -> None:
+    with pytest.raises(InvalidInputError, match="expected"):
+        parse_variant_table([row])
+
+
+def test_rejects_an_empty_table() -> None:
+    with pytest.raises(InvalidInputError, match="at least one variant"):
+        parse_variant_table([])
+
+
+@pytest.mark.parametrize(
+    ("platform", "tag"),
+    [
+        ("linux/amd64", "v2.0.0-amd64"),
+        ("linux/arm64", "v2.0.0-arm64"),
+        ("linux/arm/v7", "v2.0.0-arm-v7"),
+    ],
+)
+def test_variant_tags(platform: str, tag: str) -> None:
+    assert variant_tag("v2.0.0", parse_platform(platform)) == tag
