@@ -7,11 +7,12 @@ buildah. Everything after the pushes is the core's, so it is the same in both.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-import anyio
 from pydantic import BaseModel, ConfigDict
 
 from metrics_api.oci import jobs
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.platform import Platform, parse_platform
@@ -94,29 +95,17 @@ class ReleaseReport(BaseModel):
 Publish = Callable[[VariantPlan, str], Awaitable[str]]
 
 
-async def _publish_all(
-    plans: Sequence[VariantPlan], publish: Publish, addresses: Sequence[str]
-) -> list[PublishedVariant]:
-    results: list[PublishedVariant | None] = [None] * len(plans)
-
-    async def one(position: int) -> None:
-        pinned = await publish(plans[position], addresses[position])
-        _, _, digest = pinned.partition("@")
-        try:
-            validate_digest(digest)
-        except InvalidInputError:
-            raise OciError(
-                f"publishing {addresses[position]}: expected the build tool to return "
-                f"REFERENCE@sha256:..., found {pinned!r}"
-            ) from None
-        results[position] = PublishedVariant(
-            platform=str(plans[position].platform), reference=pinned, digest=digest
-        )
-
-    async with anyio.create_task_group() as group:
-        for position in range(len(plans)):
-            group.start_soon(one, position)
-    return [result for result in results if result is not None]
+async def _publish_one(publish: Publish, plan: VariantPlan, address: str) -> PublishedVariant:
+    pinned = await publish(plan, address)
+    _, _, digest = pinned.partition("@")
+    try:
+        validate_digest(digest)
+    except InvalidInputError:
+        raise OciError(
+            f"publishing {address}: expected the build tool to return REFERENCE@sha256:..., "
+            f"found {pinned!r}"
+        ) from None
+    return PublishedVariant(platform=str(plan.platform), reference=pinned, digest=digest)
 
 
 async def release(  # noqa: PLR0913 - mirrors `dagger call release`
@@ -142,7 +131,9 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     addresses = [f"{push_registry}/{repository}:{variant_tag(version, p.platform)}" for p in plans]
     for address in addresses:
         parse_reference(address)  # a bad registry or version fails before any build
-    published = await _publish_all(plans, publish, addresses)
+    published = await run_all(
+        [partial(_publish_one, publish, p, a) for p, a in zip(plans, addresses, strict=True)]
+    )
     requests = [
         jobs.VariantRequest(
             platform=plan.platform,

@@ -281,7 +281,13 @@ class RegistryClient:
         extra_scopes: tuple[str, ...] = (),
     ) -> httpx.Response:
         """Send one logical request, with auth and bounded retries."""
-        url = httpx.URL(self.base_url(ref.host)).join(path)
+        # Paths are relative to the repository; upload Locations arrive absolute.
+        relative = not path.startswith(("/", "http://", "https://"))
+        url = httpx.URL(self.base_url(ref.host)).join(
+            f"{ref.repository}/{path}" if relative else path
+        )
+        if params:  # merged here: httpx would replace a Location's own query (its upload state)
+            url = url.copy_merge_params(params)
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}", *extra_scopes)
         answered_challenge = False
         cause = ""
@@ -294,7 +300,6 @@ class RegistryClient:
                 url,
                 headers=self._headers(ref.host, scopes, headers),
                 content=content,
-                params=params,
             )
             try:
                 self.stats.requests += 1

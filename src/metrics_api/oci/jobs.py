@@ -7,12 +7,14 @@ parses and reports the same way.
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 
 from metrics_api.oci.assemble import build_index, index_annotations, index_entries
 from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
 from metrics_api.oci.client import RegistryClient, RetryPolicy
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
 from metrics_api.oci.platform import Platform, parse_platform
@@ -126,25 +128,15 @@ async def resolve(client: RegistryClient, reference: str, platform: str) -> Vari
     return variant_report(variant)
 
 
-async def _resolve_all(
-    client: RegistryClient, requests: Sequence[VariantRequest]
-) -> list[ResolvedVariant]:
-    resolved: list[ResolvedVariant | None] = [None] * len(requests)
-
-    async def one(position: int, request: VariantRequest) -> None:
-        variant = await resolve_variant(client, request.reference, request.platform)
-        if request.expected_digest and variant.manifest.digest != request.expected_digest:
-            raise ResolutionError(
-                f"variant {request.reference} for {request.platform}: expected the image "
-                f"{request.expected_digest} recorded when it was pushed, found "
-                f"{variant.manifest.digest}; the tag moved since: assemble from the digest"
-            )
-        resolved[position] = variant
-
-    async with anyio.create_task_group() as group:
-        for position, request in enumerate(requests):
-            group.start_soon(one, position, request)
-    return [variant for variant in resolved if variant is not None]
+async def _resolve(client: RegistryClient, request: VariantRequest) -> ResolvedVariant:
+    variant = await resolve_variant(client, request.reference, request.platform)
+    if request.expected_digest and variant.manifest.digest != request.expected_digest:
+        raise ResolutionError(
+            f"variant {request.reference} for {request.platform}: expected the image "
+            f"{request.expected_digest} recorded when it was pushed, found "
+            f"{variant.manifest.digest}; the tag moved since: assemble from the digest"
+        )
+    return variant
 
 
 async def assemble(  # noqa: PLR0913 - mirrors the command line's options
@@ -159,7 +151,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
 ) -> AssembleReport:
     """Resolve the variants, build the index, publish it safely and verify it."""
     target_ref = parse_target(target)
-    variants = await _resolve_all(client, requests)
+    variants = await run_all([partial(_resolve, client, request) for request in requests])
     index = build_index(
         variants,
         annotations=index_annotations(annotations or {}, source_date_epoch),

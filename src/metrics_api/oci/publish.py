@@ -7,10 +7,10 @@ registries). The release tag is the last thing written, and never moved without 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import anyio
+from functools import partial
 
 from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import TagConflictError, VerificationError
 from metrics_api.oci.models import Manifest
 from metrics_api.oci.reference import Reference
@@ -48,14 +48,12 @@ async def ensure_child(client: RegistryClient, target: Reference, variant: Resol
     if await client.head_manifest(pinned) is not None:
         return "present"
     blobs = [variant.image.config.digest, *(layer.digest for layer in variant.image.layers)]
-    actions: list[str] = []
-
-    async def ensure(digest: str) -> None:
-        actions.append(await _ensure_blob(client, target, variant.source, digest))
-
-    async with anyio.create_task_group() as group:
-        for digest in dict.fromkeys(blobs):
-            group.start_soon(ensure, digest)
+    actions = await run_all(
+        [
+            partial(_ensure_blob, client, target, variant.source, digest)
+            for digest in dict.fromkeys(blobs)
+        ]
+    )
     await client.put_manifest(pinned, variant.manifest.raw, variant.manifest.media_type)
     return "copied" if "copied" in actions else "mounted"
 
@@ -77,14 +75,7 @@ async def publish_index(
     current = await client.head_manifest(target)
     previous = current.digest if current else None
     _refuse_move(target, previous, index.digest, force)
-    child_actions = ["" for _ in variants]
-
-    async def ensure(position: int, variant: ResolvedVariant) -> None:
-        child_actions[position] = await ensure_child(client, target, variant)
-
-    async with anyio.create_task_group() as group:
-        for position, variant in enumerate(variants):
-            group.start_soon(ensure, position, variant)
+    child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
     pinned = target.with_digest(index.digest)
     await client.put_manifest(pinned, index.raw, index.media_type)
     report = await verify_index(client, pinned, ledger_of(variants), just_pushed=True)

@@ -5,10 +5,10 @@ prove that each platform a consumer can pull is exactly the image that was pushe
 """
 
 from collections.abc import Sequence
-
-import anyio
+from functools import partial
 
 from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, parse_config
 from metrics_api.oci.platform import Platform
@@ -42,31 +42,20 @@ def pull_resolution(index: ImageIndex, wanted: Platform) -> Descriptor | None:
 
 
 async def _check_child(
-    client: RegistryClient,
-    ref: Reference,
-    entry: Descriptor,
-    checks: list[Check],
-    just_pushed: bool,
-) -> None:
+    client: RegistryClient, ref: Reference, entry: Descriptor, just_pushed: bool
+) -> Check:
     name = f"child {entry.platform}"
     try:
         child = await client.get_manifest(ref.with_digest(entry.digest), just_pushed=just_pushed)
         if not isinstance(child.document, ImageManifest):
-            checks.append(
-                Check(
-                    name=name,
-                    ok=False,
-                    detail=f"{entry.digest} is a {child.media_type}, expected an image manifest",
-                )
-            )
-            return
+            detail = f"{entry.digest} is a {child.media_type}, expected an image manifest"
+            return Check(name=name, ok=False, detail=detail)
         config = parse_config(
             await client.get_blob(ref, child.document.config.digest, just_pushed=just_pushed),
             f"configuration of {entry.digest}",
         )
     except OciError as error:
-        checks.append(Check(name=name, ok=False, detail=str(error)))
-        return
+        return Check(name=name, ok=False, detail=str(error))
     problems = []
     if child.size != entry.size:
         problems.append(f"entry says {entry.size} bytes, manifest has {child.size}")
@@ -74,14 +63,12 @@ async def _check_child(
         problems.append(f"entry says {entry.media_type}, manifest is {child.media_type}")
     if entry.platform is None or not entry.platform.matches(config.platform):
         problems.append(f"entry says {entry.platform}, image configuration says {config.platform}")
-    checks.append(
-        Check(
-            name=name,
-            ok=not problems,
-            detail="; ".join(problems)
-            or f"{entry.digest} is in {ref.repository_name}, {child.size} bytes, "
-            f"configuration {config.platform}",
-        )
+    return Check(
+        name=name,
+        ok=not problems,
+        detail="; ".join(problems)
+        or f"{entry.digest} is in {ref.repository_name}, {child.size} bytes, "
+        f"configuration {config.platform}",
     )
 
 
@@ -172,9 +159,7 @@ async def verify_index(
             or "every image entry is in the ledger",
         )
     )
-    child_checks: list[Check] = []
-    async with anyio.create_task_group() as group:
-        for entry in images:
-            group.start_soon(_check_child, client, ref, entry, child_checks, just_pushed)
-    checks.extend(sorted(child_checks, key=lambda check: check.name))
+    checks.extend(
+        await run_all([partial(_check_child, client, ref, entry, just_pushed) for entry in images])
+    )
     return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])

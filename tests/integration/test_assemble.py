@@ -1,0 +1,175 @@
+"""Assemble, publish and verify against a real registry, cross-checked with skopeo."""
+
+import json
+
+import pytest
+from support.docker29 import manifest_digest
+from support.images import sha256_digest, skopeo_inspect_platform, skopeo_raw
+from support.oci_cli import Variants, run_cli
+from support.registry import Registry
+
+pytestmark = pytest.mark.integration
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def assemble(variants: Variants, target: str, *extra: str) -> tuple[int, dict[str, object], str]:
+    result = run_cli(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--variant",
+        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *extra,
+    )
+    return result.code, result.report, result.stderr
+
+
+def check_with_skopeo(target: str, variants: Variants, index_digest: str) -> None:
+    raw = skopeo_raw(target)
+    assert sha256_digest(raw) == index_digest
+    document = json.loads(raw)
+    assert document["mediaType"] == OCI_INDEX
+    assert [(m["platform"]["architecture"], m["digest"]) for m in document["manifests"]] == [
+        ("amd64", variants.amd64),
+        ("arm64", variants.arm64),
+    ]
+    assert skopeo_inspect_platform(target, "linux", "amd64")["ResolvedDigest"] == variants.amd64
+    assert skopeo_inspect_platform(target, "linux", "arm64")["ResolvedDigest"] == variants.arm64
+
+
+def test_assembles_by_digest_unwrapping_the_docker29_index(variants: Variants) -> None:
+    target = variants.ref("v2.0.0")
+    code, report, stderr = assemble(variants, target)
+    assert code == 0, stderr
+    assert report["ok"] is True
+    assert report["tag_action"] == "created"
+    entries = [(e["platform"], e["digest"]) for e in report["entries"]]  # type: ignore[union-attr,index]
+    assert entries == [("linux/amd64", variants.amd64), ("linux/arm64/v8", variants.arm64)]
+    arm64 = report["variants"][1]  # type: ignore[index]
+    assert arm64["unwrapped_from"] == variants.arm64_index
+    assert arm64["digest"] != variants.arm64_index
+    check_with_skopeo(target, variants, str(report["digest"]))
+    verification = report["verification"]
+    assert verification["ok"] is True  # type: ignore[index]
+    names = {check["name"] for check in verification["checks"]}  # type: ignore[index]
+    assert {"fetch", "content-type", "is-index", "ledger linux/amd64", "pull linux/arm64"} <= names
+    assert "tag" in names
+
+
+def test_rerun_with_the_same_result_is_a_noop(variants: Variants) -> None:
+    target = variants.ref("v2.0.0-rerun")
+    first = assemble(variants, target)
+    second = assemble(variants, target)
+    assert (first[0], second[0]) == (0, 0), second[2]
+    assert first[1]["digest"] == second[1]["digest"]
+    assert second[1]["tag_action"] == "unchanged"
+    assert second[1]["previous_digest"] == first[1]["digest"]
+
+
+def test_same_input_gives_the_same_index_in_any_repository(variants: Variants) -> None:
+    first = assemble(variants, variants.ref("v2.0.0-same-a"))
+    second = assemble(variants, variants.ref("v2.0.0-same-b"))
+    assert first[1]["digest"] == second[1]["digest"]
+
+
+def test_dry_run_pushes_nothing(variants: Variants) -> None:
+    target = variants.ref("v2.0.0-dry")
+    result = run_cli(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.1-amd64')}",  # in no other index of these tests
+        "--dry-run",
+    )
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["tag_action"] == "dry-run"
+    assert json.loads(str(report["index"]))["manifests"][0]["digest"] == variants.other_amd64
+    assert manifest_digest(variants.registry.host, variants.repository, "v2.0.0-dry") is None
+    index_digest = str(report["digest"])
+    assert manifest_digest(variants.registry.host, variants.repository, index_digest) is None
+
+
+def test_annotations_and_created_from_source_date_epoch(variants: Variants) -> None:
+    target = variants.ref("v2.0.0-annotated")
+    result = run_cli(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--annotation",
+        "org.opencontainers.image.version=2.0.0",
+        env={"SOURCE_DATE_EPOCH": "1767225600"},
+    )
+    assert result.code == 0, result.stderr
+    annotations = json.loads(skopeo_raw(target))["annotations"]
+    assert annotations == {
+        "org.opencontainers.image.version": "2.0.0",
+        "org.opencontainers.image.created": "2026-01-01T00:00:00Z",
+    }
+
+
+def test_children_from_another_repository_are_mounted(variants: Variants) -> None:
+    target = variants.registry.ref("release/metrics-api", "v2.0.0")
+    code, report, stderr = assemble(variants, target)
+    assert code == 0, stderr
+    assert [v["child_action"] for v in report["variants"]] == ["mounted", "mounted"]  # type: ignore[union-attr,index]
+    check_with_skopeo(target, variants, str(report["digest"]))
+
+
+def test_children_from_another_registry_are_copied(
+    variants: Variants, fresh_registry: Registry
+) -> None:
+    target = fresh_registry.ref("metrics-api", "v2.0.0")
+    code, report, stderr = assemble(variants, target)
+    assert code == 0, stderr
+    assert [v["child_action"] for v in report["variants"]] == ["copied", "copied"]  # type: ignore[union-attr,index]
+    check_with_skopeo(target, variants, str(report["digest"]))
+
+
+def test_verify_on_its_own(variants: Variants) -> None:
+    target = variants.ref("v2.0.0")
+    assemble(variants, target)
+    good = run_cli(
+        "verify",
+        target,
+        "--expect",
+        f"linux/amd64={variants.amd64}",
+        "--expect",
+        f"linux/arm64={variants.arm64}",
+    )
+    assert good.code == 0, good.stderr
+    assert good.report["ok"] is True
+    assert [e["digest"] for e in good.report["entries"]] == [variants.amd64, variants.arm64]
+
+
+def test_verify_fails_when_an_entry_differs_from_the_ledger(variants: Variants) -> None:
+    target = variants.ref("v2.0.0")
+    assemble(variants, target)
+    bad = run_cli(
+        "verify",
+        target,
+        "--expect",
+        f"linux/amd64={variants.other_amd64}",
+        "--expect",
+        f"linux/arm64={variants.arm64}",
+    )
+    assert bad.code == 1
+    assert bad.report["ok"] is False
+    failed = {c["name"] for c in bad.report["checks"] if not c["ok"]}
+    assert failed == {"ledger linux/amd64", "pull linux/amd64"}
+    assert bad.stderr.strip().splitlines() == [
+        "error: verification failed: ledger linux/amd64, pull linux/amd64"
+    ]
+
+
+def test_verify_flags_entries_not_in_the_ledger(variants: Variants) -> None:
+    target = variants.ref("v2.0.0")
+    assemble(variants, target)
+    result = run_cli("verify", target, "--expect", f"linux/amd64={variants.amd64}")
+    assert result.code == 1
+    failed = [c for c in result.report["checks"] if not c["ok"]]
+    assert [c["name"] for c in failed] == ["no unexpected entries"]
+    assert variants.arm64 in failed[0]["detail"]
