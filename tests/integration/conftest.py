@@ -1,7 +1,7 @@
 """Fixtures for the core's integration tests: real variants in a real registry."""
 
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support.containers import ContainersEnv
@@ -9,6 +9,9 @@ from support.docker29 import wrap_docker29
 from support.images import build_tiny_image, push
 from support.oci_cli import AuthRegistry, Variants
 from support.registry import Registry, free_port, start_registry
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 """Assemble, publish and verify against a real registry, cross-checked with skopeo."""
 
 import json
+from typing import Any
 
 import pytest
 from support.docker29 import manifest_digest
 from support.images import sha256_digest, skopeo_inspect_platform, skopeo_raw
-from support.oci_cli import Variants, run_cli
+from support.oci_cli import AuthRegistry, Variants, run_cli
 from support.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.integration
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def assemble(variants: Variants, target: str, *extra: str) -> tuple[int, dict[str, object], str]:
+def assemble(variants: Variants, target: str, *extra: str) -> tuple[int, dict[str, Any], str]:
     result = run_cli(
         "assemble",
         target,
@@ -45,15 +46,15 @@ def test_assembles_by_digest_unwrapping_the_docker29_index(variants: Variants) -
     assert code == 0, stderr
     assert report["ok"] is True
     assert report["tag_action"] == "created"
-    entries = [(e["platform"], e["digest"]) for e in report["entries"]]  # type: ignore[union-attr,index]
+    entries = [(e["platform"], e["digest"]) for e in report["entries"]]
     assert entries == [("linux/amd64", variants.amd64), ("linux/arm64/v8", variants.arm64)]
-    arm64 = report["variants"][1]  # type: ignore[index]
+    arm64 = report["variants"][1]
     assert arm64["unwrapped_from"] == variants.arm64_index
     assert arm64["digest"] != variants.arm64_index
     check_with_skopeo(target, variants, str(report["digest"]))
     verification = report["verification"]
-    assert verification["ok"] is True  # type: ignore[index]
-    names = {check["name"] for check in verification["checks"]}  # type: ignore[index]
+    assert verification["ok"] is True
+    names = {check["name"] for check in verification["checks"]}
     assert {"fetch", "content-type", "is-index", "ledger linux/amd64", "pull linux/arm64"} <= names
     assert "tag" in names
 
@@ -115,7 +116,7 @@ def test_children_from_another_repository_are_mounted(variants: Variants) -> Non
     target = variants.registry.ref("release/metrics-api", "v2.0.0")
     code, report, stderr = assemble(variants, target)
     assert code == 0, stderr
-    assert [v["child_action"] for v in report["variants"]] == ["mounted", "mounted"]  # type: ignore[union-attr,index]
+    assert [v["child_action"] for v in report["variants"]] == ["mounted", "mounted"]
     check_with_skopeo(target, variants, str(report["digest"]))
 
 
@@ -125,7 +126,7 @@ def test_children_from_another_registry_are_copied(
     target = fresh_registry.ref("metrics-api", "v2.0.0")
     code, report, stderr = assemble(variants, target)
     assert code == 0, stderr
-    assert [v["child_action"] for v in report["variants"]] == ["copied", "copied"]  # type: ignore[union-attr,index]
+    assert [v["child_action"] for v in report["variants"]] == ["copied", "copied"]
     check_with_skopeo(target, variants, str(report["digest"]))
 
 
@@ -173,3 +174,25 @@ def test_verify_flags_entries_not_in_the_ledger(variants: Variants) -> None:
     failed = [c for c in result.report["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["no unexpected entries"]
     assert variants.arm64 in failed[0]["detail"]
+
+
+def test_publishes_to_a_registry_that_wants_credentials(
+    variants: Variants, auth_registry: AuthRegistry
+) -> None:
+    target = auth_registry.ref("metrics-api", "v2.0.0")
+    result = run_cli(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--variant",
+        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        "--username",
+        auth_registry.username,
+        env={"REGISTRY_PASSWORD": auth_registry.password, "DOCKER_CONFIG": "/nonexistent"},
+    )
+    assert result.code == 0, result.stderr
+    assert result.report["verification"]["ok"] is True
+    assert [v["child_action"] for v in result.report["variants"]] == ["copied", "copied"]
+    assert auth_registry.password not in result.stderr
+    assert auth_registry.password not in json.dumps(result.report)
