@@ -1,0 +1,3 @@
+module metrics-api
+
+go 1.22
