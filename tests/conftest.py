@@ -31,9 +31,7 @@ def registry() -> Iterator[Registry]:
         reg.close()
 
 
-@pytest.fixture(scope="session")
-def containers() -> Iterator[ContainersEnv]:
-    """Isolated buildah/skopeo/podman storage and config, removed at session end."""
+def _containers_env() -> Iterator[ContainersEnv]:
     try:
         env = create_containers_env()
     except ToolMissingError as exc:
@@ -42,19 +40,18 @@ def containers() -> Iterator[ContainersEnv]:
         yield env
     finally:
         env.cleanup()
+
+
+@pytest.fixture(scope="session")
+def containers() -> Iterator[ContainersEnv]:
+    """Isolated buildah/skopeo/podman storage and config, removed at session end."""
+    yield from _containers_env()
 
 
 @pytest.fixture(scope="session")
 def client_containers() -> Iterator[ContainersEnv]:
     """A second, empty environment acting as a pulling client (podman must pull it all)."""
-    try:
-        env = create_containers_env()
-    except ToolMissingError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield env
-    finally:
-        env.cleanup()
+    yield from _containers_env()
 
 
 @pytest.fixture(scope="session")

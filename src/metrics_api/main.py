@@ -14,7 +14,6 @@ from metrics_api.oci.auth import Credentials
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.reports import AssembleReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,12 +69,14 @@ def _render(report: BaseModel, text: str, output: str) -> str:
 
 
 async def _settings(
-    hosts: list[str], username: str, password: dagger.Secret | None, insecure: list[str]
+    reference: str, username: str, password: dagger.Secret | None, insecure: list[str]
 ) -> jobs.Settings:
+    """Core settings; the credentials go to the registry of ``reference`` only."""
     credentials = {}
     if password is not None:
+        host = parse_reference(reference).host
         secret = SecretStr(await password.plaintext())
-        credentials = {host: Credentials(username=username, password=secret) for host in hosts}
+        credentials = {host: Credentials(username=username, password=secret)}
     return jobs.Settings(
         insecure_registries=frozenset(insecure), credentials=credentials, use_docker_config=False
     )
@@ -164,19 +165,8 @@ class MetricsApi:
     ) -> str:
         """Assemble pushed variants into one index by digest, publish it, verify it, then tag."""
         try:
-            ledger = dict(jobs.parse_expectation(text) for text in expect)
-            requests = [
-                jobs.VariantRequest(
-                    platform=request.platform,
-                    reference=request.reference,
-                    expected_digest=next(
-                        (d for p, d in ledger.items() if p.matches(request.platform)), None
-                    ),
-                )
-                for request in (jobs.parse_variant(text) for text in variants)
-            ]
-            hosts = [parse_reference(target).host, *(r.reference.host for r in requests)]
-            settings = await _settings(hosts, username, password, insecure_registries)
+            requests = jobs.parse_requests(variants, expect)
+            settings = await _settings(target, username, password, insecure_registries)
             async with jobs.open_client(settings) as client:
                 report = await jobs.assemble(
                     client,
@@ -188,7 +178,7 @@ class MetricsApi:
                 )
         except OciError as error:
             raise PipelineError(str(error)) from error
-        return _render(report, report.index if dry_run else _assembly_text(report), output)
+        return _render(report, report.text(), output)
 
     @uncached
     async def verify(
@@ -203,20 +193,14 @@ class MetricsApi:
         """Check a published index against the digests recorded when the variants were pushed."""
         try:
             ledger = [jobs.parse_expectation(text) for text in expect]
-            settings = await _settings(
-                [parse_reference(target).host], username, password, insecure_registries
-            )
+            settings = await _settings(target, username, password, insecure_registries)
             async with jobs.open_client(settings) as client:
                 report = await jobs.verify(client, target, ledger)
         except OciError as error:
             raise PipelineError(str(error)) from error
-        text = "\n".join(
-            [f"{report.reference}: {'ok' if report.ok else 'FAILED'} ({report.digest})"]
-            + [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in report.checks]
-        )
         if not report.ok:
-            raise PipelineError(text)
-        return _render(report, text, output)
+            raise PipelineError(report.text())
+        return _render(report, report.text(), output)
 
     @uncached
     async def release(
@@ -283,7 +267,9 @@ class MetricsApi:
             return await _publish(container, address, service)
 
         try:
-            settings = await _settings([core_registry], username, password, insecure)
+            settings = await _settings(
+                f"{core_registry}/{repository}", username, password, insecure
+            )
             report = await release_job.release(
                 plans,
                 publish,
@@ -317,14 +303,3 @@ def _check_reference(address: str) -> None:
         parse_reference(address)
     except InvalidInputError as error:
         raise PipelineError(str(error)) from error
-
-
-def _assembly_text(report: AssembleReport) -> str:
-    lines = [f"{report.target} {report.tag_action}: {report.digest}"]
-    lines.extend(f"  {v.platform}: {v.digest} ({v.child_action})" for v in report.variants)
-    if report.verification:
-        lines.extend(
-            f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}"
-            for c in report.verification.checks
-        )
-    return "\n".join(lines)

@@ -78,18 +78,9 @@ class ReleaseReport(BaseModel):
 
     def summary(self) -> str:
         """A readable summary for CI logs."""
-        assembly = self.assembly
         lines = [f"release {self.target}: {'ok' if self.ok else 'FAILED'}"]
         lines.extend(f"  pushed {v.platform}: {v.reference}" for v in self.published)
-        lines.append(f"  index {assembly.digest} ({assembly.tag_action})")
-        if assembly.tag_action == "dry-run":
-            lines.append(assembly.index.rstrip())
-        if assembly.verification:
-            lines.extend(
-                f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}"
-                for check in assembly.verification.checks
-            )
-        return "\n".join(lines)
+        return "\n".join([*lines, self.assembly.text()])
 
 
 Publish = Callable[[VariantPlan, str], Awaitable[str]]

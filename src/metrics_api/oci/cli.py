@@ -9,10 +9,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import anyio
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.auth import Credentials
@@ -31,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="talk plain HTTP to HOST[:PORT] (loopback registries always are)",
     )
-    common.add_argument("--username", help="registry username (else the Docker config file)")
+    common.add_argument(
+        "--username",
+        help="username for the target's registry (other registries: the Docker config file)",
+    )
     common.add_argument(
         "--password-env",
         default="REGISTRY_PASSWORD",
@@ -39,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable holding the password (default: REGISTRY_PASSWORD)",
     )
     common.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole job")
+    common.add_argument(
+        "--request-timeout", type=float, default=30.0, help="seconds for one HTTP request"
+    )
     parser = argparse.ArgumentParser(
         prog="python -m metrics_api.oci",
         description="Assemble, publish and verify multi-platform OCI indexes by digest.",
@@ -74,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, targets: Sequence[str]) -> jobs.Settings:
+def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
+    """Settings with ``--username`` credentials for the registry of ``reference`` only."""
     credentials: dict[str, Credentials] = {}
     if args.username:
         password = os.environ.get(args.password_env)
@@ -83,45 +89,27 @@ def _settings(args: argparse.Namespace, targets: Sequence[str]) -> jobs.Settings
                 f"--username was given, so expected the password in ${args.password_env}, "
                 "found it unset or empty; export it (never pass a password as an argument)"
             )
-        for target in targets:
-            credentials[parse_reference(target).host] = Credentials(
-                username=args.username, password=SecretStr(password)
-            )
+        host = parse_reference(reference).host
+        credentials[host] = Credentials(username=args.username, password=SecretStr(password))
     return jobs.Settings(
         insecure_registries=frozenset(args.insecure_registry),
         credentials=credentials,
+        request_timeout=args.request_timeout,
         deadline=args.deadline,
     )
 
 
-async def _run(args: argparse.Namespace) -> BaseModel:
+async def _run(args: argparse.Namespace) -> VariantReport | AssembleReport | VerificationReport:
     if args.command == "resolve":
-        async with jobs.open_client(_settings(args, [args.reference])) as client:
+        async with jobs.open_client(_settings(args, args.reference)) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "verify":
         ledger = [jobs.parse_expectation(text) for text in args.expect]
-        async with jobs.open_client(_settings(args, [args.target])) as client:
+        async with jobs.open_client(_settings(args, args.target)) as client:
             return await jobs.verify(client, args.target, ledger)
-    requests = [jobs.parse_variant(text) for text in args.variant]
-    expected = dict(jobs.parse_expectation(text) for text in args.expect)
-    requests = [
-        jobs.VariantRequest(
-            platform=request.platform,
-            reference=request.reference,
-            expected_digest=next(
-                (
-                    digest
-                    for platform, digest in expected.items()
-                    if platform.matches(request.platform)
-                ),
-                None,
-            ),
-        )
-        for request in requests
-    ]
+    requests = jobs.parse_requests(args.variant, args.expect)
     annotations = dict(jobs.parse_annotation(text) for text in args.annotation)
-    references = [args.target, *(str(request.reference) for request in requests)]
-    async with jobs.open_client(_settings(args, references)) as client:
+    async with jobs.open_client(_settings(args, args.target)) as client:
         return await jobs.assemble(
             client,
             args.target,
@@ -131,32 +119,6 @@ async def _run(args: argparse.Namespace) -> BaseModel:
             force=args.force,
             dry_run=args.dry_run,
         )
-
-
-def _human(report: BaseModel) -> str:
-    if isinstance(report, VariantReport):
-        origin = f" (unwrapped from index {report.unwrapped_from})" if report.unwrapped_from else ""
-        return f"{report.platform} {report.reference} -> {report.digest}{origin}"
-    lines: list[str] = []
-    verification = report if isinstance(report, VerificationReport) else None
-    if isinstance(report, AssembleReport):
-        verification = report.verification
-        lines.append(f"{report.target} {report.tag_action}: {report.digest}")
-        lines.extend(
-            f"  {v.platform}: {v.digest} from {v.reference} ({v.child_action or 'resolved'})"
-            for v in report.variants
-        )
-        if report.tag_action == "dry-run":
-            lines.append(report.index.rstrip())
-    if verification is not None:
-        lines.append(
-            f"verification of {verification.reference}: {'ok' if verification.ok else 'FAILED'}"
-        )
-        lines.extend(
-            f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}"
-            for check in verification.checks
-        )
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,14 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"ok": False, "error": str(error), "digest": None, "entries": []}))
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, InvalidInputError) else 1
-    data: dict[str, Any] = report.model_dump(mode="json")
-    print(json.dumps(data, indent=2) if args.json else _human(report))
-    if not data.get("ok", True):
-        failed = [
-            c["name"]
-            for c in data.get("checks") or (data.get("verification") or {}).get("checks", [])
-            if not c["ok"]
-        ]
-        print(f"error: verification failed: {', '.join(failed)}", file=sys.stderr)
+    print(json.dumps(report.model_dump(mode="json"), indent=2) if args.json else report.text())
+    if isinstance(report, VerificationReport) and not report.ok:
+        failed = ", ".join(check.name for check in report.failures())
+        print(f"error: verification failed: {failed}", file=sys.stderr)
         return 1
     return 0

@@ -15,7 +15,7 @@ import httpx
 
 from metrics_api.oci import media_types
 from metrics_api.oci.auth import Challenge, CredentialStore, parse_challenge
-from metrics_api.oci.digest import check_digest, compute_digest
+from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import AuthenticationError, RegistryError
 from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
 from metrics_api.oci.reference import Reference, is_loopback
@@ -100,6 +100,12 @@ class RegistryClient:
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._auth: dict[tuple[str, str], str] = {}
+        self._in_flight: list[str] = []
+
+    @property
+    def in_flight(self) -> tuple[str, ...]:
+        """Requests sent and not yet answered: what a job that ran out of time waited for."""
+        return tuple(self._in_flight)
 
     async def __aenter__(self) -> Self:
         """Open the connection pool."""
@@ -166,9 +172,12 @@ class RegistryClient:
             size=int(response.headers.get("Content-Length", "0")),
         )
 
-    async def put_manifest(self, ref: Reference, raw: bytes, media_type: str) -> str:
-        """Store ``raw`` byte for byte under ``ref`` (a tag or a digest); return its digest."""
-        digest = compute_digest(raw)
+    async def put_manifest(self, ref: Reference, raw: bytes, media_type: str) -> bool:
+        """Store ``raw`` byte for byte under ``ref`` (a tag or a digest).
+
+        True when the registry confirmed the digest of what it stored (the
+        ``Docker-Content-Digest`` of its answer); a different digest is an error.
+        """
         what = f"pushing manifest {ref}"
         response = await self._request(
             "PUT",
@@ -182,9 +191,9 @@ class RegistryClient:
         )
         self._expect(response, {201}, what)
         announced = response.headers.get("Docker-Content-Digest")
-        if announced and announced != digest:
-            check_digest(raw, announced, f"{what} (registry answered Docker-Content-Digest)")
-        return digest
+        if announced:
+            check_digest(raw, announced, f"{what} (the registry's Docker-Content-Digest)")
+        return bool(announced)
 
     # -- blobs -------------------------------------------------------------------------
 
@@ -291,6 +300,7 @@ class RegistryClient:
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}", *extra_scopes)
         answered_challenge = False
         cause = ""
+        unknown = False  # the last attempt was answered "unknown" (not a down registry)
         for attempt in range(self.retry.attempts):
             if attempt:
                 self.stats.retries += 1
@@ -301,13 +311,17 @@ class RegistryClient:
                 headers=self._headers(ref.host, scopes, headers),
                 content=content,
             )
+            sending = f"{method} {url}"
+            self._in_flight.append(sending)  # left in place if the deadline cancels us
             try:
                 self.stats.requests += 1
                 response = await self._http.send(request)
             except httpx.TransportError as error:
-                cause = f"{type(error).__name__}: {error}"
+                self._in_flight.remove(sending)
+                cause, unknown = f"{type(error).__name__}: {error}", False
                 await self._pause(attempt, None)
                 continue
+            self._in_flight.remove(sending)
             while response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
                 answered_challenge = True
                 await self._answer_challenge(ref.host, scopes, response, what)
@@ -325,13 +339,20 @@ class RegistryClient:
             if not self._worth_retrying(response, just_pushed=just_pushed):
                 return response
             cause = f"{method} {request.url.path} answered {_describe(response)}"
+            unknown = response.status_code not in _RETRY_STATUSES
             await self._pause(attempt, response.headers.get("Retry-After"))
         raise RegistryError(
             f"{what}: {method} {url} still failing after {self.retry.attempts} attempts, "
-            f"last cause: {cause}; check that {ref.host} is up and reachable"
+            f"last cause: {cause}; "
+            + (
+                f"{ref.host} answered, but kept reporting the content unknown: check that it "
+                f"exists in {ref.repository_name}"
+                if unknown
+                else f"check that {ref.host} is up and reachable"
+            )
             + (
                 ""
-                if url.scheme == "http"
+                if url.scheme == "http" or unknown
                 else f" over HTTPS (for a plain-HTTP registry pass --insecure-registry {ref.host})"
             )
         )

@@ -6,6 +6,7 @@ from typing import TypeVar
 import anyio
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -31,3 +32,20 @@ async def run_all(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     except BaseExceptionGroup as failures:
         raise _first_leaf(failures) from None
     return [results[position] for position in range(len(calls))]
+
+
+async def both(
+    first: Callable[[], Awaitable[T]], second: Callable[[], Awaitable[U]]
+) -> tuple[T, U]:
+    """Await two independent calls of different types at once (failures as in ``run_all``)."""
+    firsts: list[T] = []
+    seconds: list[U] = []
+
+    async def run_first() -> None:
+        firsts.append(await first())
+
+    async def run_second() -> None:
+        seconds.append(await second())
+
+    await run_all([run_first, run_second])
+    return firsts[0], seconds[0]

@@ -6,7 +6,7 @@ parses and reports the same way.
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import anyio
@@ -14,7 +14,7 @@ import anyio
 from metrics_api.oci.assemble import build_index, index_annotations, index_entries
 from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
 from metrics_api.oci.client import RegistryClient, RetryPolicy
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
 from metrics_api.oci.platform import Platform, parse_platform
@@ -54,10 +54,12 @@ async def open_client(settings: Settings) -> AsyncIterator[RegistryClient]:
             async with client:
                 yield client
     except TimeoutError:
+        waiting = client.in_flight
         raise OciError(
             f"the job did not finish within its {settings.deadline:g} s deadline "
-            f"({client.stats.requests} requests, {client.stats.retries} retries); "
-            "the registry is too slow or unresponsive: check it, or raise --deadline"
+            f"({client.stats.requests} requests, {client.stats.retries} retries"
+            + (f"; no answer yet to {', '.join(waiting)}" if waiting else "")
+            + "); the registry is too slow or unresponsive: check it, or raise --deadline"
         ) from None
 
 
@@ -88,6 +90,25 @@ def parse_expectation(text: str) -> tuple[Platform, str]:
     """``PLATFORM=DIGEST``: one line of the digest ledger."""
     platform, digest = _split(text, "an expectation", "PLATFORM=DIGEST (linux/arm64=sha256:...)")
     return parse_platform(platform), validate_digest(digest)
+
+
+def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[VariantRequest]:
+    """Variants (``PLATFORM=REFERENCE``), each with its ledger line from ``PLATFORM=DIGEST``."""
+    ledger = [parse_expectation(text) for text in expect]
+    requests = [parse_variant(text) for text in variants]
+    for platform, _ in ledger:
+        if not any(platform.matches(request.platform) for request in requests):
+            raise InvalidInputError(
+                f"expected each --expect to name the platform of a --variant, found {platform} "
+                f"with no variant; variants are for {', '.join(str(r.platform) for r in requests)}"
+            )
+    return [
+        replace(
+            request,
+            expected_digest=next((d for p, d in ledger if p.matches(request.platform)), None),
+        )
+        for request in requests
+    ]
 
 
 def parse_annotation(text: str) -> tuple[str, str]:
@@ -151,7 +172,11 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
 ) -> AssembleReport:
     """Resolve the variants, build the index, publish it safely and verify it."""
     target_ref = parse_target(target)
-    variants = await run_all([partial(_resolve, client, request) for request in requests])
+    # Where the tag points now is independent of the variants: ask while they resolve.
+    current, variants = await both(
+        partial(client.head_manifest, target_ref),
+        partial(run_all, [partial(_resolve, client, request) for request in requests]),
+    )
     index = build_index(
         variants,
         annotations=index_annotations(annotations or {}, source_date_epoch),
@@ -159,7 +184,6 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     entries = [entry_report(entry) for entry in index_entries(index)]
     if dry_run:
-        current = await client.head_manifest(target_ref)
         return AssembleReport(
             ok=True,
             target=str(target_ref),
@@ -173,7 +197,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
             requests=client.stats.requests,
             retries=client.stats.retries,
         )
-    outcome = await publish_index(client, target_ref, index, variants, force=force)
+    outcome = await publish_index(client, target_ref, index, variants, current, force=force)
     return AssembleReport(
         ok=outcome.verification.ok,
         target=str(target_ref),

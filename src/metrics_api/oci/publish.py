@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.errors import TagConflictError, VerificationError
-from metrics_api.oci.models import Manifest
+from metrics_api.oci.concurrency import both, run_all
+from metrics_api.oci.errors import OciError, TagConflictError, VerificationError
+from metrics_api.oci.models import Descriptor, Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant
@@ -63,48 +63,78 @@ def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
     return [(variant.declared, variant.manifest.digest) for variant in variants]
 
 
-async def publish_index(
+async def _tag_now(client: RegistryClient, target: Reference) -> Descriptor | OciError | None:
+    """Where the tag points now; a failure is returned, so verification speaks first."""
+    try:
+        return await client.head_manifest(target)
+    except OciError as error:
+        return error
+
+
+async def _digest_at(client: RegistryClient, target: Reference) -> str | None:
+    found = await client.head_manifest(target)
+    return found.digest if found else None
+
+
+async def _no_look() -> None:
+    return None
+
+
+async def publish_index(  # noqa: PLR0913 - current comes from the caller's concurrent look-up
     client: RegistryClient,
     target: Reference,
     index: Manifest,
     variants: Sequence[ResolvedVariant],
+    current: Descriptor | None,
     *,
     force: bool = False,
 ) -> PublishOutcome:
-    """Push ``index`` to ``target`` (a tag) only once it verified against the ledger."""
-    current = await client.head_manifest(target)
+    """Push ``index`` to ``target`` (a tag) only once it verified against the ledger.
+
+    ``current`` is what the tag pointed at when the job started (the caller looked it up
+    while resolving the variants).
+    """
     previous = current.digest if current else None
     _refuse_move(target, previous, index.digest, force)
     child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
     pinned = target.with_digest(index.digest)
-    await client.put_manifest(pinned, index.raw, index.media_type)
-    report = await verify_index(client, pinned, ledger_of(variants), just_pushed=True)
+    # The tag may have moved while we worked: look again while the index is pushed (one
+    # request alongside one; the verification after it already fills the connections).
+    _, latest = await both(
+        partial(client.put_manifest, pinned, index.raw, index.media_type),
+        partial(_tag_now, client, target) if previous != index.digest else _no_look,
+    )
+    configs = {variant.image.config.digest: variant.config for variant in variants}
+    report = await verify_index(
+        client, pinned, ledger_of(variants), just_pushed=True, pushed=index, configs=configs
+    )
     if not report.ok:
         failed = "; ".join(f"{check.name}: {check.detail}" for check in report.failures())
         raise VerificationError(
             f"the index {pinned} did not verify, so {target} was left as it was "
             f"({previous or 'absent'}): {failed}"
         )
-    action = "unchanged"
+    if isinstance(latest, OciError):
+        raise latest
+    action, tagged = "unchanged", previous
     if previous != index.digest:
-        # The tag may have moved while we worked: look again right before writing it.
-        latest = await client.head_manifest(target)
         _refuse_move(target, latest.digest if latest else None, index.digest, force)
-        await client.put_manifest(target, index.raw, index.media_type)
+        confirmed = await client.put_manifest(target, index.raw, index.media_type)
         action = "moved" if previous else "created"
-    tagged = await client.head_manifest(target)
+        # The answer to the tag PUT names what the tag now holds; read back only if it did not.
+        tagged = index.digest if confirmed else await _digest_at(client, target)
     tag_check = Check(
         name="tag",
-        ok=tagged is not None and tagged.digest == index.digest,
-        detail=f"{target} points at {tagged.digest if tagged else 'nothing'}",
+        ok=tagged == index.digest,
+        detail=f"{target} points at {tagged or 'nothing'}",
     )
     report = report.model_copy(
         update={"reference": str(target), "checks": [*report.checks, tag_check], "ok": tag_check.ok}
     )
     if not tag_check.ok:
         raise VerificationError(
-            f"after tagging, {target} points at {tagged.digest if tagged else 'nothing'}, "
-            f"expected {index.digest}; another writer moved it: re-run to check again"
+            f"after tagging, {target} points at {tagged or 'nothing'}, expected "
+            f"{index.digest}; another writer moved it: re-run to check again"
         )
     return PublishOutcome(
         tag_action=action,

@@ -14,6 +14,10 @@ class Check(_Report):
     ok: bool
     detail: str
 
+    def text(self) -> str:
+        """One line of a CI log."""
+        return f"  [{'ok' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+
 
 class EntryReport(_Report):
     """One index entry as published."""
@@ -39,6 +43,11 @@ class VerificationReport(_Report):
         """The checks that did not hold."""
         return [check for check in self.checks if not check.ok]
 
+    def text(self) -> str:
+        """A readable report for CI logs."""
+        lines = [f"verification of {self.reference}: {'ok' if self.ok else 'FAILED'}"]
+        return "\n".join(lines + [check.text() for check in self.checks])
+
 
 class VariantReport(_Report):
     """One resolved variant: what was given and the image manifest it resolved to."""
@@ -50,6 +59,12 @@ class VariantReport(_Report):
     media_type: str
     unwrapped_from: str | None
     child_action: str = ""  # present / mounted / copied in the target repository
+
+    def text(self) -> str:
+        """One line: the platform, where it came from and the image it resolved to."""
+        origin = f" (unwrapped from index {self.unwrapped_from})" if self.unwrapped_from else ""
+        action = f" ({self.child_action})" if self.child_action else ""
+        return f"{self.platform} {self.reference} -> {self.digest}{origin}{action}"
 
 
 class AssembleReport(_Report):
@@ -66,3 +81,13 @@ class AssembleReport(_Report):
     index: str  # the exact index JSON that was (or, in a dry run, would be) pushed
     requests: int
     retries: int
+
+    def text(self) -> str:
+        """A readable report for CI logs; a dry run shows the index it would push."""
+        lines = [f"{self.target} {self.tag_action}: {self.digest}"]
+        lines.extend(f"  {variant.text()}" for variant in self.variants)
+        if self.tag_action == "dry-run":
+            lines.append(self.index.rstrip())
+        if self.verification is not None:
+            lines.append(self.verification.text())
+        return "\n".join(lines)

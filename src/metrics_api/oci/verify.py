@@ -4,13 +4,20 @@ This is the check no other stitching tool makes: re-read the index from the regi
 prove that each platform a consumer can pull is exactly the image that was pushed for it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError
-from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, parse_config
+from metrics_api.oci.models import (
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+    parse_config,
+)
 from metrics_api.oci.platform import Platform
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, EntryReport, VerificationReport
@@ -42,7 +49,11 @@ def pull_resolution(index: ImageIndex, wanted: Platform) -> Descriptor | None:
 
 
 async def _check_child(
-    client: RegistryClient, ref: Reference, entry: Descriptor, just_pushed: bool
+    client: RegistryClient,
+    ref: Reference,
+    entry: Descriptor,
+    just_pushed: bool,
+    configs: Mapping[str, ImageConfig],
 ) -> Check:
     name = f"child {entry.platform}"
     try:
@@ -50,10 +61,12 @@ async def _check_child(
         if not isinstance(child.document, ImageManifest):
             detail = f"{entry.digest} is a {child.media_type}, expected an image manifest"
             return Check(name=name, ok=False, detail=detail)
-        config = parse_config(
-            await client.get_blob(ref, child.document.config.digest, just_pushed=just_pushed),
-            f"configuration of {entry.digest}",
-        )
+        config = configs.get(child.document.config.digest)
+        if config is None:
+            config = parse_config(
+                await client.get_blob(ref, child.document.config.digest, just_pushed=just_pushed),
+                f"configuration of {entry.digest}",
+            )
     except OciError as error:
         return Check(name=name, ok=False, detail=str(error))
     problems = []
@@ -72,11 +85,48 @@ async def _check_child(
     )
 
 
-async def verify_index(
-    client: RegistryClient, ref: Reference, ledger: Ledger, *, just_pushed: bool = False
+async def _check_children(
+    client: RegistryClient,
+    ref: Reference,
+    index: ImageIndex,
+    just_pushed: bool,
+    configs: Mapping[str, ImageConfig],
+) -> list[Check]:
+    images = [entry for entry in index.manifests if entry.is_image]
+    return await run_all(
+        [partial(_check_child, client, ref, entry, just_pushed, configs) for entry in images]
+    )
+
+
+async def _no_checks() -> list[Check]:
+    return []
+
+
+async def verify_index(  # noqa: PLR0913 - pushed and configs only save round trips
+    client: RegistryClient,
+    ref: Reference,
+    ledger: Ledger,
+    *,
+    just_pushed: bool = False,
+    pushed: Manifest | None = None,
+    configs: Mapping[str, ImageConfig] | None = None,
 ) -> VerificationReport:
-    """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``."""
+    """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``.
+
+    ``pushed``: the index this job just PUT at ``ref`` by digest. Its children are checked
+    while it is read back, because a read that passes the digest check has exactly these
+    entries. ``configs``: image configurations this job fetched and checked, by digest;
+    content-addressed, so they need not be fetched again.
+    """
     checks: list[Check] = []
+    known = configs or {}
+    early = (
+        pushed.document
+        if pushed is not None
+        and ref.digest == pushed.digest
+        and isinstance(pushed.document, ImageIndex)
+        else None
+    )
 
     def report(
         digest: str | None, media_type: str | None, entries: list[EntryReport]
@@ -90,10 +140,18 @@ async def verify_index(
             checks=checks,
         )
 
-    try:
-        index = await client.get_manifest(ref, just_pushed=just_pushed)
-    except OciError as error:
-        checks.append(Check(name="fetch", ok=False, detail=str(error)))
+    async def fetch() -> Manifest | OciError:
+        try:
+            return await client.get_manifest(ref, just_pushed=just_pushed)
+        except OciError as error:
+            return error
+
+    index, child_checks = await both(
+        fetch,
+        partial(_check_children, client, ref, early, just_pushed, known) if early else _no_checks,
+    )
+    if isinstance(index, OciError):
+        checks.append(Check(name="fetch", ok=False, detail=str(index)))
         return report(None, None, [])
     checks.append(
         Check(
@@ -159,7 +217,7 @@ async def verify_index(
             or "every image entry is in the ledger",
         )
     )
-    checks.extend(
-        await run_all([partial(_check_child, client, ref, entry, just_pushed) for entry in images])
-    )
+    if early is None or index.document != early:
+        child_checks = await _check_children(client, ref, document, just_pushed, known)
+    checks.extend(child_checks)
     return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])
