@@ -11,7 +11,7 @@ from functools import partial
 
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import OciError, TagConflictError, VerificationError
+from metrics_api.oci.errors import TagConflictError, VerificationError
 from metrics_api.oci.models import Descriptor, Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, VerificationReport
@@ -63,21 +63,9 @@ def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
     return [(variant.declared, variant.manifest.digest) for variant in variants]
 
 
-async def _tag_now(client: RegistryClient, target: Reference) -> Descriptor | OciError | None:
-    """Where the tag points now; a failure is returned, so verification speaks first."""
-    try:
-        return await client.head_manifest(target)
-    except OciError as error:
-        return error
-
-
 async def _digest_at(client: RegistryClient, target: Reference) -> str | None:
     found = await client.head_manifest(target)
     return found.digest if found else None
-
-
-async def _no_look() -> None:
-    return None
 
 
 async def publish_index(  # noqa: PLR0913 - current comes from the caller's concurrent look-up
@@ -98,11 +86,10 @@ async def publish_index(  # noqa: PLR0913 - current comes from the caller's conc
     _refuse_move(target, previous, index.digest, force)
     child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
     pinned = target.with_digest(index.digest)
-    # The tag may have moved while we worked: look again while the index is pushed (one
-    # request alongside one; the verification after it already fills the connections).
+    # The tag may have moved while we worked: look again, alongside the index PUT.
     _, latest = await both(
         partial(client.put_manifest, pinned, index.raw, index.media_type),
-        partial(_tag_now, client, target) if previous != index.digest else _no_look,
+        partial(client.head_manifest, target),
     )
     configs = {variant.image.config.digest: variant.config for variant in variants}
     report = await verify_index(
@@ -114,8 +101,6 @@ async def publish_index(  # noqa: PLR0913 - current comes from the caller's conc
             f"the index {pinned} did not verify, so {target} was left as it was "
             f"({previous or 'absent'}): {failed}"
         )
-    if isinstance(latest, OciError):
-        raise latest
     action, tagged = "unchanged", previous
     if previous != index.digest:
         _refuse_move(target, latest.digest if latest else None, index.digest, force)
