@@ -59,13 +59,18 @@ def _build(
     )
 
 
+OUTPUTS = ("text", "json")
+
+
+def _check_output(output: str) -> None:
+    """Refuse an unknown --output before anything is built or pushed."""
+    if output not in OUTPUTS:
+        msg = f"expected --output text or json, found {output!r}"
+        raise PipelineError(msg)
+
+
 def _render(report: BaseModel, text: str, output: str) -> str:
-    if output == "json":
-        return json.dumps(report.model_dump(mode="json"), indent=2)
-    if output == "text":
-        return text
-    msg = f"expected --output text or json, found {output!r}"
-    raise PipelineError(msg)
+    return json.dumps(report.model_dump(mode="json"), indent=2) if output == "json" else text
 
 
 async def _settings(
@@ -164,6 +169,7 @@ class MetricsApi:
         output: Output = "text",
     ) -> str:
         """Assemble pushed variants into one index by digest, publish it, verify it, then tag."""
+        _check_output(output)
         try:
             requests = jobs.parse_requests(variants, expect)
             settings = await _settings(target, username, password, insecure_registries)
@@ -191,6 +197,7 @@ class MetricsApi:
         output: Output = "text",
     ) -> str:
         """Check a published index against the digests recorded when the variants were pushed."""
+        _check_output(output)
         try:
             ledger = [jobs.parse_expectation(text) for text in expect]
             settings = await _settings(target, username, password, insecure_registries)
@@ -234,6 +241,7 @@ class MetricsApi:
         output: Output = "text",
     ) -> str:
         """Build every variant, push each as VERSION-ARCH, publish the verified VERSION index."""
+        _check_output(output)
         try:
             plans = release_job.parse_variant_table(variants)
             index_notes = dict(jobs.parse_annotation(text) for text in annotations)
