@@ -21,7 +21,7 @@ from support.containers import ContainersEnv
 from support.docker29 import manifest_digest, wrap_docker29
 from support.images import push, sha256_digest, skopeo_inspect_platform, skopeo_raw
 from support.oci_cli import run_cli
-from support.phases import phase
+from support.phases import PHASES, phase
 from support.registry import Registry
 
 pytestmark = pytest.mark.e2e
@@ -81,6 +81,8 @@ def rehearsal(
 ) -> Rehearsal:
     """Steps 1 to 4: registry, bases, both variants built and pushed, the index assembled."""
     assert base_images.names
+    how = "built" if base_images.built else "reused from the cache"
+    PHASES[f"base-image stand-ins ({how})"] = base_images.seconds
     with phase("build app-amd64 (linux/amd64) and app-arm64 (linux/arm64)"):
         amd64_image = build_variant(containers, "app-amd64", "linux/amd64", "2.0.0")
         arm64_image = build_variant(containers, "app-arm64", "linux/arm64", "2.0.0")
