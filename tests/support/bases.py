@@ -174,6 +174,18 @@ def _tar_of(entries: Sequence[tuple[str, bytes | None, int, int, int]]) -> bytes
     return buf.getvalue()
 
 
+def _ca_entries() -> list[tuple[str, bytes | None, int, int, int]]:
+    """The machine's CA bundle where Debian keeps it, if the machine has one."""
+    bundle = _ca_bundle()
+    if not bundle:
+        return []
+    return [
+        ("etc/ssl", None, 0o755, 0, 0),
+        ("etc/ssl/certs", None, 0o755, 0, 0),
+        ("etc/ssl/certs/ca-certificates.crt", bundle, 0o644, 0, 0),
+    ]
+
+
 def _distroless_tar() -> bytes:
     entries: list[tuple[str, bytes | None, int, int, int]] = [
         ("etc", None, 0o755, 0, 0),
@@ -184,14 +196,7 @@ def _distroless_tar() -> bytes:
         ("root", None, 0o700, 0, 0),
         ("tmp", None, 0o1777, 0, 0),
     ]
-    bundle = _ca_bundle()
-    if bundle:
-        entries += [
-            ("etc/ssl", None, 0o755, 0, 0),
-            ("etc/ssl/certs", None, 0o755, 0, 0),
-            ("etc/ssl/certs/ca-certificates.crt", bundle, 0o644, 0, 0),
-        ]
-    return _tar_of(entries)
+    return _tar_of(entries + _ca_entries())
 
 
 def _golang_extras_tar() -> bytes:
@@ -205,14 +210,7 @@ def _golang_extras_tar() -> bytes:
         ("go/src", None, 0o1777, 0, 0),
         ("go/bin", None, 0o1777, 0, 0),
     ]
-    bundle = _ca_bundle()
-    if bundle:
-        entries += [
-            ("etc/ssl", None, 0o755, 0, 0),
-            ("etc/ssl/certs", None, 0o755, 0, 0),
-            ("etc/ssl/certs/ca-certificates.crt", bundle, 0o644, 0, 0),
-        ]
-    return _tar_of(entries)
+    return _tar_of(entries + _ca_entries())
 
 
 def _mmdebstrap_cmd(arch: str, packages: Sequence[str], out: Path) -> list[str]:

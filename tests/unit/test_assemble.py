@@ -75,15 +75,12 @@ def test_entries_carry_source_revision_and_version_labels() -> None:
         media_types.OCI_VERSION: "2.0.0",
         "com.example.unrelated": "dropped",
     }
-    index = build_index(
-        [variant("linux/amd64", "a", labels)], per_entry=[{"com.example.team": "core"}]
-    )
+    index = build_index([variant("linux/amd64", "a", labels)])
     entry = json.loads(index.raw)["manifests"][0]
     assert entry["annotations"] == {
         media_types.OCI_SOURCE: "https://example.com/metrics-api",
         media_types.OCI_REVISION: "abc123",
         media_types.OCI_VERSION: "2.0.0",
-        "com.example.team": "core",
     }
 
 

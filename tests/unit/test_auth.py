@@ -68,4 +68,3 @@ def test_explicit_credentials_win(tmp_path: Path) -> None:
     found = store.for_host("r.example")
     assert found is not None
     assert found.username == "c"
-    assert store.secrets() == ["d"]

@@ -70,11 +70,10 @@ def index_annotations(given: Mapping[str, str], source_date_epoch: str | None) -
     return result
 
 
-def entry_annotations(variant: ResolvedVariant, extra: Mapping[str, str]) -> dict[str, str]:
-    """The image's own source/revision/version/title labels, overridden by ``extra``."""
+def entry_annotations(variant: ResolvedVariant) -> dict[str, str]:
+    """The image's own source, revision, version and title labels, as entry annotations."""
     labels = variant.config.labels
     result = {key: labels[key] for key in media_types.ENTRY_LABELS if labels.get(key)}
-    result.update(extra)
     validate_annotations(result, f"annotations of the {variant.declared} entry")
     return result
 
@@ -83,7 +82,6 @@ def build_index(
     variants: Sequence[ResolvedVariant],
     *,
     annotations: Mapping[str, str] | None = None,
-    per_entry: Sequence[Mapping[str, str]] | None = None,
 ) -> Manifest:
     """The OCI index bytes for ``variants``, one entry each, in the order given."""
     if not variants:
@@ -100,16 +98,15 @@ def build_index(
                 "first, so drop one or declare the platform each was really built for"
             )
         seen[key] = variant
-    extras = per_entry or [{} for _ in variants]
     entries = []
-    for variant, extra in zip(variants, extras, strict=True):
+    for variant in variants:
         entry: dict[str, object] = {
             "mediaType": variant.manifest.media_type,
             "digest": variant.manifest.digest,
             "size": variant.manifest.size,
             "platform": variant.platform.to_json(),
         }
-        if notes := entry_annotations(variant, extra):
+        if notes := entry_annotations(variant):
             entry["annotations"] = notes
         entries.append(entry)
     document: dict[str, object] = {

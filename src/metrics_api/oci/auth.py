@@ -112,7 +112,3 @@ class CredentialStore:
     def for_host(self, host: str) -> Credentials | None:
         """The credentials for ``host`` (host[:port] as used in requests), if any."""
         return self.by_host.get(host)
-
-    def secrets(self) -> list[str]:
-        """Every secret value, so output can be checked for leaks."""
-        return [value.password.get_secret_value() for value in self.by_host.values()]

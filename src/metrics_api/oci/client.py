@@ -6,7 +6,7 @@ times, answers auth challenges, and checks every byte it receives against its di
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Final, Self
 
@@ -52,7 +52,6 @@ class ClientStats:
 
     requests: int = 0
     retries: int = 0
-    retry_causes: list[str] = field(default_factory=list)
 
 
 def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
@@ -304,7 +303,6 @@ class RegistryClient:
         for attempt in range(self.retry.attempts):
             if attempt:
                 self.stats.retries += 1
-                self.stats.retry_causes.append(cause)
             request = self._http.build_request(
                 method,
                 url,

@@ -70,7 +70,6 @@ class VariantRequest:
     platform: Platform
     reference: Reference
     expected_digest: str | None = None  # from the ledger, when the caller recorded one
-    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def _split(text: str, what: str, example: str) -> tuple[str, str]:
@@ -180,7 +179,6 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     index = build_index(
         variants,
         annotations=index_annotations(annotations or {}, source_date_epoch),
-        per_entry=[request.annotations for request in requests],
     )
     entries = [entry_report(entry) for entry in index_entries(index)]
     if dry_run:

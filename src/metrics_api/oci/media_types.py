@@ -15,7 +15,6 @@ OCI_CONFIG: Final = "application/vnd.oci.image.config.v1+json"
 DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
-IN_TOTO: Final = "application/vnd.in-toto+json"
 
 IMAGE_MANIFESTS: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
@@ -26,7 +25,6 @@ MANIFEST_ACCEPT: Final = f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {OCI_MANIFEST}, 
 
 # Docker marks its provenance/SBOM manifests inside an image index with these.
 DOCKER_REFERENCE_TYPE: Final = "vnd.docker.reference.type"
-DOCKER_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
 ATTESTATION_MANIFEST: Final = "attestation-manifest"
 
 # Pre-defined annotation keys (image-spec annotations.md); the namespace is reserved.

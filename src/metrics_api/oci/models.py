@@ -124,11 +124,6 @@ class Manifest:
         """The size of the stored bytes."""
         return len(self.raw)
 
-    @property
-    def is_index(self) -> bool:
-        """True for an OCI index or a Docker manifest list."""
-        return isinstance(self.document, ImageIndex)
-
     def descriptor(self, platform: Platform | None = None) -> Descriptor:
         """A descriptor pointing at these exact bytes."""
         return Descriptor(
