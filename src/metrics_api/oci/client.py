@@ -309,29 +309,23 @@ class RegistryClient:
                 headers=self._headers(ref.host, scopes, headers),
                 content=content,
             )
-            sending = f"{method} {url}"
-            self._in_flight.append(sending)  # left in place if the deadline cancels us
             try:
-                self.stats.requests += 1
-                response = await self._http.send(request)
+                response = await self._send(request)
+                if response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
+                    answered_challenge = True
+                    await self._answer_challenge(ref.host, scopes, response, what)
+                    request.headers.update(self._headers(ref.host, scopes, None))
+                    response = await self._send(request)
             except httpx.TransportError as error:
-                self._in_flight.remove(sending)
                 cause, unknown = f"{type(error).__name__}: {error}", False
                 await self._pause(attempt, None)
                 continue
-            self._in_flight.remove(sending)
-            while response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
-                answered_challenge = True
-                await self._answer_challenge(ref.host, scopes, response, what)
-                request.headers.update(self._headers(ref.host, scopes, None))
-                self.stats.requests += 1
-                response = await self._http.send(request)
             if response.status_code == httpx.codes.UNAUTHORIZED:
+                sent = "the configured" if self.credentials.for_host(ref.host) else "no"
                 raise AuthenticationError(
                     f"{what}: {method} {request.url} answered {_describe(response)} even with "
-                    f"{'the configured credentials' if self.credentials.for_host(ref.host) else 'no credentials'}; "  # noqa: E501
-                    f"log in to {ref.host} (--username/--password or `docker login`) with an "
-                    "account that may "
+                    f"{sent} credentials; log in to {ref.host} (--username/--password or "
+                    f"`docker login`) with an account that may "
                     f"{'push to' if push else 'pull from'} {ref.repository}"
                 )
             if not self._worth_retrying(response, just_pushed=just_pushed):
@@ -354,6 +348,19 @@ class RegistryClient:
                 else f" over HTTPS (for a plain-HTTP registry pass --insecure-registry {ref.host})"
             )
         )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send once, counted; a request cut off by the deadline stays listed as in flight."""
+        sending = f"{request.method} {request.url}"
+        self._in_flight.append(sending)
+        self.stats.requests += 1
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError:
+            self._in_flight.remove(sending)
+            raise
+        self._in_flight.remove(sending)
+        return response
 
     async def _pause(self, attempt: int, retry_after: str | None) -> None:
         """Back off before the next attempt; after the last one there is nothing to wait for."""
