@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -345,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache-dir", type=Path, default=Path("/var/cache/metrics-api-bench"), help="peers"
     )
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, still run the finally blocks that stop the registry and proxy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tools: dict[str, Callable[[Job, str], list[str]]] = {"ours": ours}
     binaries: dict[str, Path] = {}
     for name, make in (("crane", crane), ("regctl", regctl)):
