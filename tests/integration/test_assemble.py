@@ -14,7 +14,9 @@ pytestmark = pytest.mark.integration
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def assemble(variants: Variants, target: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+def assemble(
+    variants: Variants, target: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
     result = run_cli(
         "assemble",
         target,
@@ -23,6 +25,7 @@ def assemble(variants: Variants, target: str, *extra: str) -> tuple[int, dict[st
         "--variant",
         f"linux/arm64={variants.ref('v2.0.0-arm64')}",
         *extra,
+        env=env,
     )
     return result.code, result.report, result.stderr
 
@@ -179,20 +182,15 @@ def test_verify_flags_entries_not_in_the_ledger(variants: Variants) -> None:
 def test_publishes_to_a_registry_that_wants_credentials(
     variants: Variants, auth_registry: AuthRegistry
 ) -> None:
-    target = auth_registry.ref("metrics-api", "v2.0.0")
-    result = run_cli(
-        "assemble",
-        target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+    code, report, stderr = assemble(
+        variants,
+        auth_registry.ref("metrics-api", "v2.0.0"),
         "--username",
         auth_registry.username,
         env={"REGISTRY_PASSWORD": auth_registry.password, "DOCKER_CONFIG": "/nonexistent"},
     )
-    assert result.code == 0, result.stderr
-    assert result.report["verification"]["ok"] is True
-    assert [v["child_action"] for v in result.report["variants"]] == ["copied", "copied"]
-    assert auth_registry.password not in result.stderr
-    assert auth_registry.password not in json.dumps(result.report)
+    assert code == 0, stderr
+    assert report["verification"]["ok"] is True
+    assert [v["child_action"] for v in report["variants"]] == ["copied", "copied"]
+    assert auth_registry.password not in stderr
+    assert auth_registry.password not in json.dumps(report)
