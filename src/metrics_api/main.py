@@ -6,12 +6,13 @@ from typing import Annotated, Any, TypeVar, cast
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from dagger.mod._exceptions import FunctionError
 from pydantic import BaseModel, SecretStr
 
 from metrics_api import release as release_job
 from metrics_api.oci import jobs
 from metrics_api.oci.auth import Credentials
-from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.reference import parse_reference
 
@@ -21,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # engine aliases it to the service and talks plain HTTP, as it does for any loopback host.
 EMBEDDED_REGISTRY_IMAGE = "registry:3"
 EMBEDDED_PUSH_HOST = "localhost:5000"
+DEFAULT_DEADLINE = jobs.Settings.deadline
 
 
 def uncached(fn: F) -> F:
@@ -29,8 +31,27 @@ def uncached(fn: F) -> F:
     return cast("F", cast("Any", function)(cache="never")(fn))
 
 
-class PipelineError(Exception):
-    """A build, a push or the core failed; the message says which and what to do."""
+class PipelineError(FunctionError):
+    """A build, a push or the core failed; the message says which and what to do.
+
+    The SDK shows a ``FunctionError`` as its message alone; any other exception is logged
+    with its traceback, which is right only for bugs (dagger/mod/_module.py, ``call``).
+    """
+
+
+# What each remedy of the core means for these functions' arguments.
+HINTS = {
+    Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registries {host}",
+    Remedy.CREDENTIALS: "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}",
+    Remedy.FORCE: "pass --force to move the release tag, or release under a new version",
+    Remedy.DEADLINE: "check the registry, or raise --deadline",
+    Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+    Remedy.VARIANTS: "pass --variants PLATFORM=REF for each platform",
+}
+
+
+def _failed(error: OciError) -> PipelineError:
+    return PipelineError(render(error, HINTS))
 
 
 def _build_args(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
@@ -59,22 +80,26 @@ def _build(
     )
 
 
-OUTPUTS = ("text", "json")
+FORMATS = ("text", "json")
 
 
-def _check_output(output: str) -> None:
-    """Refuse an unknown --output before anything is built or pushed."""
-    if output not in OUTPUTS:
-        msg = f"expected --output text or json, found {output!r}"
+def _check_format(format_: str) -> None:
+    """Refuse an unknown --format before anything is built or pushed."""
+    if format_ not in FORMATS:
+        msg = f"expected --format text or json, found {format_!r}"
         raise PipelineError(msg)
 
 
-def _render(report: BaseModel, text: str, output: str) -> str:
-    return json.dumps(report.model_dump(mode="json"), indent=2) if output == "json" else text
+def _render(report: BaseModel, text: str, format_: str) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2) if format_ == "json" else text
 
 
 async def _settings(
-    reference: str, username: str, password: dagger.Secret | None, insecure: list[str]
+    reference: str,
+    username: str,
+    password: dagger.Secret | None,
+    insecure: list[str],
+    deadline: float,
 ) -> jobs.Settings:
     """Core settings; the credentials go to the registry of ``reference`` only."""
     credentials = {}
@@ -83,7 +108,10 @@ async def _settings(
         secret = SecretStr(await password.plaintext())
         credentials = {host: Credentials(username=username, password=secret)}
     return jobs.Settings(
-        insecure_registries=frozenset(insecure), credentials=credentials, use_docker_config=False
+        insecure_registries=frozenset(insecure),
+        credentials=credentials,
+        use_docker_config=False,
+        deadline=deadline,
     )
 
 
@@ -106,7 +134,10 @@ async def _publish(
         raise PipelineError(msg) from error
 
 
-Output = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
+# `dagger call` owns --output (-o) and --json (-j): an argument of either name breaks every
+# call that passes a flag (cmd/dagger/flags.go, AddFlag), so the report's form is `format`.
+Format = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
+Deadline = Annotated[float, Doc("seconds the registry work may take, retries included")]
 Username = Annotated[str, Doc("registry username")]
 Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
@@ -166,13 +197,14 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
-        output: Output = "text",
+        deadline: Deadline = DEFAULT_DEADLINE,
+        format_: Format = "text",
     ) -> str:
         """Assemble pushed variants into one index by digest, publish it, verify it, then tag."""
-        _check_output(output)
+        _check_format(format_)
         try:
             requests = jobs.parse_requests(variants, expect)
-            settings = await _settings(target, username, password, insecure_registries)
+            settings = await _settings(target, username, password, insecure_registries, deadline)
             async with jobs.open_client(settings) as client:
                 report = await jobs.assemble(
                     client,
@@ -183,8 +215,8 @@ class MetricsApi:
                     dry_run=dry_run,
                 )
         except OciError as error:
-            raise PipelineError(str(error)) from error
-        return _render(report, report.text(), output)
+            raise _failed(error) from error
+        return _render(report, report.text(), format_)
 
     @uncached
     async def verify(
@@ -194,20 +226,21 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
-        output: Output = "text",
+        deadline: Deadline = DEFAULT_DEADLINE,
+        format_: Format = "text",
     ) -> str:
         """Check a published index against the digests recorded when the variants were pushed."""
-        _check_output(output)
+        _check_format(format_)
         try:
             ledger = [jobs.parse_expectation(text) for text in expect]
-            settings = await _settings(target, username, password, insecure_registries)
+            settings = await _settings(target, username, password, insecure_registries, deadline)
             async with jobs.open_client(settings) as client:
                 report = await jobs.verify(client, target, ledger)
         except OciError as error:
-            raise PipelineError(str(error)) from error
+            raise _failed(error) from error
         if not report.ok:
             raise PipelineError(report.text())
-        return _render(report, report.text(), output)
+        return _render(report, report.text(), format_)
 
     @uncached
     async def release(
@@ -238,15 +271,16 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
-        output: Output = "text",
+        deadline: Deadline = DEFAULT_DEADLINE,
+        format_: Format = "text",
     ) -> str:
         """Build every variant, push each as VERSION-ARCH, publish the verified VERSION index."""
-        _check_output(output)
+        _check_format(format_)
         try:
             plans = release_job.parse_variant_table(variants)
             index_notes = dict(jobs.parse_annotation(text) for text in annotations)
         except OciError as error:
-            raise PipelineError(str(error)) from error
+            raise _failed(error) from error
         service: dagger.Service | None = None
         push_registry = core_registry = registry
         insecure = list(insecure_registries)
@@ -276,7 +310,7 @@ class MetricsApi:
 
         try:
             settings = await _settings(
-                f"{core_registry}/{repository}", username, password, insecure
+                f"{core_registry}/{repository}", username, password, insecure, deadline
             )
             report = await release_job.release(
                 plans,
@@ -292,22 +326,22 @@ class MetricsApi:
                 dry_run=dry_run,
             )
         except OciError as error:
-            raise PipelineError(str(error)) from error
+            raise _failed(error) from error
         finally:
             if service is not None:
                 await service.stop()
-        return _render(report, report.summary(), output)
+        return _render(report, report.summary(), format_)
 
 
 def _platform(text: str) -> Platform:
     try:
         return parse_platform(text)
     except InvalidInputError as error:
-        raise PipelineError(str(error)) from error
+        raise _failed(error) from error
 
 
 def _check_reference(address: str) -> None:
     try:
         parse_reference(address)
     except InvalidInputError as error:
-        raise PipelineError(str(error)) from error
+        raise _failed(error) from error

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from metrics_api.oci import media_types
-from metrics_api.oci.errors import AssemblyError, InvalidInputError
+from metrics_api.oci.errors import AssemblyError, InvalidInputError, Remedy
 from metrics_api.oci.models import Descriptor, ImageIndex, Manifest, parse_manifest
 from metrics_api.oci.resolve import ResolvedVariant
 
@@ -86,7 +86,7 @@ def build_index(
     """The OCI index bytes for ``variants``, one entry each, in the order given."""
     if not variants:
         raise AssemblyError(
-            "expected at least one variant to assemble, found none; pass --variant PLATFORM=REF"
+            "expected at least one variant to assemble, found none", remedy=Remedy.VARIANTS
         )
     seen: dict[tuple[object, ...], ResolvedVariant] = {}
     for variant in variants:

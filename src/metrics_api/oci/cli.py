@@ -15,9 +15,22 @@ from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.auth import Credentials
-from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+
+# What each remedy of the core means on this command line.
+HINTS = {
+    Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registry {host}",
+    Remedy.CREDENTIALS: (
+        "pass --username with the password in $REGISTRY_PASSWORD (or the variable named by "
+        "--password-env), or run `docker login {host}`"
+    ),
+    Remedy.FORCE: "pass --force to move the release tag, or release under a new version",
+    Remedy.DEADLINE: "check the registry, or raise --deadline",
+    Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+    Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = anyio.run(_run, args)
     except OciError as error:
+        message = render(error, HINTS)
         if args.json:
-            print(json.dumps({"ok": False, "error": str(error), "digest": None, "entries": []}))
-        print(f"error: {error}", file=sys.stderr)
+            print(json.dumps({"ok": False, "error": message, "digest": None, "entries": []}))
+        print(f"error: {message}", file=sys.stderr)
         return 2 if isinstance(error, InvalidInputError) else 1
     print(json.dumps(report.model_dump(mode="json"), indent=2) if args.json else report.text())
     if isinstance(report, VerificationReport) and not report.ok:

@@ -16,7 +16,7 @@ import httpx
 from metrics_api.oci import media_types
 from metrics_api.oci.auth import Challenge, CredentialStore, parse_challenge
 from metrics_api.oci.digest import check_digest
-from metrics_api.oci.errors import AuthenticationError, RegistryError
+from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
 from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
 from metrics_api.oci.reference import Reference, is_loopback
 
@@ -324,15 +324,17 @@ class RegistryClient:
                 sent = "the configured" if self.credentials.for_host(ref.host) else "no"
                 raise AuthenticationError(
                     f"{what}: {method} {request.url} answered {_describe(response)} even with "
-                    f"{sent} credentials; log in to {ref.host} (--username/--password or "
-                    f"`docker login`) with an account that may "
-                    f"{'push to' if push else 'pull from'} {ref.repository}"
+                    f"{sent} credentials; needed: credentials for {ref.host} of an account "
+                    f"that may {'push to' if push else 'pull from'} {ref.repository}",
+                    remedy=Remedy.CREDENTIALS,
+                    host=ref.host,
                 )
             if not self._worth_retrying(response, just_pushed=just_pushed):
                 return response
             cause = f"{method} {request.url.path} answered {_describe(response)}"
             unknown = response.status_code not in _RETRY_STATUSES
             await self._pause(attempt, response.headers.get("Retry-After"))
+        over_https = url.scheme == "https" and not unknown
         raise RegistryError(
             f"{what}: {method} {url} still failing after {self.retry.attempts} attempts, "
             f"last cause: {cause}; "
@@ -341,12 +343,10 @@ class RegistryClient:
                 f"exists in {ref.repository_name}"
                 if unknown
                 else f"check that {ref.host} is up and reachable"
-            )
-            + (
-                ""
-                if url.scheme == "http" or unknown
-                else f" over HTTPS (for a plain-HTTP registry pass --insecure-registry {ref.host})"
-            )
+                + (" over HTTPS" if over_https else "")
+            ),
+            remedy=Remedy.PLAIN_HTTP if over_https else None,
+            host=ref.host,
         )
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -392,8 +392,9 @@ class RegistryClient:
         if challenge.scheme == "basic":
             if credentials is None:
                 raise AuthenticationError(
-                    f"{what}: {host} asks for a username and password and none is configured; "
-                    f"pass --username and a password, or run `docker login {host}`"
+                    f"{what}: {host} asks for a username and password and none is configured",
+                    remedy=Remedy.CREDENTIALS,
+                    host=host,
                 )
             self._auth[(host, "")] = credentials.basic_header()
             return

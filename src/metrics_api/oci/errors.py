@@ -1,12 +1,41 @@
 """One error hierarchy for the engine-free core.
 
-Every message says what was expected, what was found and what to do next, because the
-reader is a platform engineer looking at a red CI job.
+Every message says what was expected, what was found and what is needed, in the domain's
+words: the core has several front ends (the command line, the Dagger functions) and each
+names its own flags. An error that a setting can cure carries a ``Remedy``; the front end
+turns it into one sentence naming its flags (``render``).
 """
+
+from collections.abc import Mapping
+from enum import Enum
+
+
+class Remedy(Enum):
+    """A setting of the front end that cures an error."""
+
+    PLAIN_HTTP = "the registry must be reached over plain HTTP"
+    CREDENTIALS = "credentials for the registry are needed"
+    FORCE = "moving the release tag must be allowed"
+    DEADLINE = "the job needs more time"
+    LEDGER = "the digests recorded at push time are needed"
+    VARIANTS = "the variants to assemble are needed"
 
 
 class OciError(Exception):
     """Base of every error the core raises on purpose."""
+
+    def __init__(self, message: str, *, remedy: Remedy | None = None, host: str = "") -> None:
+        """``host`` is the registry the remedy applies to, when it applies to one."""
+        super().__init__(message)
+        self.remedy = remedy
+        self.host = host
+
+
+def render(error: OciError, hints: Mapping[Remedy, str]) -> str:
+    """The error's message and, when it has a remedy, the front end's hint (``{host}``)."""
+    if error.remedy is None:
+        return str(error)
+    return f"{error}; {hints[error.remedy].format(host=error.host or 'REGISTRY')}"
 
 
 class InvalidInputError(OciError):

@@ -16,7 +16,7 @@ from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_pat
 from metrics_api.oci.client import RegistryClient, RetryPolicy
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
-from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
+from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.publish import publish_index
 from metrics_api.oci.reference import Reference, parse_reference
@@ -59,7 +59,8 @@ async def open_client(settings: Settings) -> AsyncIterator[RegistryClient]:
             f"the job did not finish within its {settings.deadline:g} s deadline "
             f"({client.stats.requests} requests, {client.stats.retries} retries"
             + (f"; no answer yet to {', '.join(waiting)}" if waiting else "")
-            + "); the registry is too slow or unresponsive: check it, or raise --deadline"
+            + "); the registry is too slow or unresponsive",
+            remedy=Remedy.DEADLINE,
         ) from None
 
 
@@ -98,7 +99,7 @@ def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[Varia
     for platform, _ in ledger:
         if not any(platform.matches(request.platform) for request in requests):
             raise InvalidInputError(
-                f"expected each --expect to name the platform of a --variant, found {platform} "
+                f"expected each expectation to name the platform of a variant, found {platform} "
                 f"with no variant; variants are for {', '.join(str(r.platform) for r in requests)}"
             )
     return [
@@ -217,7 +218,7 @@ async def verify(client: RegistryClient, target: str, ledger: Ledger) -> Verific
     """Verify an index someone published against a digest ledger."""
     if not ledger:
         raise InvalidInputError(
-            "expected at least one PLATFORM=DIGEST expectation, found none; pass "
-            "--expect linux/amd64=sha256:... for each platform"
+            "expected at least one PLATFORM=DIGEST expectation, found none",
+            remedy=Remedy.LEDGER,
         )
     return await verify_index(client, parse_reference(target), ledger)

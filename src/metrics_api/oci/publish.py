@@ -11,7 +11,7 @@ from functools import partial
 
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import TagConflictError, VerificationError
+from metrics_api.oci.errors import Remedy, TagConflictError, VerificationError
 from metrics_api.oci.models import Descriptor, Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, VerificationReport
@@ -133,6 +133,6 @@ def _refuse_move(target: Reference, current: str | None, wanted: str, force: boo
     if current and current != wanted and not force:
         raise TagConflictError(
             f"{target} already points at {current}, expected it to be absent or to be "
-            f"{wanted} (this index); it was left unchanged. Pass --force to move the release "
-            "tag, or release under a new version"
+            f"{wanted} (this index); it was left unchanged",
+            remedy=Remedy.FORCE,
         )

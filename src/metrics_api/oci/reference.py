@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from metrics_api.oci.digest import validate_digest
-from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.errors import InvalidInputError, Remedy
 
 DOCKER_HUB: Final = "docker.io"
 DOCKER_HUB_API: Final = "registry-1.docker.io"
@@ -97,12 +97,12 @@ def _split_tag(text: str, path: str) -> tuple[str, str]:
 
 def parse_reference(text: str) -> Reference:
     """Parse ``text`` or raise an error that shows the expected form."""
-    if "://" in text:
-        raise _invalid(
-            text,
-            "a reference has no URL scheme; drop it, and for a plain-HTTP registry that is "
-            "not on loopback pass --insecure-registry HOST",
-        )
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        error = _invalid(text, "a reference has no URL scheme: drop it")
+        if scheme == "http":
+            error.remedy, error.host = Remedy.PLAIN_HTTP, rest.partition("/")[0]
+        raise error
     remainder, _, digest = text.partition("@")
     if digest:
         try:

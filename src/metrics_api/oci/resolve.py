@@ -117,8 +117,8 @@ async def resolve_variant(
     if not declared.matches(config.platform):
         raise ResolutionError(
             f"variant {source} was declared {declared}, but its image configuration says "
-            f"{config.platform}; it was built for the wrong platform: rebuild it with "
-            f"--platform {declared}, or fix the declaration"
+            f"{config.platform}; it was built for the wrong platform: rebuild it "
+            f"for {declared}, or fix the declaration"
         )
     return ResolvedVariant(
         declared=declared, source=source, manifest=manifest, config=config, wrapper_digest=wrapper

@@ -1,24 +1,11 @@
+"""What the module registers, loaded the way the SDK runtime loads it."""
+
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
-DESCRIBE = Path(__file__).with_name("describe_module.py")
-
-
-@pytest.fixture(scope="module")
-def functions() -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, str(DESCRIBE)], capture_output=True, text=True, check=True, timeout=120
-    )
-    described: dict[str, Any] = json.loads(result.stdout)
-    assert list(described) == ["MetricsApi"]
-    return {name: value for name, value in described["MetricsApi"].items() if name}
+pytestmark = pytest.mark.dagger
 
 
 def test_exposes_the_five_functions(functions: dict[str, Any]) -> None:
@@ -54,7 +41,8 @@ def test_release_defaults_build_both_variants_from_the_repository(
     assert defaults["version"] == "v2.0.0"
     assert defaults["force"] is False
     assert defaults["dry_run"] is False
-    assert defaults["output"] == "text"
+    assert defaults["format"] == "text"
+    assert defaults["deadline"] == 600.0
     assert args["password"]["type"] == "dagger.Secret | None"
 
 

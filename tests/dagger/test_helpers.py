@@ -1,8 +1,8 @@
 import pytest
 
-from metrics_api.main import PipelineError, _build_args, _check_output
+from metrics_api.main import PipelineError, _build_args, _check_format
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.dagger
 
 
 def test_build_args_stamp_version_without_v_and_revision() -> None:
@@ -25,8 +25,8 @@ def test_malformed_build_args_are_refused(text: str) -> None:
         _build_args("v2.0.0", "unknown", [text])
 
 
-def test_unknown_output_is_refused_before_any_work() -> None:
-    _check_output("text")
-    _check_output("json")
-    with pytest.raises(PipelineError, match="expected --output text or json, found 'yaml'"):
-        _check_output("yaml")
+def test_unknown_format_is_refused_before_any_work() -> None:
+    _check_format("text")
+    _check_format("json")
+    with pytest.raises(PipelineError, match="expected --format text or json, found 'yaml'"):
+        _check_format("yaml")
