@@ -138,6 +138,17 @@ async def _publish(
 # call that passes a flag (cmd/dagger/flags.go, AddFlag), so the report's form is `format`.
 Format = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
 Deadline = Annotated[float, Doc("seconds the registry work may take, retries included")]
+BuildArgs = Annotated[list[str], Doc("extra build arguments, KEY=VALUE")]
+SourceUrl = Annotated[
+    str, Doc("URL of the source repository, stamped as org.opencontainers.image.source")
+]
+
+
+def _stamped(build_args: list[str], source_url: str) -> list[str]:
+    """The build arguments, with SOURCE first so an explicit SOURCE=... still wins."""
+    return [f"SOURCE={source_url}", *build_args] if source_url else build_args
+
+
 Username = Annotated[str, Doc("registry username")]
 Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
@@ -153,12 +164,15 @@ class MetricsApi:
         source: Annotated[dagger.Directory, Doc("the variant's source folder (build context)")],
         platform: Annotated[dagger.Platform, Doc("the platform to build for, e.g. linux/arm64")],
         dockerfile: Annotated[str, Doc("Dockerfile path inside the source")] = "Dockerfile",
-        build_args: Annotated[list[str], Doc("extra build arguments, KEY=VALUE")] = [],
+        build_args: BuildArgs = [],
         version: Annotated[str, Doc("version stamped into the image")] = "v2.0.0",
         revision: Annotated[str, Doc("source revision stamped into the image")] = "unknown",
+        source_url: SourceUrl = "",
     ) -> dagger.Container:
         """Build one variant from its own folder and Dockerfile."""
-        return _build(source, platform, dockerfile, build_args, version, revision)
+        return _build(
+            source, platform, dockerfile, _stamped(build_args, source_url), version, revision
+        )
 
     @uncached
     async def publish_variant(
@@ -170,7 +184,8 @@ class MetricsApi:
         version: Annotated[str, Doc("release version; the tag is VERSION-ARCH")] = "v2.0.0",
         revision: Annotated[str, Doc("source revision stamped into the image")] = "unknown",
         dockerfile: Annotated[str, Doc("Dockerfile path inside the source")] = "Dockerfile",
-        build_args: Annotated[list[str], Doc("extra build arguments, KEY=VALUE")] = [],
+        build_args: BuildArgs = [],
+        source_url: SourceUrl = "",
         username: Username = "",
         password: Password = None,
     ) -> str:
@@ -180,7 +195,9 @@ class MetricsApi:
         )
         address = f"{registry}/{repository}:{release_job.variant_tag(version, plan.platform)}"
         _check_reference(address)
-        container = _build(source, platform, dockerfile, build_args, version, revision)
+        container = _build(
+            source, platform, dockerfile, _stamped(build_args, source_url), version, revision
+        )
         if password is not None:
             container = container.with_registry_auth(registry, username, password)
         return await _publish(container, address, None)
@@ -264,9 +281,13 @@ class MetricsApi:
         source_date_epoch: Annotated[
             str, Doc("seconds since 1970 for org.opencontainers.image.created")
         ] = "",
-        force: Annotated[bool, Doc("move the release tag if it points at another index")] = False,
+        build_args: BuildArgs = [],
+        source_url: SourceUrl = "",
+        force: Annotated[
+            bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
+        ] = False,
         dry_run: Annotated[
-            bool, Doc("build and assemble against an embedded registry; push nothing")
+            bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
         insecure_registries: Insecure = [],
         username: Username = "",
@@ -274,49 +295,49 @@ class MetricsApi:
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
-        """Build every variant, push each as VERSION-ARCH, publish the verified VERSION index."""
+        """Build every variant, check the target, then publish each VERSION-ARCH and VERSION."""
         _check_format(format_)
         try:
             plans = release_job.parse_variant_table(variants)
             index_notes = dict(jobs.parse_annotation(text) for text in annotations)
         except OciError as error:
             raise _failed(error) from error
-        service: dagger.Service | None = None
-        push_registry = core_registry = registry
-        insecure = list(insecure_registries)
-        if not registry or dry_run:
-            service = await (
-                dag.container()
-                .from_(EMBEDDED_REGISTRY_IMAGE)
-                .with_exposed_port(5000)
-                .as_service()
-                .start()
-            )
-            push_registry, core_registry = EMBEDDED_PUSH_HOST, await service.endpoint(port=5000)
-            insecure.append(core_registry)
+        # Every variant is first pushed to a registry inside the pipeline: its digest is then
+        # known before the target is touched, and the core copies those exact bytes.
+        service = await (
+            dag.container()
+            .from_(EMBEDDED_REGISTRY_IMAGE)
+            .with_exposed_port(5000)
+            .as_service()
+            .start()
+        )
+        embedded = await service.endpoint(port=5000)
+        staging = release_job.Staging(push_host=EMBEDDED_PUSH_HOST, host=embedded)
 
-        async def publish(plan: release_job.VariantPlan, address: str) -> str:
+        async def stage(plan: release_job.VariantPlan, address: str) -> str:
             container = _build(
                 source.directory(plan.directory),
                 dagger.Platform(str(plan.platform)),
                 plan.dockerfile,
-                [],
+                _stamped(build_args, source_url),
                 version,
                 revision,
             )
-            if password is not None and service is None:
-                container = container.with_registry_auth(registry, username, password)
             return await _publish(container, address, service)
 
         try:
             settings = await _settings(
-                f"{core_registry}/{repository}", username, password, insecure, deadline
+                f"{registry or embedded}/{repository}",
+                username,
+                password,
+                [*insecure_registries, embedded],
+                deadline,
             )
             report = await release_job.release(
                 plans,
-                publish,
-                push_registry=push_registry,
-                registry=core_registry,
+                stage,
+                staging=staging,
+                registry=registry or embedded,
                 repository=repository,
                 version=version,
                 settings=settings,
@@ -328,9 +349,14 @@ class MetricsApi:
         except OciError as error:
             raise _failed(error) from error
         finally:
-            if service is not None:
-                await service.stop()
-        return _render(report, report.summary(), format_)
+            await service.stop()
+        summary = report.summary()
+        if not registry:
+            summary += (
+                f"\nThe embedded registry {embedded} is discarded when this call ends; "
+                "pass --registry to keep the release."
+            )
+        return _render(report, summary, format_)
 
 
 def _platform(text: str) -> Platform:

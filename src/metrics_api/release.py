@@ -1,8 +1,15 @@
-"""The release job without the engine: publish every variant, then assemble from digests.
+"""The release job without the engine: plan, check, then write.
 
-The Dagger module hands in a ``publish`` callable that builds and pushes one variant and
-returns its digest-pinned reference; tests hand in one that pushes real images with
-buildah. Everything after the pushes is the core's, so it is the same in both.
+1. Plan: build every variant and push it to a throwaway staging registry, which gives each
+   variant's exact image digest without touching the target; every build must succeed.
+2. Check: read the target (reachable, credentials accepted) and every tag the release
+   writes; refuse before any write when one would move without ``force``.
+3. Write: copy the images into the target repository by digest, push the index by digest,
+   verify it against the digests staged, then the ``VERSION-ARCH`` tags, the release last.
+
+The Dagger module hands in a ``stage`` callable that builds and pushes one variant to its
+in-pipeline registry; tests hand in one that pushes real images with buildah. Everything
+after the staging is the core's, so it is the same in both. A dry run stops after the check.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,12 +19,18 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from metrics_api.oci import jobs
+from metrics_api.oci.assemble import build_index, index_annotations, index_entries
+from metrics_api.oci.client import ClientStats
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.models import Manifest
 from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.publish import TagPlan, plan_tags, publish_index, refuse_moves
+from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport
+from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.verify import entry_report
 
 DEFAULT_VARIANTS = ("linux/amd64=app-amd64", "linux/arm64=app-arm64")
 
@@ -56,54 +69,77 @@ def variant_tag(version: str, platform: Platform) -> str:
     return f"{version}-{suffix}"
 
 
-class PublishedVariant(BaseModel):
-    """A variant as pushed: the ledger line recorded from the push itself."""
+@dataclass(frozen=True)
+class Staging:
+    """The throwaway registry variants are first pushed to.
+
+    ``push_host`` is the name the build tool pushes to and ``host`` the one this process
+    reaches it by (they differ for a registry service inside Dagger).
+    """
+
+    push_host: str
+    host: str
+    repository: str = "staging/metrics-api"
+
+
+class ReleasedVariant(BaseModel):
+    """A variant as built and staged, and the tag it gets in the target."""
 
     model_config = ConfigDict(frozen=True)
 
     platform: str
-    reference: str  # as the build tool reported it: REGISTRY/REPO:TAG@DIGEST
+    reference: str  # REGISTRY/REPO:VERSION-ARCH@DIGEST in the target
     digest: str
+    tag_action: str  # created / unchanged / moved, or what a dry run would do
+    previous_digest: str | None
 
 
 class ReleaseReport(BaseModel):
-    """Everything a release did, as `dagger call release` reports it."""
+    """Everything a release did (or, in a dry run, would do), as `dagger call release` prints."""
 
     model_config = ConfigDict(frozen=True)
 
     ok: bool
     target: str
-    published: list[PublishedVariant]
+    variants: list[ReleasedVariant]
     assembly: AssembleReport
 
     def summary(self) -> str:
         """A readable summary for CI logs."""
-        lines = [f"release {self.target}: {'ok' if self.ok else 'FAILED'}"]
-        lines.extend(f"  pushed {v.platform}: {v.reference}" for v in self.published)
+        dry_run = self.assembly.tag_action == "dry-run"
+        lines = [f"release {self.target}: {'dry run, nothing written' if dry_run else 'ok'}"]
+        for variant in self.variants:
+            previous = f", was {variant.previous_digest}" if variant.tag_action == "moved" else ""
+            would = "would be " if dry_run else ""
+            lines.append(
+                f"  {variant.platform}: {variant.reference} ({would}{variant.tag_action}{previous})"
+            )
         return "\n".join([*lines, self.assembly.text()])
 
 
-Publish = Callable[[VariantPlan, str], Awaitable[str]]
+Stage = Callable[[VariantPlan, str], Awaitable[str]]
 
 
-async def _publish_one(publish: Publish, plan: VariantPlan, address: str) -> PublishedVariant:
-    pinned = await publish(plan, address)
+async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str) -> Reference:
+    """Build and push one variant to the staging registry; its digest-pinned reference there."""
+    address = f"{staging.push_host}/{staging.repository}:{tag}"
+    pinned = await stage(plan, address)
     _, _, digest = pinned.partition("@")
     try:
         validate_digest(digest)
     except InvalidInputError:
         raise OciError(
-            f"publishing {address}: expected the build tool to return REFERENCE@sha256:..., "
+            f"staging {address}: expected the build tool to return REFERENCE@sha256:..., "
             f"found {pinned!r}"
         ) from None
-    return PublishedVariant(platform=str(plan.platform), reference=pinned, digest=digest)
+    return parse_reference(f"{staging.host}/{staging.repository}@{digest}")
 
 
 async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     plans: Sequence[VariantPlan],
-    publish: Publish,
+    stage: Stage,
     *,
-    push_registry: str,
+    staging: Staging,
     registry: str,
     repository: str,
     version: str,
@@ -113,34 +149,78 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     force: bool = False,
     dry_run: bool = False,
 ) -> ReleaseReport:
-    """Publish each variant concurrently, then assemble ``REPO:VERSION`` from their digests.
-
-    ``push_registry`` is the registry name the build tool pushes to and ``registry`` the
-    one this process reaches it by (they differ for a registry service inside Dagger).
-    """
+    """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants."""
     target = parse_reference(f"{registry}/{repository}:{version}")
-    addresses = [f"{push_registry}/{repository}:{variant_tag(version, p.platform)}" for p in plans]
-    for address in addresses:
-        parse_reference(address)  # a bad registry or version fails before any build
-    published = await run_all(
-        [partial(_publish_one, publish, p, a) for p, a in zip(plans, addresses, strict=True)]
+    tags = [variant_tag(version, plan.platform) for plan in plans]
+    for tag in tags:  # a bad version fails before any build
+        parse_reference(f"{target.repository_name}:{tag}")
+    notes = index_annotations(annotations or {}, source_date_epoch)  # bad input: before builds
+    staged = await run_all(
+        [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
-    requests = [
-        jobs.VariantRequest(
-            platform=plan.platform,
-            reference=target.with_digest(variant.digest),
-            expected_digest=variant.digest,
-        )
-        for plan, variant in zip(plans, published, strict=True)
-    ]
     async with jobs.open_client(settings) as client:
-        assembly = await jobs.assemble(
-            client,
-            str(target),
-            requests,
-            annotations=annotations,
-            source_date_epoch=source_date_epoch,
-            force=force,
-            dry_run=dry_run,
+        variants = await run_all(
+            [
+                partial(resolve_variant, client, ref, p.platform)
+                for ref, p in zip(staged, plans, strict=True)
+            ]
         )
-    return ReleaseReport(ok=assembly.ok, target=str(target), published=published, assembly=assembly)
+        index = build_index(variants, annotations=notes)
+        wanted = [(target, index)] + [
+            (target.with_tag(tag), variant.manifest)
+            for tag, variant in zip(tags, variants, strict=True)
+        ]
+        release_tag, *variant_tags = await plan_tags(client, wanted)
+        refuse_moves([release_tag, *variant_tags], force)
+        if dry_run:
+            assembly = _dry_run_report(index, variants, release_tag, client.stats)
+        else:
+            outcome = await publish_index(
+                client, index, variants, release_tag, variant_tags, force=force
+            )
+            assembly = AssembleReport(
+                ok=outcome.verification.ok,
+                target=str(target),
+                digest=index.digest,
+                tag_action=outcome.tag_action,
+                previous_digest=outcome.previous_digest,
+                variants=[
+                    jobs.variant_report(v, a)
+                    for v, a in zip(variants, outcome.child_actions, strict=True)
+                ],
+                entries=[entry_report(entry) for entry in index_entries(index)],
+                verification=outcome.verification,
+                written=outcome.written,
+                index=index.raw.decode(),
+                requests=client.stats.requests,
+                retries=client.stats.retries,
+            )
+    released = [
+        ReleasedVariant(
+            platform=str(variant.declared),
+            reference=f"{plan.reference}@{variant.manifest.digest}",
+            digest=variant.manifest.digest,
+            tag_action=plan.action,
+            previous_digest=plan.current,
+        )
+        for variant, plan in zip(variants, variant_tags, strict=True)
+    ]
+    return ReleaseReport(ok=assembly.ok, target=str(target), variants=released, assembly=assembly)
+
+
+def _dry_run_report(
+    index: Manifest, variants: Sequence[ResolvedVariant], release_tag: TagPlan, stats: ClientStats
+) -> AssembleReport:
+    return AssembleReport(
+        ok=True,
+        target=str(release_tag.reference),
+        digest=index.digest,
+        tag_action="dry-run",
+        previous_digest=release_tag.current,
+        variants=[jobs.variant_report(v) for v in variants],
+        entries=[entry_report(entry) for entry in index_entries(index)],
+        verification=None,
+        index=index.raw.decode(),
+        requests=stats.requests,
+        retries=stats.retries,
+    )

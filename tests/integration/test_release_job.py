@@ -1,6 +1,8 @@
-"""`release`'s orchestration for real: buildah stands in for Dagger's build and publish."""
+"""`release` for real: plan, check, then write; buildah stands in for Dagger's build and push."""
 
-import time
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -8,12 +10,13 @@ import pytest
 from support.containers import ContainersEnv
 from support.docker29 import manifest_digest
 from support.images import build_tiny_image, push
-from support.registry import Registry
+from support.registry import Registry, start_registry
 
-from metrics_api.oci import ResolutionError, Settings, TagConflictError
+from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
 from metrics_api.release import (
     DEFAULT_VARIANTS,
     ReleaseReport,
+    Staging,
     VariantPlan,
     parse_variant_table,
     release,
@@ -22,128 +25,231 @@ from metrics_api.release import (
 pytestmark = pytest.mark.integration
 
 
-class BuildahPublisher:
-    """Builds a tiny image for the plan's platform and pushes it, as `Container.publish` does."""
+class BuildFailedError(RuntimeError):
+    """What a failing `RUN` in a Dockerfile is to the release job."""
 
-    def __init__(self, containers: ContainersEnv) -> None:
+
+class BuildahStager:
+    """Pushes a prebuilt tiny image per platform to the staging registry, as Dagger would."""
+
+    def __init__(self, containers: ContainersEnv, failing: str = "") -> None:
         self.containers = containers
-        self.spans: list[tuple[float, float]] = []
-        self.returned: dict[str, str] = {}
+        self.images: dict[str, str] = {}
+        self.failing = failing
+        self.staged: dict[str, str] = {}
 
-    async def __call__(self, plan: VariantPlan, address: str) -> str:
-        started = time.monotonic()
-        digest = await anyio.to_thread.run_sync(self._build_and_push, plan, address)
-        self.spans.append((started, time.monotonic()))
-        pinned = f"{address}@{digest}"
-        self.returned[str(plan.platform)] = pinned
-        return pinned
-
-    def _build_and_push(self, plan: VariantPlan, address: str) -> str:
-        name = f"release-{plan.platform.architecture}-{time.monotonic_ns()}"
-        build_tiny_image(
+    def rebuild(self, plan: VariantPlan) -> None:
+        """A new build of the variant: same platform, new content, new digest."""
+        name = f"release-{plan.platform.architecture}-{len(self.images)}-{id(self)}"
+        self.images[str(plan.platform)] = build_tiny_image(
             self.containers, name, plan.platform.architecture, variant=plan.platform.variant
         )
-        return push(self.containers, name, address)
+
+    async def __call__(self, plan: VariantPlan, address: str) -> str:
+        if str(plan.platform) == self.failing:
+            msg = f"building {address} failed: RUN exited 1"
+            raise BuildFailedError(msg)
+        if str(plan.platform) not in self.images:
+            await anyio.to_thread.run_sync(self.rebuild, plan)
+        image = self.images[str(plan.platform)]
+        digest = await anyio.to_thread.run_sync(push, self.containers, image, address)
+        self.staged[str(plan.platform)] = digest
+        return f"{address}@{digest}"
 
 
-def run_release(
-    registry: Registry,
-    publish: BuildahPublisher,
-    version: str,
+@pytest.fixture(scope="module")
+def staging() -> Iterator[Registry]:
+    """The throwaway registry the variants are built into (Dagger's in-pipeline registry)."""
+    with start_registry() as registry:
+        yield registry
+
+
+@pytest.fixture
+def target() -> Iterator[Registry]:
+    """The registry released to, empty at the start of each test."""
+    with start_registry() as registry:
+        yield registry
+
+
+def snapshot(registry: Registry) -> dict[str, str]:
+    """Every file the registry stores, by path, with the hash of its bytes."""
+    return {
+        str(path.relative_to(registry.storage_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(Path(registry.storage_dir).rglob("*"))
+        if path.is_file()
+    }
+
+
+def run_release(  # noqa: PLR0913 - the options a test varies
+    staging: Registry,
+    target: Registry,
+    stage: BuildahStager,
+    version: str = "v3.0.0",
     *,
-    push_registry: str = "",
     force: bool = False,
+    dry_run: bool = False,
+    push_host: str = "",
 ) -> ReleaseReport:
     async def job() -> ReleaseReport:
         return await release(
             parse_variant_table(DEFAULT_VARIANTS),
-            publish,
-            push_registry=push_registry or registry.host,
-            registry=registry.host,
+            stage,
+            staging=Staging(push_host=push_host or staging.host, host=staging.host),
+            registry=target.host,
             repository="metrics-api",
             version=version,
             settings=Settings(use_docker_config=False),
             force=force,
+            dry_run=dry_run,
         )
 
     return anyio.run(job)
 
 
-def test_release_publishes_concurrently_and_assembles_from_the_recorded_digests(
-    registry: Registry, containers: ContainersEnv
+def tag(target: Registry, name: str) -> str | None:
+    return manifest_digest(target.host, "metrics-api", name)
+
+
+def test_a_release_writes_images_then_the_index_then_the_tags(
+    staging: Registry, target: Registry, containers: ContainersEnv
 ) -> None:
-    publisher = BuildahPublisher(containers)
-    report = run_release(registry, publisher, "v3.0.0")
+    stage = BuildahStager(containers)
+    report = run_release(staging, target, stage)
+
     assert report.ok
-    (_, first_end), (second_start, _) = sorted(publisher.spans)
-    assert second_start < first_end, "the two variants were published one after the other"
-    assert [p.reference for p in report.published] == [
-        publisher.returned["linux/amd64"],
-        publisher.returned["linux/arm64"],
+    amd64, arm64 = stage.staged["linux/amd64"], stage.staged["linux/arm64"]
+    index = report.assembly.digest
+    assert [entry.digest for entry in report.assembly.entries] == [amd64, arm64]
+    assert (tag(target, "v3.0.0"), tag(target, "v3.0.0-amd64"), tag(target, "v3.0.0-arm64")) == (
+        index,
+        amd64,
+        arm64,
+    )
+    assert report.assembly.written == [
+        f"linux/amd64 image {amd64} (copied)",
+        f"linux/arm64 image {arm64} (copied)",
+        f"index {index} by digest",
+        f"tag {target.host}/metrics-api:v3.0.0-amd64 (created)",
+        f"tag {target.host}/metrics-api:v3.0.0-arm64 (created)",
+        f"tag {target.host}/metrics-api:v3.0.0 (created)",
     ]
-    assert [p.reference.split("@")[0] for p in report.published] == [
-        f"{registry.host}/metrics-api:v3.0.0-amd64",
-        f"{registry.host}/metrics-api:v3.0.0-arm64",
+    assert [v.reference for v in report.variants] == [
+        f"{target.host}/metrics-api:v3.0.0-amd64@{amd64}",
+        f"{target.host}/metrics-api:v3.0.0-arm64@{arm64}",
     ]
-    recorded = [p.digest for p in report.published]
-    assert [entry.digest for entry in report.assembly.entries] == recorded
-    verification = report.assembly.verification
-    assert verification is not None
-    assert verification.ok
-    assert report.assembly.tag_action == "created"
-    assert manifest_digest(registry.host, "metrics-api", "v3.0.0") == report.assembly.digest
     summary = report.summary()
-    assert summary.startswith(f"release {registry.host}/metrics-api:v3.0.0: ok")
+    assert summary.startswith(f"release {target.host}/metrics-api:v3.0.0: ok")
+    assert f"  linux/arm64: {target.host}/metrics-api:v3.0.0-arm64@{arm64} (created)" in summary
     assert "[ok] ledger linux/arm64" in summary
 
 
-def test_release_through_an_alias_of_the_registry(
-    registry: Registry, containers: ContainersEnv
+def test_an_identical_rerun_writes_nothing(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    first = run_release(staging, target, stage)
+    before = snapshot(target)
+
+    again = run_release(staging, target, stage)
+
+    assert snapshot(target) == before
+    assert again.assembly.digest == first.assembly.digest
+    assert again.assembly.tag_action == "unchanged"
+    assert again.assembly.written == []
+    assert [v.tag_action for v in again.variants] == ["unchanged", "unchanged"]
+    assert "wrote nothing: the registry already held this release" in again.summary()
+
+
+def test_a_release_that_would_move_a_tag_writes_nothing_without_force(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    first = run_release(staging, target, stage)
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[0])  # the Go source changed
+    before = snapshot(target)
+
+    with pytest.raises(TagConflictError) as refused:
+        run_release(staging, target, stage)
+
+    assert snapshot(target) == before
+    message = str(refused.value)
+    assert f"{target.host}/metrics-api:v3.0.0 already points at {first.assembly.digest}" in message
+    assert f"{target.host}/metrics-api:v3.0.0-amd64 already points at " in message
+    assert "v3.0.0-arm64" not in message, "an unchanged tag is no conflict"
+    assert message.endswith("nothing was written")
+
+    moved = run_release(staging, target, stage, force=True)
+    assert moved.assembly.tag_action == "moved"
+    assert moved.assembly.previous_digest == first.assembly.digest
+    assert [v.tag_action for v in moved.variants] == ["moved", "unchanged"]
+    assert tag(target, "v3.0.0-amd64") == stage.staged["linux/amd64"]
+    assert tag(target, "v3.0.0") == moved.assembly.digest
+
+
+def test_a_failing_build_leaves_the_target_untouched(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    with pytest.raises(BuildFailedError):
+        run_release(staging, target, BuildahStager(containers, failing="linux/arm64"))
+    assert snapshot(target) == {}
+
+    run_release(staging, target, BuildahStager(containers))
+    before = snapshot(target)
+    with pytest.raises(BuildFailedError):  # a conflicting tag too: the build fails first
+        run_release(staging, target, BuildahStager(containers, failing="linux/amd64"))
+    assert snapshot(target) == before
+
+
+def test_the_dry_run_reads_the_real_target_and_writes_nothing(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    plan = run_release(staging, target, stage, dry_run=True)
+    assert snapshot(target) == {}
+    assert plan.assembly.tag_action == "dry-run"
+    assert [v.tag_action for v in plan.variants] == ["created", "created"]
+    assert plan.summary().startswith(f"release {target.host}/metrics-api:v3.0.0: dry run")
+    assert "(would be created)" in plan.summary()
+
+    real = run_release(staging, target, stage)
+    assert real.assembly.digest == plan.assembly.digest, "the dry run planned this very index"
+
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[1])
+    before = snapshot(target)
+    with pytest.raises(TagConflictError, match=r"v3\.0\.0-arm64 already points at "):
+        run_release(staging, target, stage, dry_run=True)
+    assert snapshot(target) == before
+
+    target.stop()
+    with pytest.raises(RegistryError, match=f"check that {target.host} is up"):
+        run_release(staging, target, stage, dry_run=True)
+
+
+def test_staging_through_an_alias_of_the_staging_registry(
+    staging: Registry, target: Registry, containers: ContainersEnv
 ) -> None:
     """Dagger pushes to `localhost:5000`, an alias of its registry service.
 
     The core reaches the same registry by the service's endpoint.
     """
-    alias = registry.host.replace("127.0.0.1", "localhost")
-    report = run_release(registry, BuildahPublisher(containers), "v3.1.0", push_registry=alias)
+    alias = staging.host.replace("127.0.0.1", "localhost")
+    report = run_release(staging, target, BuildahStager(containers), push_host=alias)
     assert report.ok
-    assert report.published[0].reference.startswith(f"{alias}/metrics-api:v3.1.0-amd64@")
-    assert report.target == f"{registry.host}/metrics-api:v3.1.0"
+    assert report.target == f"{target.host}/metrics-api:v3.0.0"
 
 
-def test_a_rebuilt_variant_does_not_move_the_release_without_force(
-    registry: Registry, containers: ContainersEnv
-) -> None:
-    first = run_release(registry, BuildahPublisher(containers), "v3.2.0")
-    with pytest.raises(TagConflictError, match="left unchanged"):
-        run_release(registry, BuildahPublisher(containers), "v3.2.0")
-    assert manifest_digest(registry.host, "metrics-api", "v3.2.0") == first.assembly.digest
-    moved = run_release(registry, BuildahPublisher(containers), "v3.2.0", force=True)
-    assert moved.assembly.tag_action == "moved"
-    assert manifest_digest(registry.host, "metrics-api", "v3.2.0") == moved.assembly.digest
-
-
-class LyingPublisher(BuildahPublisher):
+class LyingStager(BuildahStager):
     """Reports the amd64 image's digest for every platform, like a mixed-up build log."""
 
-    def __init__(self, containers: ContainersEnv) -> None:
-        super().__init__(containers)
-        self.amd64_pushed = anyio.Event()
-
-    async def __call__(self, plan: VariantPlan, address: str) -> str:
-        pinned = await super().__call__(plan, address)
-        if plan.platform.architecture == "amd64":
-            self.amd64_pushed.set()
-            return pinned
-        await self.amd64_pushed.wait()
-        return address + "@" + self.returned["linux/amd64"].split("@")[1]
+    async def __call__(self, _plan: VariantPlan, address: str) -> str:
+        return await super().__call__(parse_variant_table(DEFAULT_VARIANTS)[0], address)
 
 
-def test_a_digest_that_is_not_the_platforms_image_never_reaches_the_tag(
-    registry: Registry, containers: ContainersEnv
+def test_a_digest_that_is_not_the_platforms_image_never_reaches_the_target(
+    staging: Registry, target: Registry, containers: ContainersEnv
 ) -> None:
     with pytest.raises(
         ResolutionError, match="declared linux/arm64, but its image configuration says linux/amd64"
     ):
-        run_release(registry, LyingPublisher(containers), "v3.3.0")
-    assert manifest_digest(registry.host, "metrics-api", "v3.3.0") is None
+        run_release(staging, target, LyingStager(containers))
+    assert snapshot(target) == {}

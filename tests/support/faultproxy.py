@@ -116,13 +116,26 @@ class Hang:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Hold a request until ``release`` is set: before forwarding it, or after (its answer).
+
+    ``reached`` is set when a request is held, so a test can order two writers exactly.
+    """
+
+    release: threading.Event
+    reached: threading.Event = field(default_factory=threading.Event)
+    after_forward: bool = False
+    match: Match = Match()
+
+
+@dataclass(frozen=True)
 class DieAfterIndexPut:
     """Once an index PUT by digest was stored, fail every later request (the registry died)."""
 
     mode: Literal["reset", "503"] = "reset"
 
 
-Fault = Status | Drop | NotYet | Tamper | Hang
+Fault = Status | Drop | NotYet | Tamper | Hang | Hold
 
 
 @dataclass(frozen=True)
@@ -288,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(latency / 2)
         if self._injected(state, fault):
             return
+        if isinstance(fault, Hold) and not fault.after_forward:
+            _wait(fault)
         try:
             status, headers, data, length = self._forward(body)
         except OSError:
@@ -295,6 +310,8 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.record(self.command, self.path, 502, "upstream down", self._started)
             return
         proxy.after_forward(self.command, path, status, self.headers.get("Content-Type", ""))
+        if isinstance(fault, Hold) and fault.after_forward:
+            _wait(fault)
         if latency:
             time.sleep(latency / 2)
         if isinstance(fault, Drop) and len(data) >= 2:
@@ -367,6 +384,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         """Forward (or fault) a DELETE."""
         self._proxy()
+
+
+def _wait(hold: Hold) -> None:
+    hold.reached.set()
+    if not hold.release.wait(UPSTREAM_TIMEOUT):
+        msg = "a held request was never released"
+        raise RuntimeError(msg)
 
 
 def _tampered(

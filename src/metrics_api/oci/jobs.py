@@ -18,7 +18,7 @@ from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
 from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import publish_index
+from metrics_api.oci.publish import TagPlan, publish_index
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
@@ -196,7 +196,8 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
             requests=client.stats.requests,
             retries=client.stats.retries,
         )
-    outcome = await publish_index(client, target_ref, index, variants, current, force=force)
+    release = TagPlan(target_ref, index, current.digest if current else None)
+    outcome = await publish_index(client, index, variants, release, force=force)
     return AssembleReport(
         ok=outcome.verification.ok,
         target=str(target_ref),
@@ -208,6 +209,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         ],
         entries=entries,
         verification=outcome.verification,
+        written=outcome.written,
         index=index.raw.decode(),
         requests=client.stats.requests,
         retries=client.stats.retries,

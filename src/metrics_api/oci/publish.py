@@ -10,23 +10,13 @@ from dataclasses import dataclass
 from functools import partial
 
 from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.concurrency import both, run_all
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import Remedy, TagConflictError, VerificationError
-from metrics_api.oci.models import Descriptor, Manifest
+from metrics_api.oci.models import Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant
 from metrics_api.oci.verify import Ledger, verify_index
-
-
-@dataclass(frozen=True)
-class PublishOutcome:
-    """What publishing did to the registry."""
-
-    tag_action: str  # created / unchanged / moved
-    previous_digest: str | None
-    child_actions: list[str]
-    verification: VerificationReport
 
 
 async def _ensure_blob(
@@ -63,76 +53,152 @@ def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
     return [(variant.declared, variant.manifest.digest) for variant in variants]
 
 
+@dataclass(frozen=True)
+class TagPlan:
+    """A tag to write: the manifest it must hold, and what it held when the job looked."""
+
+    reference: Reference
+    manifest: Manifest
+    current: str | None
+
+    @property
+    def action(self) -> str:
+        """What writing it does: created, moved, or unchanged."""
+        if self.current == self.manifest.digest:
+            return "unchanged"
+        return "moved" if self.current else "created"
+
+
 async def _digest_at(client: RegistryClient, target: Reference) -> str | None:
     found = await client.head_manifest(target)
     return found.digest if found else None
 
 
-async def publish_index(  # noqa: PLR0913 - current comes from the caller's concurrent look-up
+async def plan_tags(
+    client: RegistryClient, wanted: Sequence[tuple[Reference, Manifest]]
+) -> list[TagPlan]:
+    """Look at every tag the job will write: this is the check that precedes any write."""
+    current = await run_all([partial(_digest_at, client, tag) for tag, _ in wanted])
+    return [
+        TagPlan(tag, manifest, digest)
+        for (tag, manifest), digest in zip(wanted, current, strict=True)
+    ]
+
+
+def refuse_moves(plans: Sequence[TagPlan], force: bool) -> None:
+    """Refuse, before anything is written, when a tag would move and moving was not allowed."""
+    moving = [plan for plan in plans if plan.action == "moved"]
+    if moving and not force:
+        found = "; ".join(
+            f"{plan.reference} already points at {plan.current}, this release would make it "
+            f"{plan.manifest.digest}"
+            for plan in moving
+        )
+        raise TagConflictError(
+            f"expected each tag to be absent or to hold what this release writes, found {found}; "
+            "nothing was written",
+            remedy=Remedy.FORCE,
+        )
+
+
+async def write_tag(client: RegistryClient, plan: TagPlan, force: bool) -> TagPlan:
+    """Point a tag at its manifest, as late and as safely as the distribution API allows.
+
+    The API has no conditional PUT: the tag is looked at right before the PUT (a change
+    since the job's check is refused without ``force``) and read back after it (a writer
+    that won the remaining window is reported, never hidden). Returns the plan as it stood
+    right before this PUT.
+    """
+    tag, wanted = plan.reference, plan.manifest.digest
+    latest = await _digest_at(client, tag)
+    now = TagPlan(tag, plan.manifest, latest)
+    if latest not in (plan.current, wanted) and not force:
+        raise TagConflictError(
+            f"{tag} changed while this job ran: it pointed at {plan.current or 'nothing'} "
+            f"when the job looked and points at {latest or 'nothing'} now, expected it "
+            f"unchanged; another release is writing it. It was left as it is",
+            remedy=Remedy.FORCE,
+        )
+    if now.action == "unchanged":
+        return now
+    await client.put_manifest(tag, plan.manifest.raw, plan.manifest.media_type)
+    tagged = await _digest_at(client, tag)
+    if tagged != wanted:
+        raise VerificationError(
+            f"after tagging, {tag} points at {tagged or 'nothing'}, expected {wanted}: "
+            "another writer moved it in the moment between our last look and our write; "
+            "check who releases this tag, then re-run"
+        )
+    return now
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What publishing did to the registry, in the order it did it."""
+
+    tag_action: str  # created / unchanged / moved
+    previous_digest: str | None
+    child_actions: list[str]
+    verification: VerificationReport
+    written: list[str]
+
+
+async def publish_index(  # noqa: PLR0913 - the plans come from the caller's check
     client: RegistryClient,
-    target: Reference,
     index: Manifest,
     variants: Sequence[ResolvedVariant],
-    current: Descriptor | None,
+    release: TagPlan,
+    variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
 ) -> PublishOutcome:
-    """Push ``index`` to ``target`` (a tag) only once it verified against the ledger.
+    """Write children and the index by digest, verify, then the variant tags, the release last.
 
-    ``current`` is what the tag pointed at when the job started (the caller looked it up
-    while resolving the variants).
+    The caller checked the tags (``plan_tags``, ``refuse_moves``) before calling: nothing a
+    consumer can see changes until the index verified against the ledger.
     """
-    previous = current.digest if current else None
-    _refuse_move(target, previous, index.digest, force)
-    child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
+    target = release.reference
+    tags = [*variant_tags, release]
+    refuse_moves(tags, force)
     pinned = target.with_digest(index.digest)
-    # The tag may have moved while we worked: look again, alongside the index PUT.
-    _, latest = await both(
-        partial(client.put_manifest, pinned, index.raw, index.media_type),
-        partial(client.head_manifest, target),
-    )
     configs = {variant.image.config.digest: variant.config for variant in variants}
+    if all(plan.action == "unchanged" for plan in tags):  # an identical re-run writes nothing
+        report = await verify_index(client, pinned, ledger_of(variants), configs=configs)
+        _require_verified(report, release)
+        return PublishOutcome(
+            "unchanged", release.current, ["present"] * len(variants), _tagged(report, release), []
+        )
+    child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
+    written = [
+        f"{variant.declared} image {variant.manifest.digest} ({action})"
+        for variant, action in zip(variants, child_actions, strict=True)
+    ]
+    await client.put_manifest(pinned, index.raw, index.media_type)
+    written.append(f"index {index.digest} by digest")
     report = await verify_index(
         client, pinned, ledger_of(variants), just_pushed=True, pushed=index, configs=configs
     )
+    _require_verified(report, release)
+    tagged = await run_all([partial(write_tag, client, plan, force) for plan in variant_tags])
+    final = await write_tag(client, release, force)
+    written.extend(f"tag {plan.reference} ({plan.action})" for plan in [*tagged, final])
+    return PublishOutcome(
+        final.action, final.current, child_actions, _tagged(report, release), written
+    )
+
+
+def _require_verified(report: VerificationReport, release: TagPlan) -> None:
     if not report.ok:
         failed = "; ".join(f"{check.name}: {check.detail}" for check in report.failures())
         raise VerificationError(
-            f"the index {pinned} did not verify, so {target} was left as it was "
-            f"({previous or 'absent'}): {failed}"
+            f"the index {report.reference} did not verify, so no tag was written and "
+            f"{release.reference} was left as it was ({release.current or 'absent'}): {failed}"
         )
-    action, tagged = "unchanged", previous
-    if previous != index.digest:
-        _refuse_move(target, latest.digest if latest else None, index.digest, force)
-        confirmed = await client.put_manifest(target, index.raw, index.media_type)
-        action = "moved" if previous else "created"
-        # The answer to the tag PUT names what the tag now holds; read back only if it did not.
-        tagged = index.digest if confirmed else await _digest_at(client, target)
-    tag_check = Check(
-        name="tag",
-        ok=tagged == index.digest,
-        detail=f"{target} points at {tagged or 'nothing'}",
-    )
-    report = report.model_copy(
-        update={"reference": str(target), "checks": [*report.checks, tag_check], "ok": tag_check.ok}
-    )
-    if not tag_check.ok:
-        raise VerificationError(
-            f"after tagging, {target} points at {tagged or 'nothing'}, expected "
-            f"{index.digest}; another writer moved it: re-run to check again"
-        )
-    return PublishOutcome(
-        tag_action=action,
-        previous_digest=previous,
-        child_actions=child_actions,
-        verification=report,
-    )
 
 
-def _refuse_move(target: Reference, current: str | None, wanted: str, force: bool) -> None:
-    if current and current != wanted and not force:
-        raise TagConflictError(
-            f"{target} already points at {current}, expected it to be absent or to be "
-            f"{wanted} (this index); it was left unchanged",
-            remedy=Remedy.FORCE,
-        )
+def _tagged(report: VerificationReport, release: TagPlan) -> VerificationReport:
+    """The verification with the release tag's read-back as its last check."""
+    check = Check(name="tag", ok=True, detail=f"{release.reference} points at {report.digest}")
+    return report.model_copy(
+        update={"reference": str(release.reference), "checks": [*report.checks, check]}
+    )

@@ -78,6 +78,7 @@ class AssembleReport(_Report):
     variants: list[VariantReport]
     entries: list[EntryReport]
     verification: VerificationReport | None
+    written: list[str] = []  # what this job wrote to the registry, in order
     index: str  # the exact index JSON that was (or, in a dry run, would be) pushed
     requests: int
     retries: int
@@ -88,6 +89,10 @@ class AssembleReport(_Report):
         lines.extend(f"  {variant.text()}" for variant in self.variants)
         if self.tag_action == "dry-run":
             lines.append(self.index.rstrip())
+        elif self.written:
+            lines.append("  wrote, in order: " + "; ".join(self.written))
+        else:
+            lines.append("  wrote nothing: the registry already held this release")
         if self.verification is not None:
             lines.append(self.verification.text())
         return "\n".join(lines)
