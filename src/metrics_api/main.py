@@ -1,7 +1,10 @@
 """The Dagger object: thin wiring from `dagger call` to the engine-free core."""
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import dagger
@@ -13,6 +16,7 @@ from metrics_api import release as release_job
 from metrics_api.oci import jobs
 from metrics_api.oci.auth import Credentials
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
+from metrics_api.oci.layout import write_layout
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.reference import parse_reference
 
@@ -22,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # engine aliases it to the service and talks plain HTTP, as it does for any loopback host.
 EMBEDDED_REGISTRY_IMAGE = "registry:3"
 EMBEDDED_PUSH_HOST = "localhost:5000"
+LAYOUT_DIRECTORY = "metrics-api-oci"
 DEFAULT_DEADLINE = jobs.Settings.deadline
 
 
@@ -139,6 +144,20 @@ async def _publish(
 Format = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
 Deadline = Annotated[float, Doc("seconds the registry work may take, retries included")]
 BuildArgs = Annotated[list[str], Doc("extra build arguments, KEY=VALUE")]
+Source = Annotated[
+    dagger.Directory,
+    Doc("the repository; variant folders are relative to it"),
+    DefaultPath("/"),
+    Ignore([".git", "**/__pycache__", ".venv", "sdk", "tests"]),
+]
+VariantTable = Annotated[
+    list[str], Doc("the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform")
+]
+Repository = Annotated[str, Doc("repository in the registry")]
+Version = Annotated[str, Doc("the release tag; variants get VERSION-ARCH")]
+Revision = Annotated[str, Doc("source revision stamped into the images")]
+IndexAnnotations = Annotated[list[str], Doc("index annotations, KEY=VALUE")]
+SourceDateEpoch = Annotated[str, Doc("seconds since 1970 for org.opencontainers.image.created")]
 SourceUrl = Annotated[
     str, Doc("URL of the source repository, stamped as org.opencontainers.image.source")
 ]
@@ -262,25 +281,16 @@ class MetricsApi:
     @uncached
     async def release(
         self,
-        source: Annotated[
-            dagger.Directory,
-            Doc("the repository; variant folders are relative to it"),
-            DefaultPath("/"),
-            Ignore([".git", "**/__pycache__", ".venv", "sdk", "tests"]),
-        ],
-        variants: Annotated[
-            list[str], Doc("the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform")
-        ] = list(release_job.DEFAULT_VARIANTS),
+        source: Source,
+        variants: VariantTable = list(release_job.DEFAULT_VARIANTS),
         registry: Annotated[
             str, Doc("registry HOST[:PORT]; empty runs an embedded registry in the pipeline")
         ] = "",
-        repository: Annotated[str, Doc("repository in the registry")] = "metrics-api",
-        version: Annotated[str, Doc("the release tag; variants get VERSION-ARCH")] = "v2.0.0",
-        revision: Annotated[str, Doc("source revision stamped into the images")] = "unknown",
-        annotations: Annotated[list[str], Doc("index annotations, KEY=VALUE")] = [],
-        source_date_epoch: Annotated[
-            str, Doc("seconds since 1970 for org.opencontainers.image.created")
-        ] = "",
+        repository: Repository = "metrics-api",
+        version: Version = "v2.0.0",
+        revision: Revision = "unknown",
+        annotations: IndexAnnotations = [],
+        source_date_epoch: SourceDateEpoch = "",
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
         force: Annotated[
@@ -297,66 +307,155 @@ class MetricsApi:
     ) -> str:
         """Build every variant, check the target, then publish each VERSION-ARCH and VERSION."""
         _check_format(format_)
-        try:
-            plans = release_job.parse_variant_table(variants)
-            index_notes = dict(jobs.parse_annotation(text) for text in annotations)
-        except OciError as error:
-            raise _failed(error) from error
-        # Every variant is first pushed to a registry inside the pipeline: its digest is then
-        # known before the target is touched, and the core copies those exact bytes.
-        service = await (
-            dag.container()
-            .from_(EMBEDDED_REGISTRY_IMAGE)
-            .with_exposed_port(5000)
-            .as_service()
-            .start()
+        build = _ReleaseBuild.parse(
+            source, variants, version, revision, _stamped(build_args, source_url)
         )
-        embedded = await service.endpoint(port=5000)
-        staging = release_job.Staging(push_host=EMBEDDED_PUSH_HOST, host=embedded)
-
-        async def stage(plan: release_job.VariantPlan, address: str) -> str:
-            container = _build(
-                source.directory(plan.directory),
-                dagger.Platform(str(plan.platform)),
-                plan.dockerfile,
-                _stamped(build_args, source_url),
-                version,
-                revision,
-            )
-            return await _publish(container, address, service)
-
-        try:
-            settings = await _settings(
-                f"{registry or embedded}/{repository}",
-                username,
-                password,
-                [*insecure_registries, embedded],
-                deadline,
-            )
-            report = await release_job.release(
-                plans,
-                stage,
-                staging=staging,
-                registry=registry or embedded,
-                repository=repository,
-                version=version,
-                settings=settings,
-                annotations=index_notes,
-                source_date_epoch=source_date_epoch or None,
-                force=force,
-                dry_run=dry_run,
-            )
-        except OciError as error:
-            raise _failed(error) from error
-        finally:
-            await service.stop()
+        async with _embedded_registry() as (service, embedded):
+            try:
+                settings = await _settings(
+                    f"{registry or embedded}/{repository}",
+                    username,
+                    password,
+                    [*insecure_registries, embedded],
+                    deadline,
+                )
+                report = await build.release(
+                    service,
+                    embedded,
+                    target=f"{registry or embedded}/{repository}",
+                    settings=settings,
+                    annotations=annotations,
+                    source_date_epoch=source_date_epoch,
+                    force=force,
+                    dry_run=dry_run,
+                )
+            except OciError as error:
+                raise _failed(error) from error
         summary = report.summary()
         if not registry:
             summary += (
-                f"\nThe embedded registry {embedded} is discarded when this call ends; "
-                "pass --registry to keep the release."
+                f"\nThe embedded registry {embedded} is discarded when this call ends: pass "
+                "--registry to keep the release, or call release-layout to save it as files."
             )
         return _render(report, summary, format_)
+
+    @uncached
+    async def release_layout(
+        self,
+        source: Source,
+        variants: VariantTable = list(release_job.DEFAULT_VARIANTS),
+        repository: Repository = "metrics-api",
+        version: Version = "v2.0.0",
+        revision: Revision = "unknown",
+        annotations: IndexAnnotations = [],
+        source_date_epoch: SourceDateEpoch = "",
+        build_args: BuildArgs = [],
+        source_url: SourceUrl = "",
+        deadline: Deadline = DEFAULT_DEADLINE,
+    ) -> dagger.Directory:
+        """Release into the embedded registry and return it as an OCI layout (export with -o)."""
+        build = _ReleaseBuild.parse(
+            source, variants, version, revision, _stamped(build_args, source_url)
+        )
+        async with _embedded_registry() as (service, embedded):
+            try:
+                settings = await _settings("", "", None, [embedded], deadline)
+                report = await build.release(
+                    service,
+                    embedded,
+                    target=f"{embedded}/{repository}",
+                    settings=settings,
+                    annotations=annotations,
+                    source_date_epoch=source_date_epoch,
+                )
+                async with jobs.open_client(settings) as client:
+                    await write_layout(
+                        client, parse_reference(report.target), Path(LAYOUT_DIRECTORY), version
+                    )
+            except OciError as error:
+                raise _failed(error) from error
+        # The function runs in the module's scratch directory, which the engine can read.
+        return dag.current_module().workdir(LAYOUT_DIRECTORY)
+
+
+@asynccontextmanager
+async def _embedded_registry() -> AsyncIterator[tuple[dagger.Service, str]]:
+    """A registry inside the pipeline for this call: the service, and its host:port."""
+    service = await (
+        dag.container().from_(EMBEDDED_REGISTRY_IMAGE).with_exposed_port(5000).as_service().start()
+    )
+    try:
+        yield service, await service.endpoint(port=5000)
+    finally:
+        await service.stop()
+
+
+@dataclass(frozen=True)
+class _ReleaseBuild:
+    """What `release` and `release-layout` build: the variant table and the stamps."""
+
+    source: dagger.Directory
+    plans: list[release_job.VariantPlan]
+    version: str
+    revision: str
+    build_args: list[str]
+
+    @classmethod
+    def parse(
+        cls,
+        source: dagger.Directory,
+        variants: list[str],
+        version: str,
+        revision: str,
+        build_args: list[str],
+    ) -> "_ReleaseBuild":
+        try:
+            plans = release_job.parse_variant_table(variants)
+        except OciError as error:
+            raise _failed(error) from error
+        return cls(source, plans, version, revision, build_args)
+
+    async def release(
+        self,
+        service: dagger.Service,
+        embedded: str,
+        *,
+        target: str,
+        settings: jobs.Settings,
+        annotations: list[str],
+        source_date_epoch: str,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> release_job.ReleaseReport:
+        """Stage every variant in the embedded registry, then release to ``target``."""
+
+        async def stage(plan: release_job.VariantPlan, address: str) -> str:
+            container = _build(
+                self.source.directory(plan.directory),
+                dagger.Platform(str(plan.platform)),
+                plan.dockerfile,
+                self.build_args,
+                self.version,
+                self.revision,
+            )
+            return await _publish(container, address, service)
+
+        registry, _, repository = target.partition("/")
+        return await release_job.release(
+            self.plans,
+            stage,
+            # Every variant is first pushed to the registry inside the pipeline: its digest is
+            # then known before the target is touched, and the core copies those exact bytes.
+            staging=release_job.Staging(push_host=EMBEDDED_PUSH_HOST, host=embedded),
+            registry=registry,
+            repository=repository,
+            version=self.version,
+            settings=settings,
+            annotations=dict(jobs.parse_annotation(text) for text in annotations),
+            source_date_epoch=source_date_epoch or None,
+            force=force,
+            dry_run=dry_run,
+        )
 
 
 def _platform(text: str) -> Platform:

@@ -106,15 +106,24 @@ class ReleaseReport(BaseModel):
 
     def summary(self) -> str:
         """A readable summary for CI logs."""
-        dry_run = self.assembly.tag_action == "dry-run"
+        assembly = self.assembly
+        dry_run = assembly.tag_action == "dry-run"
+        would = "would be " if dry_run else ""
         lines = [f"release {self.target}: {'dry run, nothing written' if dry_run else 'ok'}"]
-        for variant in self.variants:
-            previous = f", was {variant.previous_digest}" if variant.tag_action == "moved" else ""
-            would = "would be " if dry_run else ""
-            lines.append(
-                f"  {variant.platform}: {variant.reference} ({would}{variant.tag_action}{previous})"
-            )
-        return "\n".join([*lines, self.assembly.text()])
+        lines.extend(
+            f"  {v.platform}: {v.reference} ({would}{_action(v.digest, v.previous_digest)})"
+            for v in self.variants
+        )
+        index = _action(assembly.digest, assembly.previous_digest)
+        lines.append(f"  index {assembly.digest} ({would}{index})")
+        return "\n".join(lines + assembly.outcome_lines())
+
+
+def _action(digest: str, previous: str | None) -> str:
+    """What pointing a tag that held ``previous`` at ``digest`` is."""
+    if previous is None:
+        return "created"
+    return "unchanged" if previous == digest else f"moved, was {previous}"
 
 
 Stage = Callable[[VariantPlan, str], Awaitable[str]]
@@ -174,10 +183,12 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         refuse_moves([release_tag, *variant_tags], force)
         if dry_run:
             assembly = _dry_run_report(index, variants, release_tag, client.stats)
+            tagged = variant_tags
         else:
             outcome = await publish_index(
                 client, index, variants, release_tag, variant_tags, force=force
             )
+            tagged = outcome.variant_tags
             assembly = AssembleReport(
                 ok=outcome.verification.ok,
                 target=str(target),
@@ -203,7 +214,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             tag_action=plan.action,
             previous_digest=plan.current,
         )
-        for variant, plan in zip(variants, variant_tags, strict=True)
+        for variant, plan in zip(variants, tagged, strict=True)
     ]
     return ReleaseReport(ok=assembly.ok, target=str(target), variants=released, assembly=assembly)
 

@@ -8,8 +8,15 @@ import pytest
 pytestmark = pytest.mark.dagger
 
 
-def test_exposes_the_five_functions(functions: dict[str, Any]) -> None:
-    assert sorted(functions) == ["assemble", "build", "publish_variant", "release", "verify"]
+def test_exposes_the_six_functions(functions: dict[str, Any]) -> None:
+    assert sorted(functions) == [
+        "assemble",
+        "build",
+        "publish_variant",
+        "release",
+        "release_layout",
+        "verify",
+    ]
     for name, function in functions.items():
         assert function["doc"], f"{name} has no docstring for `dagger call --help`"
         for arg, spec in function["args"].items():
@@ -22,6 +29,8 @@ def test_only_the_lazy_builder_may_be_cached(functions: dict[str, Any]) -> None:
     for name in ("publish_variant", "assemble", "verify", "release"):
         assert functions[name]["cache"] == "never", f"{name} touches a registry"
         assert functions[name]["returns"] == "<class 'str'>"
+    assert functions["release_layout"]["cache"] == "never"
+    assert functions["release_layout"]["returns"] == "<class 'dagger.Directory'>"
 
 
 def test_release_defaults_build_both_variants_from_the_repository(

@@ -46,6 +46,7 @@ def test_the_runtime_installs_the_module_with_the_shipped_lock(tmp_path: Path) -
         "build",
         "publish_variant",
         "release",
+        "release_layout",
         "verify",
     ]
 

@@ -182,6 +182,10 @@ def test_a_release_that_would_move_a_tag_writes_nothing_without_force(
     assert moved.assembly.tag_action == "moved"
     assert moved.assembly.previous_digest == first.assembly.digest
     assert [v.tag_action for v in moved.variants] == ["moved", "unchanged"]
+    assert [w for w in moved.assembly.written if w.startswith("tag ")] == [
+        f"tag {target.host}/metrics-api:v3.0.0-amd64 (moved)",
+        f"tag {target.host}/metrics-api:v3.0.0 (moved)",
+    ]
     assert tag(target, "v3.0.0-amd64") == stage.staged["linux/amd64"]
     assert tag(target, "v3.0.0") == moved.assembly.digest
 

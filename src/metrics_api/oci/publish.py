@@ -141,6 +141,7 @@ class PublishOutcome:
     child_actions: list[str]
     verification: VerificationReport
     written: list[str]
+    variant_tags: list[TagPlan]  # each as it stood right before its write
 
 
 async def publish_index(  # noqa: PLR0913 - the plans come from the caller's check
@@ -165,8 +166,10 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     if all(plan.action == "unchanged" for plan in tags):  # an identical re-run writes nothing
         report = await verify_index(client, pinned, ledger_of(variants), configs=configs)
         _require_verified(report, release)
+        present = ["present"] * len(variants)
+        verified = _tagged(report, release)
         return PublishOutcome(
-            "unchanged", release.current, ["present"] * len(variants), _tagged(report, release), []
+            "unchanged", release.current, present, verified, [], list(variant_tags)
         )
     child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
     written = [
@@ -181,9 +184,13 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     _require_verified(report, release)
     tagged = await run_all([partial(write_tag, client, plan, force) for plan in variant_tags])
     final = await write_tag(client, release, force)
-    written.extend(f"tag {plan.reference} ({plan.action})" for plan in [*tagged, final])
+    written.extend(
+        f"tag {plan.reference} ({plan.action})"
+        for plan in [*tagged, final]
+        if plan.action != "unchanged"
+    )
     return PublishOutcome(
-        final.action, final.current, child_actions, _tagged(report, release), written
+        final.action, final.current, child_actions, _tagged(report, release), written, tagged
     )
 
 

@@ -89,10 +89,14 @@ class AssembleReport(_Report):
         lines.extend(f"  {variant.text()}" for variant in self.variants)
         if self.tag_action == "dry-run":
             lines.append(self.index.rstrip())
-        elif self.written:
-            lines.append("  wrote, in order: " + "; ".join(self.written))
+        return "\n".join(lines + self.outcome_lines())
+
+    def outcome_lines(self) -> list[str]:
+        """What was written, in order, then the verification (nothing for a dry run)."""
+        if self.verification is None:
+            return []
+        if self.written:
+            lines = ["wrote, in order:", *(f"  {i}. {w}" for i, w in enumerate(self.written, 1))]
         else:
-            lines.append("  wrote nothing: the registry already held this release")
-        if self.verification is not None:
-            lines.append(self.verification.text())
-        return "\n".join(lines)
+            lines = ["wrote nothing: the registry already held this release"]
+        return [*lines, self.verification.text()]
