@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import Remedy, TagConflictError, VerificationError
 from metrics_api.oci.models import Manifest
 from metrics_api.oci.reference import Reference
@@ -101,16 +101,18 @@ def refuse_moves(plans: Sequence[TagPlan], force: bool) -> None:
         )
 
 
-async def write_tag(client: RegistryClient, plan: TagPlan, force: bool) -> TagPlan:
-    """Point a tag at its manifest, as late and as safely as the distribution API allows.
+async def write_tag(
+    client: RegistryClient, plan: TagPlan, latest: str | None, force: bool
+) -> TagPlan:
+    """Point a tag at its manifest, as safely as the distribution API allows.
 
-    The API has no conditional PUT: the tag is looked at right before the PUT (a change
-    since the job's check is refused without ``force``) and read back after it (a writer
-    that won the remaining window is reported, never hidden). Returns the plan as it stood
-    right before this PUT.
+    The API has no conditional PUT: ``latest`` is what the tag held at the last look, taken
+    after the index verified and right before this PUT (a change since the job's check is
+    refused without ``force``), and the tag is read back after the PUT (a writer that won
+    the remaining moment is reported, never hidden). Returns the plan as it stood at that
+    last look.
     """
     tag, wanted = plan.reference, plan.manifest.digest
-    latest = await _digest_at(client, tag)
     now = TagPlan(tag, plan.manifest, latest)
     if latest not in (plan.current, wanted) and not force:
         raise TagConflictError(
@@ -178,12 +180,28 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     ]
     await client.put_manifest(pinned, index.raw, index.media_type)
     written.append(f"index {index.digest} by digest")
-    report = await verify_index(
-        client, pinned, ledger_of(variants), just_pushed=True, pushed=index, configs=configs
+    # The last look at the tags rides along with the verification read: no round trip more.
+    report, latest = await both(
+        partial(
+            verify_index,
+            client,
+            pinned,
+            ledger_of(variants),
+            just_pushed=True,
+            pushed=index,
+            configs=configs,
+        ),
+        partial(run_all, [partial(_digest_at, client, plan.reference) for plan in tags]),
     )
     _require_verified(report, release)
-    tagged = await run_all([partial(write_tag, client, plan, force) for plan in variant_tags])
-    final = await write_tag(client, release, force)
+    *variant_latest, release_latest = latest
+    tagged = await run_all(
+        [
+            partial(write_tag, client, plan, seen, force)
+            for plan, seen in zip(variant_tags, variant_latest, strict=True)
+        ]
+    )
+    final = await write_tag(client, release, release_latest, force)
     written.extend(
         f"tag {plan.reference} ({plan.action})"
         for plan in [*tagged, final]
