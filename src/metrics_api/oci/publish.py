@@ -8,10 +8,11 @@ registries). The release tag is the last thing written, and never moved without 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import Remedy, TagConflictError, VerificationError
+from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
 from metrics_api.oci.models import Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, VerificationReport
@@ -72,6 +73,17 @@ class TagPlan:
 async def _digest_at(client: RegistryClient, target: Reference) -> str | None:
     found = await client.head_manifest(target)
     return found.digest if found else None
+
+
+async def _look(client: RegistryClient, target: Reference) -> str | OciError | None:
+    """What a tag holds, or why the registry would not say it.
+
+    A failed verification is the better report when both fail, so the look never cancels it.
+    """
+    try:
+        return await _digest_at(client, target)
+    except OciError as error:
+        return error
 
 
 async def plan_tags(
@@ -191,10 +203,13 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
             pushed=index,
             configs=configs,
         ),
-        partial(run_all, [partial(_digest_at, client, plan.reference) for plan in tags]),
+        partial(run_all, [partial(_look, client, plan.reference) for plan in tags]),
     )
     _require_verified(report, release)
-    *variant_latest, release_latest = latest
+    for seen in latest:
+        if isinstance(seen, OciError):
+            raise seen
+    *variant_latest, release_latest = cast("list[str | None]", latest)
     tagged = await run_all(
         [
             partial(write_tag, client, plan, seen, force)
