@@ -8,6 +8,8 @@ from support.containers import ContainersEnv
 from support.docker29 import wrap_docker29
 from support.images import build_tiny_image, push
 from support.oci_cli import AuthRegistry, Variants
+from support.pass_store import PassStore, create_pass_store
+from support.proc import ToolMissingError
 from support.registry import Registry, free_port, start_registry
 
 if TYPE_CHECKING:
@@ -46,3 +48,16 @@ def fresh_registry() -> Iterator[Registry]:
     """A registry of its own, for tests that stop it or compare across registries."""
     with start_registry() as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def pass_store() -> Iterator[PassStore]:
+    """A real credential helper (docker-credential-pass) over a throwaway gpg key and store."""
+    try:
+        store = create_pass_store()
+    except ToolMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -25,6 +25,10 @@ PACKAGES: dict[str, str] = {
     "umount": "mount",
     "tar": "tar",
     "curl": "curl",
+    "docker-credential-pass": "golang-docker-credential-helpers",
+    "pass": "pass",
+    "gpg": "gnupg",
+    "gpgconf": "gnupg",
 }
 
 DEFAULT_TIMEOUT = 120.0
