@@ -14,7 +14,7 @@ from pydantic import BaseModel, SecretStr
 
 from metrics_api import release as release_job
 from metrics_api.oci import jobs
-from metrics_api.oci.auth import Credentials
+from metrics_api.oci.auth import Credentials, auths_from_text
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.layout import write_layout
 from metrics_api.oci.platform import Platform, parse_platform
@@ -47,7 +47,10 @@ class PipelineError(FunctionError):
 # What each remedy of the core means for these functions' arguments.
 HINTS = {
     Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registries {host}",
-    Remedy.CREDENTIALS: "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}",
+    Remedy.CREDENTIALS: (
+        "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}, or a "
+        "--docker-config whose auths hold {host}"
+    ),
     Remedy.FORCE: "pass --force to move the release tag, or release under a new version",
     Remedy.DEADLINE: "check the registry, or raise --deadline",
     Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
@@ -105,13 +108,23 @@ async def _settings(
     password: dagger.Secret | None,
     insecure: list[str],
     deadline: float,
+    docker_config: dagger.Secret | None = None,
 ) -> jobs.Settings:
-    """Core settings; the credentials go to the registry of ``reference`` only."""
+    """Core settings; each credential goes to its own registry host only.
+
+    ``--docker-config`` gives credentials per host; ``--username``/``--password`` are for
+    the registry of ``reference`` and win over the config for that host.
+    """
     credentials = {}
+    if docker_config is not None:
+        try:
+            credentials = auths_from_text(await docker_config.plaintext(), "--docker-config")
+        except OciError as error:
+            raise _failed(error) from error
     if password is not None:
         host = parse_reference(reference).host
         secret = SecretStr(await password.plaintext())
-        credentials = {host: Credentials(username=username, password=secret)}
+        credentials[host] = Credentials(username=username, password=secret, source="--password")
     return jobs.Settings(
         insecure_registries=frozenset(insecure),
         credentials=credentials,
@@ -170,6 +183,13 @@ def _stamped(build_args: list[str], source_url: str) -> list[str]:
 
 Username = Annotated[str, Doc("registry username")]
 Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
+DockerConfig = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "a Docker config.json whose auths hold credentials for each registry, e.g. "
+        "file:$HOME/.docker/config.json or env:DOCKER_AUTH_CONFIG (helpers cannot run here)"
+    ),
+]
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
 
 
@@ -233,6 +253,7 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
+        docker_config: DockerConfig = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -240,7 +261,9 @@ class MetricsApi:
         _check_format(format_)
         try:
             requests = jobs.parse_requests(variants, expect)
-            settings = await _settings(target, username, password, insecure_registries, deadline)
+            settings = await _settings(
+                target, username, password, insecure_registries, deadline, docker_config
+            )
             async with jobs.open_client(settings) as client:
                 report = await jobs.assemble(
                     client,
@@ -262,6 +285,7 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
+        docker_config: DockerConfig = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -269,7 +293,9 @@ class MetricsApi:
         _check_format(format_)
         try:
             ledger = [jobs.parse_expectation(text) for text in expect]
-            settings = await _settings(target, username, password, insecure_registries, deadline)
+            settings = await _settings(
+                target, username, password, insecure_registries, deadline, docker_config
+            )
             async with jobs.open_client(settings) as client:
                 report = await jobs.verify(client, target, ledger)
         except OciError as error:
@@ -302,6 +328,7 @@ class MetricsApi:
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
+        docker_config: DockerConfig = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -318,6 +345,7 @@ class MetricsApi:
                     password,
                     [*insecure_registries, embedded],
                     deadline,
+                    docker_config,
                 )
                 report = await build.release(
                     service,

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from metrics_api.oci.auth import Credentials, CredentialStore, load_docker_config, parse_challenge
+from metrics_api.oci.auth import (
+    Credentials,
+    CredentialStore,
+    auths_from_text,
+    load_docker_config,
+    parse_challenge,
+)
 from metrics_api.oci.errors import AuthenticationError, InvalidInputError
 
 pytestmark = pytest.mark.unit
@@ -149,3 +155,16 @@ def test_explicit_credentials_mean_no_helper_runs(tmp_path: Path) -> None:
     found = CredentialStore.from_sources(explicit, config).for_host("r.example")
     assert found is not None
     assert found.username == "c"
+
+
+def test_auths_given_as_text_never_touch_disk_and_never_echo() -> None:
+    secret = base64.b64encode(b"ci:s3cret-value").decode()
+    text = json.dumps({"auths": {"registry.example.com": {"auth": secret}}, "credsStore": "pass"})
+    found = auths_from_text(text, "--docker-config")
+    assert found["registry.example.com"].username == "ci"
+    assert found["registry.example.com"].password.get_secret_value() == "s3cret-value"
+    assert found["registry.example.com"].source == "auths in --docker-config"
+    with pytest.raises(InvalidInputError) as broken:
+        auths_from_text('{"auths": {"r.example": {"auth": "s3cret-value', "--docker-config")
+    assert str(broken.value).startswith("expected --docker-config to be a Docker config.json")
+    assert "s3cret" not in str(broken.value)

@@ -152,17 +152,33 @@ def load_docker_config(path: Path) -> DockerConfig:
         )
     return DockerConfig(
         path=path,
-        auths=_read_auths(path, document.get("auths") or {}),
+        auths=_read_auths(f"auths in {path}", document.get("auths") or {}),
         creds_store=creds_store,
         cred_helpers={_host_of(key): name for key, name in cred_helpers.items()},
     )
 
 
-def _read_auths(path: Path, auths: object) -> dict[str, Credentials]:
+def auths_from_text(text: str, where: str) -> dict[str, Credentials]:
+    """The ``auths`` of a Docker config given as text (a secret that never touches disk)."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"expected {where} to be a Docker config.json, found text that is not JSON "
+            f"({error.msg} at line {error.lineno})"
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidInputError(
+            f"expected {where} to be a Docker config.json (a JSON object with auths), "
+            f"found {type(document).__name__}"
+        )
+    return _read_auths(f"auths in {where}", document.get("auths") or {})
+
+
+def _read_auths(source: str, auths: object) -> dict[str, Credentials]:
     """The plain-text ``auths`` entries (``auth``, ``username``/``password``, tokens)."""
     if not isinstance(auths, dict):
         return {}
-    source = f"auths in {path}"
     result: dict[str, Credentials] = {}
     for key, entry in auths.items():
         if not isinstance(entry, dict):
@@ -173,7 +189,7 @@ def _read_auths(path: Path, auths: object) -> dict[str, Credentials]:
                 username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 raise InvalidInputError(
-                    f"expected base64 'user:password' in {path} auths[{key!r}].auth, found "
+                    f"expected base64 'user:password' in {source}[{key!r}].auth, found "
                     "something else; run `docker login` again"
                 ) from None
         if entry.get("identitytoken"):
