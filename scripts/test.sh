@@ -28,6 +28,10 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   echo "$wanted" >"$stamp"
 fi
 
+# The registries Debian does not package (distribution v3, go-containerregistry's), `go
+# install`ed at pinned versions into /var/cache/metrics-api-tools when missing.
+PYTHONPATH=tests "$python" -m support.go_tools
+
 echo "== lint and types"
 "$python" -m ruff check .
 "$python" -m ruff format --check .

@@ -38,15 +38,16 @@ _TAIL = 3000
 class ToolMissingError(RuntimeError):
     """A required command is not installed; the message names the package to install."""
 
-    def __init__(self, tool: str, package: str | None = None) -> None:
-        """Name the tool and the package that provides it."""
+    def __init__(self, tool: str, package: str | None = None, *, hint: str = "") -> None:
+        """Name the tool and the package that provides it (or ``hint``: how to install it)."""
         self.tool = tool
         self.package = package or PACKAGES.get(tool)
-        hint = (
-            f"install the Debian package `{self.package}` (apt-get install -y {self.package})"
-            if self.package
-            else "install it and put it on PATH"
-        )
+        if not hint:
+            hint = (
+                f"install the Debian package `{self.package}` (apt-get install -y {self.package})"
+                if self.package
+                else "install it and put it on PATH"
+            )
         super().__init__(f"`{tool}` is not installed or not on PATH: {hint}")
 
 

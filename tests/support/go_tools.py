@@ -1,0 +1,104 @@
+"""Go programs the tests run, pinned, installed by ``go install`` into a cache outside the repo.
+
+Debian packages neither distribution v3 nor go-containerregistry's registry, so they come
+from the Go module proxy at a pinned version. Each version has its own directory
+(``/var/cache/metrics-api-tools/crane@v0.22.1/crane``): "there" means "there at the pinned
+version", with no need to ask Go. An install goes to a temporary directory that is renamed
+into place, so a half-finished one is never found. ``scripts/test.sh`` installs them
+(``python -m support.go_tools``); a test that finds one missing fails and says how.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .proc import ToolMissingError, require_tool, run
+
+CACHE = Path(os.environ.get("METRICS_API_TOOLS_CACHE") or "/var/cache/metrics-api-tools")
+INSTALL_TIMEOUT = 900.0  # a first install downloads and compiles every dependency
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A Go program at a pinned release: the binary ``go install`` makes, and from what."""
+
+    name: str
+    package: str
+    version: str
+
+    @property
+    def path(self) -> Path:
+        """Where the pinned binary lives once installed."""
+        return CACHE / f"{self.name}@{self.version}" / self.name
+
+    @property
+    def install_command(self) -> str:
+        """The command that installs it by hand."""
+        return f"GOBIN={self.path.parent} go install {self.package}@{self.version}"
+
+
+# The registry of the `registry:3` image (Dagger's embedded registry); the latest v3 release.
+DISTRIBUTION_V3 = GoTool(
+    "registry", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2"
+)
+# The version bench/assemble_bench.py compares against.
+CRANE = GoTool("crane", "github.com/google/go-containerregistry/cmd/crane", "v0.22.1")
+TOOLS = (DISTRIBUTION_V3, CRANE)
+
+
+def require_go_tool(tool: GoTool) -> str:
+    """The pinned binary's path, or ToolMissingError saying how to install it."""
+    if tool.path.is_file():
+        return str(tool.path)
+    raise ToolMissingError(
+        f"{tool.name} {tool.version}",
+        hint=f"run `bash scripts/test.sh` (it installs it) or `{tool.install_command}`",
+    )
+
+
+def go_binary() -> str:
+    """``go`` from PATH, else the toolchain in /usr/local/go."""
+    try:
+        return require_tool("go")
+    except ToolMissingError:
+        fallback = Path("/usr/local/go/bin/go")
+        if fallback.is_file():
+            return str(fallback)
+        raise ToolMissingError("go", "golang-go (or Go 1.24+ in /usr/local/go)") from None
+
+
+def install(tool: GoTool) -> Path:
+    """Install ``tool`` unless it is there already; its path."""
+    if tool.path.is_file():
+        return tool.path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{tool.name}@{tool.version}-", dir=CACHE))
+    try:
+        run(
+            [go_binary(), "install", f"{tool.package}@{tool.version}"],
+            env={**os.environ, "GOBIN": str(staging)},
+            timeout=INSTALL_TIMEOUT,
+        )
+        staging.chmod(0o755)
+        staging.rename(tool.path.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return tool.path
+
+
+def main() -> None:
+    """Install every pinned tool that is missing; say which."""
+    for tool in TOOLS:
+        if not tool.path.is_file():
+            print(f"installing {tool.package}@{tool.version} into {tool.path.parent}")  # noqa: T201
+            install(tool)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
