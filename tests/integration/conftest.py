@@ -1,4 +1,10 @@
-"""Fixtures for the core's integration tests: real variants in a real registry."""
+"""Fixtures for the core's integration tests: real variants in a real registry.
+
+``variants`` live in the session's distribution 2.8 registry. ``kind_variants`` are the
+same images pushed to each implementation of ``support.registry_kinds`` in turn (a
+parametrised session fixture: pytest runs every test of one kind before starting the
+next kind's registry).
+"""
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -10,27 +16,104 @@ from support.images import build_tiny_image, push
 from support.oci_cli import AuthRegistry, Variants
 from support.pass_store import PassStore, create_pass_store
 from support.proc import ToolMissingError
-from support.registry import Registry, free_port, start_registry
+from support.registry import Registry, RegistryStartError, free_port, start_registry
+from support.registry_kinds import DISTRIBUTION_2_8, KINDS, RegistryKind
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+VARIANTS_REPOSITORY = "team/metrics-api"
+
 
 @pytest.fixture(scope="session")
-def variants(registry: Registry, containers: ContainersEnv) -> Variants:
+def variant_images(containers: ContainersEnv) -> tuple[str, str, str]:
+    """The local images every registry's variants are pushed from: amd64, arm64/v8, amd64."""
+    return (
+        build_tiny_image(containers, "variant-amd64", "amd64"),
+        build_tiny_image(containers, "variant-arm64", "arm64", variant="v8"),
+        build_tiny_image(containers, "variant-amd64-b", "amd64"),
+    )
+
+
+def push_variants(
+    registry: Registry, containers: ContainersEnv, images: tuple[str, str, str]
+) -> Variants:
     """amd64 pushed flat (OCI), arm64/v8 pushed as Docker 29 does (image + attestation)."""
-    repository = "team/metrics-api"
-    build_tiny_image(containers, "variant-amd64", "amd64")
-    build_tiny_image(containers, "variant-arm64", "arm64", variant="v8")
-    build_tiny_image(containers, "variant-amd64-b", "amd64")
-    amd64 = push(containers, "variant-amd64", registry.ref(repository, "v2.0.0-amd64"))
+    repository = VARIANTS_REPOSITORY
+    amd64_image, arm64_image, other_image = images
+    amd64 = push(containers, amd64_image, registry.ref(repository, "v2.0.0-amd64"))
     pushed_arm64 = push(
-        containers, "variant-arm64", registry.ref(repository, "arm64-image"), format="docker"
+        containers, arm64_image, registry.ref(repository, "arm64-image"), format="docker"
     )
     wrapped = wrap_docker29(registry.host, repository, pushed_arm64, "v2.0.0-arm64")
     assert wrapped.image_digest == pushed_arm64
-    other = push(containers, "variant-amd64-b", registry.ref(repository, "v2.0.1-amd64"))
+    other = push(containers, other_image, registry.ref(repository, "v2.0.1-amd64"))
     return Variants(registry, repository, amd64, pushed_arm64, wrapped.index_digest, other)
+
+
+@pytest.fixture(scope="session")
+def registry_variants(
+    registry: Registry, containers: ContainersEnv, variant_images: tuple[str, str, str]
+) -> Variants:
+    """The variants in the session's distribution 2.8 registry."""
+    return push_variants(registry, containers, variant_images)
+
+
+@pytest.fixture(scope="session")
+def variants(registry_variants: Variants) -> Variants:
+    """The variants in the session's distribution 2.8 registry (a module may override it)."""
+    return registry_variants
+
+
+@pytest.fixture(scope="session", params=list(KINDS))
+def registry_kind(request: pytest.FixtureRequest) -> RegistryKind:
+    """Each registry implementation in turn (``support.registry_kinds``)."""
+    return KINDS[request.param]
+
+
+def start_kind(kind: RegistryKind) -> Registry:
+    """A registry of ``kind``; a missing program fails the test saying how to install it."""
+    try:
+        return kind.start()
+    except (ToolMissingError, RegistryStartError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kind_registry(
+    registry_kind: RegistryKind, request: pytest.FixtureRequest
+) -> Iterator[Registry]:
+    """A running registry of ``registry_kind`` (for 2.8, the session's own)."""
+    if registry_kind is DISTRIBUTION_2_8:
+        yield request.getfixturevalue("registry")
+        return
+    started = start_kind(registry_kind)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture(scope="session")
+def kind_variants(
+    registry_kind: RegistryKind,
+    kind_registry: Registry,
+    containers: ContainersEnv,
+    variant_images: tuple[str, str, str],
+    request: pytest.FixtureRequest,
+) -> Variants:
+    """The variants pushed to ``kind_registry`` (for 2.8, the session's ``variants``)."""
+    if registry_kind is DISTRIBUTION_2_8:
+        found: Variants = request.getfixturevalue("registry_variants")
+        return found
+    return push_variants(kind_registry, containers, variant_images)
+
+
+@pytest.fixture
+def fresh_kind_registry(registry_kind: RegistryKind) -> Iterator[Registry]:
+    """A registry of ``registry_kind`` of its own, for copies across registries."""
+    with start_kind(registry_kind) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ each other. Modules:
 
 - ``proc``: ``run()``/``run_bytes()`` with timeouts and errors naming the package to install.
 - ``registry``: a real CNCF distribution registry per test session (``start_registry()``).
+- ``registry_kinds``: the other implementations (distribution v3, go-containerregistry's)
+  and how each differs; ``go_tools``: their pinned ``go install``.
 - ``containers``: isolated buildah/skopeo/podman storage and config; arm64 binfmt.
 - ``images``: tiny FROM-scratch images per platform, ``push()``, skopeo inspection.
 - ``docker29``: Docker-29-style index + attestation around a pushed image; raw HTTP.

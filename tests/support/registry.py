@@ -41,7 +41,13 @@ def free_port() -> int:
 
 
 class Registry:
-    """One ``docker-registry serve`` process, owned and stopped by its own PID."""
+    """One ``docker-registry serve`` process, owned and stopped by its own PID.
+
+    Subclasses run other implementations (``registry_kinds``) by overriding ``_command``
+    and ``_write_config``.
+    """
+
+    program = "docker-registry"  # for messages
 
     def __init__(self, data_dir: Path, port: int, *, owns_data_dir: bool) -> None:
         """Prepare the config; call ``start()`` to run it (``start_registry()`` does both)."""
@@ -98,6 +104,15 @@ class Registry:
             f'http: {{addr: "{self.host}"}}\n'
         )
 
+    @classmethod
+    def executable(cls) -> str:
+        """The program's path; ToolMissingError says how to install it when it is missing."""
+        return require_tool("docker-registry")
+
+    def _command(self) -> list[str]:
+        """The command line that serves this registry."""
+        return [self.executable(), "serve", str(self.config_path)]
+
     def start(self, *, timeout: float = READY_TIMEOUT) -> None:
         """Start (or restart, same port and storage) and wait until ``GET /v2/`` answers.
 
@@ -105,11 +120,11 @@ class Registry:
         """
         if self.running:
             return
-        exe = require_tool("docker-registry")
+        command = self._command()
         self._write_config()
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                [exe, "serve", str(self.config_path)],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -126,7 +141,7 @@ class Registry:
                     code = None if self._proc is None else self._proc.returncode
                     self._proc = None
                     raise RegistryStartError(
-                        f"docker-registry exited (code {code}) before answering on "
+                        f"{self.program} exited (code {code}) before answering on "
                         f"{self.url}/v2/ (config {self.config_path}); log:\n{self.log_text()}"
                     )
                 try:
@@ -142,7 +157,7 @@ class Registry:
         log = self.log_text()
         self.stop()
         raise RegistryStartError(
-            f"docker-registry on {self.host} did not answer GET /v2/ with 200/401 within "
+            f"{self.program} on {self.host} did not answer GET /v2/ with 200/401 within "
             f"{timeout:g} s (last: {last_error}); log:\n{log}"
         )
 
@@ -179,7 +194,10 @@ class Registry:
 
     def __repr__(self) -> str:
         """Show where it listens and whether it runs."""
-        return f"Registry(host={self.host!r}, pid={self.pid}, data_dir={str(self.data_dir)!r})"
+        return (
+            f"{type(self).__name__}(host={self.host!r}, pid={self.pid}, "
+            f"data_dir={str(self.data_dir)!r})"
+        )
 
 
 def start_registry(
@@ -187,20 +205,22 @@ def start_registry(
     *,
     port: int | None = None,
     timeout: float = READY_TIMEOUT,
+    registry_class: type[Registry] = Registry,
 ) -> Registry:
     """Start a fresh registry on a free loopback port and return it once it answers.
 
-    Raises ToolMissingError (naming the Debian package ``docker-registry``) when the
-    binary is missing, and RegistryStartError with the registry's log when it fails.
-    Callers own the result: ``close()`` it (or use it as a context manager).
+    Raises ToolMissingError (naming the Debian package ``docker-registry``, or how to
+    install another implementation) when the binary is missing, and RegistryStartError
+    with the registry's log when it fails. Callers own the result: ``close()`` it (or use
+    it as a context manager).
     """
-    require_tool("docker-registry")
+    registry_class.executable()
     owns = data_dir is None
     base = Path(tempfile.mkdtemp(prefix="metrics-api-registry-")) if data_dir is None else data_dir
     base.mkdir(parents=True, exist_ok=True)
     last: RegistryStartError | None = None
     for _ in range(_START_ATTEMPTS if port is None else 1):
-        reg = Registry(base, port if port is not None else free_port(), owns_data_dir=owns)
+        reg = registry_class(base, port if port is not None else free_port(), owns_data_dir=owns)
         try:
             reg.start(timeout=timeout)
         except RegistryStartError as exc:
