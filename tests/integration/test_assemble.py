@@ -1,17 +1,35 @@
-"""Assemble, publish and verify against a real registry, cross-checked with skopeo."""
+"""Assemble, publish and verify against a real registry, cross-checked with skopeo.
+
+Every test here runs once per registry implementation (``support.registry_kinds``):
+``variants`` and ``fresh_registry`` are overridden below by those of the kind under test.
+"""
 
 import json
 from typing import Any
 
 import pytest
 from support.docker29 import manifest_digest
+from support.faultproxy import start_proxy
 from support.images import sha256_digest, skopeo_inspect_platform, skopeo_raw
 from support.oci_cli import AuthRegistry, Variants, run_cli
 from support.registry import Registry
+from support.registry_kinds import RegistryKind
 
 pytestmark = pytest.mark.integration
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+@pytest.fixture
+def variants(kind_variants: Variants) -> Variants:
+    """The variants in the registry of the kind under test."""
+    return kind_variants
+
+
+@pytest.fixture
+def fresh_registry(fresh_kind_registry: Registry) -> Registry:
+    """An empty registry of the kind under test."""
+    return fresh_kind_registry
 
 
 def assemble(
@@ -115,12 +133,28 @@ def test_annotations_and_created_from_source_date_epoch(variants: Variants) -> N
     }
 
 
-def test_children_from_another_repository_are_mounted(variants: Variants) -> None:
+def test_children_from_another_repository_are_mounted(
+    variants: Variants, registry_kind: RegistryKind
+) -> None:
+    with start_proxy(variants.registry.host) as proxy:  # to see the mount requests
+        result = run_cli(
+            "assemble",
+            proxy.ref("release/metrics-api", "v2.0.0"),
+            "--variant",
+            f"linux/amd64={proxy.ref(variants.repository, 'v2.0.0-amd64')}",
+            "--variant",
+            f"linux/arm64={proxy.ref(variants.repository, 'v2.0.0-arm64')}",
+        )
+    assert result.code == 0, result.stderr
+    # "mounted": no blob had to be copied (the registry linked or already had them all).
+    assert [v["child_action"] for v in result.report["variants"]] == ["mounted", "mounted"]
+    mounts = [entry.status for entry in proxy.log if "?mount=" in entry.path]
+    if registry_kind.blobs_per_repository:
+        assert mounts == [201] * 4  # a config and a layer per child, each linked
+    else:
+        assert mounts == []  # every blob is in every repository: nothing to mount
     target = variants.registry.ref("release/metrics-api", "v2.0.0")
-    code, report, stderr = assemble(variants, target)
-    assert code == 0, stderr
-    assert [v["child_action"] for v in report["variants"]] == ["mounted", "mounted"]
-    check_with_skopeo(target, variants, str(report["digest"]))
+    check_with_skopeo(target, variants, str(result.report["digest"]))
 
 
 def test_children_from_another_registry_are_copied(
@@ -131,6 +165,17 @@ def test_children_from_another_registry_are_copied(
     assert code == 0, stderr
     assert [v["child_action"] for v in report["variants"]] == ["copied", "copied"]
     check_with_skopeo(target, variants, str(report["digest"]))
+
+
+def test_resolve_unwraps_the_docker29_index(variants: Variants) -> None:
+    result = run_cli("resolve", variants.ref("v2.0.0-arm64"), "--platform", "linux/arm64")
+    assert result.code == 0, result.stderr
+    assert result.report["digest"] == variants.arm64
+    assert result.report["unwrapped_from"] == variants.arm64_index
+    assert result.report["platform"] == "linux/arm64/v8"
+    flat = run_cli("resolve", variants.ref("v2.0.0-amd64"), "--platform", "linux/amd64")
+    assert (flat.code, flat.report["digest"]) == (0, variants.amd64), flat.stderr
+    assert flat.report["unwrapped_from"] is None
 
 
 def test_verify_on_its_own(variants: Variants) -> None:
@@ -180,11 +225,11 @@ def test_verify_flags_entries_not_in_the_ledger(variants: Variants) -> None:
 
 
 def test_publishes_to_a_registry_that_wants_credentials(
-    variants: Variants, auth_registry: AuthRegistry
+    variants: Variants, auth_registry: AuthRegistry, registry_kind: RegistryKind
 ) -> None:
     code, report, stderr = assemble(
         variants,
-        auth_registry.ref("metrics-api", "v2.0.0"),
+        auth_registry.ref(f"{registry_kind.name}/metrics-api", "v2.0.0"),  # empty: all copied
         "--username",
         auth_registry.username,
         env={"REGISTRY_PASSWORD": auth_registry.password, "DOCKER_CONFIG": "/nonexistent"},
