@@ -3,10 +3,14 @@
 ``variants`` live in the session's distribution 2.8 registry. ``kind_variants`` are the
 same images pushed to each implementation of ``support.registry_kinds`` in turn (a
 parametrised session fixture: pytest runs every test of one kind before starting the
-next kind's registry).
+next kind's registry). ``token_variants`` are copies in a registry with token auth.
 """
 
+import base64
+import json
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,9 +19,11 @@ from support.docker29 import wrap_docker29
 from support.images import build_tiny_image, push
 from support.oci_cli import AuthRegistry, Variants
 from support.pass_store import PassStore, create_pass_store
-from support.proc import ToolMissingError
+from support.proc import ToolMissingError, run
 from support.registry import Registry, RegistryStartError, free_port, start_registry
 from support.registry_kinds import DISTRIBUTION_2_8, KINDS, RegistryKind
+from support.token_registry import ACCOUNTS, CI_BOT, TOKEN_REGISTRIES, TokenRegistry
+from support.token_server import TokenServer, start_token_server
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,6 +120,69 @@ def fresh_kind_registry(registry_kind: RegistryKind) -> Iterator[Registry]:
     """A registry of ``registry_kind`` of its own, for copies across registries."""
     with start_kind(registry_kind) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[TokenServer]:
+    """The token service of the token registries (accounts: ``support.token_registry``)."""
+    with start_token_server(ACCOUNTS) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=list(TOKEN_REGISTRIES))
+def token_registry(
+    request: pytest.FixtureRequest,
+    token_server: TokenServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TokenRegistry]:
+    """Distribution 2.8, then v3, with ``auth: token`` behind ``token_server``."""
+    registry_class = TOKEN_REGISTRIES[request.param]
+    data_dir: Path = tmp_path_factory.mktemp(f"token-{request.param}")
+    registry = registry_class(data_dir, free_port(), owns_data_dir=False, token_server=token_server)
+    try:
+        registry.start()
+    except (ToolMissingError, RegistryStartError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
+@pytest.fixture(scope="session")
+def token_variants(
+    token_registry: TokenRegistry,
+    registry_variants: Variants,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Variants:
+    """The variants copied into ``token_registry`` as CI_BOT, every digest kept."""
+    auth_dir: Path = tmp_path_factory.mktemp("token-login")
+    authfile = auth_dir / "auth.json"  # skopeo's login; the password never in an argument
+    login = base64.b64encode(f"{CI_BOT.username}:{CI_BOT.password}".encode()).decode()
+    authfile.write_text(json.dumps({"auths": {token_registry.host: {"auth": login}}}))
+    repository = registry_variants.repository
+    try:
+        for tag in ("v2.0.0-amd64", "v2.0.0-arm64", "v2.0.1-amd64"):
+            run(
+                [
+                    "skopeo",
+                    "--insecure-policy",
+                    "copy",
+                    "--all",
+                    "--preserve-digests",
+                    "--quiet",
+                    "--src-tls-verify=false",
+                    "--dest-tls-verify=false",
+                    "--dest-authfile",
+                    str(authfile),
+                    f"docker://{registry_variants.ref(tag)}",
+                    f"docker://{token_registry.ref(repository, tag)}",
+                ],
+                timeout=120,
+            )
+    finally:
+        shutil.rmtree(auth_dir)
+    return replace(registry_variants, registry=token_registry)
 
 
 @pytest.fixture(scope="session")
