@@ -426,9 +426,17 @@ class RegistryClient:
                 f"{what}: the token service {realm} of {host} is unreachable ({error})"
             ) from None
         if response.status_code != httpx.codes.OK:
+            denied = response.status_code == httpx.codes.FORBIDDEN  # the scope, not the login
+            advice = (
+                "the account may not have this access: grant it, or use one that has it"
+                if denied
+                else f"check the username and password for {host}"
+            )
             raise AuthenticationError(
-                f"{what}: the token service {realm} of {host} answered "
-                f"{_describe(response)}; check the username and password for {host}"
+                f"{what}: the token service {realm} of {host} answered {_describe(response)} "
+                f"for {' '.join(scopes)}; {advice}",
+                remedy=None if denied else Remedy.CREDENTIALS,
+                host=host,
             )
         body = response.json()
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
