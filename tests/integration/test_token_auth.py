@@ -1,0 +1,203 @@
+"""The command line against registries with token auth (distribution 2.8 and v3).
+
+The client answers the registry's Bearer challenge with a token from the token server,
+asking for the scopes each request needs (two repositories for a cross-repository
+mount); the token server grants only what the account may do. Secrets never show.
+"""
+
+import json
+
+import httpx
+import pytest
+from support.docker29 import ACCEPT_ALL
+from support.oci_cli import CliResult, Variants, run_cli
+from support.registry import Registry
+from support.token_registry import CI_BOT
+from support.token_server import TokenServer
+
+pytestmark = pytest.mark.integration
+
+LOGIN = ("--username", CI_BOT.username)
+ENV = {"REGISTRY_PASSWORD": CI_BOT.password, "DOCKER_CONFIG": "/nonexistent"}
+ANONYMOUS = {"DOCKER_CONFIG": "/nonexistent"}
+
+
+def assemble(
+    variants: Variants, target: str, *extra: str, env: dict[str, str] | None = None
+) -> CliResult:
+    return run_cli(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--variant",
+        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *extra,
+        env=ENV if env is None else env,
+    )
+
+
+def refused_line(result: CliResult) -> str:
+    """The one ``error:`` line of a run that failed (exit 1, ``ok: false``)."""
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert result.report["ok"] is False
+    return lines[0]
+
+
+def assert_no_secret(result: CliResult) -> None:
+    for text in (result.stderr, json.dumps(result.report)):
+        assert CI_BOT.password not in text
+
+
+def test_assembles_and_verifies_with_bearer_tokens(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    asked = len(token_server.log)
+    result = assemble(token_variants, token_variants.ref("v2.0.0"), *LOGIN)
+    assert result.code == 0, result.stderr
+    report = result.report
+    assert report["verification"]["ok"] is True
+    entries = [(e["platform"], e["digest"]) for e in report["entries"]]
+    assert entries == [
+        ("linux/amd64", token_variants.amd64),
+        ("linux/arm64/v8", token_variants.arm64),
+    ]
+    assert [v["child_action"] for v in report["variants"]] == ["present", "present"]
+    tokens = token_server.log[asked:]
+    assert tokens, "no token was asked for"
+    assert {(t.account, t.status) for t in tokens} == {(CI_BOT.username, 200)}
+    assert all(t.granted == t.scopes for t in tokens), tokens  # all it asked, it may do
+    assert_no_secret(result)
+
+
+def test_a_cross_repository_mount_gets_a_token_for_both_repositories(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    asked = len(token_server.log)
+    result = assemble(
+        token_variants, token_variants.registry.ref("release/metrics-api", "v2"), *LOGIN
+    )
+    assert result.code == 0, result.stderr
+    assert [v["child_action"] for v in result.report["variants"]] == ["mounted", "mounted"]
+    assert result.report["verification"]["ok"] is True
+    mount_scopes = (
+        "repository:release/metrics-api:pull,push",
+        f"repository:{token_variants.repository}:pull",
+    )
+    mounts = [t for t in token_server.log[asked:] if t.scopes == mount_scopes]
+    assert mounts  # (the concurrent mounts may each ask before the first token is cached)
+    assert all(t.granted == mount_scopes for t in mounts)
+
+
+def test_verify_through_the_command_line(token_variants: Variants) -> None:
+    assert assemble(token_variants, token_variants.ref("v2.0.0")).code == 0
+    result = run_cli(
+        "verify",
+        token_variants.ref("v2.0.0"),
+        "--expect",
+        f"linux/amd64={token_variants.amd64}",
+        "--expect",
+        f"linux/arm64={token_variants.arm64}",
+        *LOGIN,
+        env=ENV,
+    )
+    assert result.code == 0, result.stderr
+    assert result.report["ok"] is True
+    assert [e["digest"] for e in result.report["entries"]] == [
+        token_variants.amd64,
+        token_variants.arm64,
+    ]
+
+
+def test_resolve_with_credentials_and_anonymously(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    arm64 = token_variants.ref("v2.0.0-arm64")
+    with_login = run_cli("resolve", arm64, "--platform", "linux/arm64", *LOGIN, env=ENV)
+    assert with_login.code == 0, with_login.stderr
+    assert with_login.report["digest"] == token_variants.arm64
+    assert with_login.report["unwrapped_from"] == token_variants.arm64_index
+    anonymous = run_cli("resolve", arm64, "--platform", "linux/arm64", env=ANONYMOUS)
+    assert anonymous.code == 0, anonymous.stderr  # anonymous tokens may pull
+    assert anonymous.report["digest"] == token_variants.arm64
+    assert token_server.log[-1].account == ""
+
+
+def test_anonymous_cannot_push(token_variants: Variants) -> None:
+    result = assemble(token_variants, token_variants.ref("v2.0.0-anonymous"), env=ANONYMOUS)
+    line = refused_line(result)
+    assert "HTTP 401" in line
+    assert f"may push to {token_variants.repository}" in line
+    assert "--username" in line  # the command line's hint
+
+
+def test_a_wrong_password_is_refused_without_echoing_it(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    wrong = "not-the-token-password-4711"
+    result = run_cli(
+        "resolve",
+        token_variants.ref("v2.0.0-amd64"),
+        "--platform",
+        "linux/amd64",
+        *LOGIN,
+        env={**ENV, "REGISTRY_PASSWORD": wrong},
+    )
+    line = refused_line(result)
+    assert "token service" in line
+    assert "HTTP 401 (UNAUTHORIZED: incorrect username or password)" in line
+    assert f"check the username and password for {token_variants.registry.host}" in line
+    assert "--username" in line  # the command line's hint
+    assert wrong not in result.stderr
+    assert wrong not in json.dumps(result.report)
+    assert (token_server.log[-1].account, token_server.log[-1].status) == (CI_BOT.username, 401)
+
+
+def test_a_repository_the_account_may_not_push_to(token_variants: Variants) -> None:
+    target = token_variants.registry.ref("elsewhere/metrics-api", "v2.0.0")
+    result = assemble(token_variants, target, *LOGIN)
+    line = refused_line(result)
+    assert "HTTP 401" in line
+    assert "even with the configured credentials" in line
+    assert "may push to elsewhere/metrics-api" in line
+    assert_no_secret(result)
+
+
+def test_a_token_server_that_refuses_a_scope(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    token_server.refuse("release/refused", "push")
+    try:
+        target = token_variants.registry.ref("release/refused", "v2.0.0")
+        result = assemble(token_variants, target, *LOGIN)
+    finally:
+        token_server.allow_all()
+    line = refused_line(result)
+    assert "token service" in line
+    assert "HTTP 403 (DENIED: requested access to the resource is denied)" in line
+    assert "for repository:release/refused:pull,push" in line  # what was refused
+    assert "the account may not have this access" in line
+    assert "--username" not in line  # the credentials were right
+    assert_no_secret(result)
+    assert tag_digest(token_variants.registry, token_server, "release/refused", "v2.0.0") is None
+
+
+def tag_digest(registry: Registry, server: TokenServer, repository: str, tag: str) -> str | None:
+    """What ``tag`` points at, asked with an anonymous pull token; None when absent."""
+    token = httpx.get(
+        server.realm,
+        params={"service": server.service, "scope": f"repository:{repository}:pull"},
+        timeout=10,
+    ).json()["token"]
+    answer = httpx.head(
+        f"{registry.url}/v2/{repository}/manifests/{tag}",
+        headers={"Authorization": f"Bearer {token}", "Accept": ACCEPT_ALL},
+        timeout=10,
+    )
+    if answer.status_code == httpx.codes.NOT_FOUND:
+        return None
+    assert answer.status_code == httpx.codes.OK, answer.status_code
+    return answer.headers["Docker-Content-Digest"]
