@@ -1,4 +1,7 @@
-"""A release kept as an OCI image layout: skopeo pushes it later with the verified digests."""
+"""A release kept as an OCI image layout: skopeo pushes it later with the verified digests.
+
+Run once per registry implementation (``support.registry_kinds``).
+"""
 
 import json
 from pathlib import Path
@@ -15,6 +18,18 @@ from metrics_api.oci.jobs import parse_requests
 from metrics_api.oci.layout import write_layout
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def variants(kind_variants: Variants) -> Variants:
+    """The variants in the registry of the kind under test."""
+    return kind_variants
+
+
+@pytest.fixture
+def fresh_registry(fresh_kind_registry: Registry) -> Registry:
+    """An empty registry of the kind under test."""
+    return fresh_kind_registry
 
 
 def test_a_layout_holds_the_index_and_every_image_byte_for_byte(

@@ -1,7 +1,7 @@
 """Two releases of one tag at once: at most one reports success, and every report is true.
 
 A proxy holds one request of one run until the other run has finished, which orders the
-two writers exactly: no timing, no luck.
+two writers exactly: no timing, no luck. Run once per registry implementation.
 """
 
 import threading
@@ -25,6 +25,12 @@ from metrics_api.oci import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def variants(kind_variants: Variants) -> Variants:
+    """The variants in the registry of the kind under test."""
+    return kind_variants
 
 
 @pytest.fixture
