@@ -11,6 +11,7 @@ from support.containers import ContainersEnv
 from support.docker29 import manifest_digest
 from support.images import build_tiny_image, push
 from support.registry import Registry, start_registry
+from support.registry_kinds import DISTRIBUTION_3
 
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
 from metrics_api.release import (
@@ -59,8 +60,8 @@ class BuildahStager:
 
 @pytest.fixture(scope="module")
 def staging() -> Iterator[Registry]:
-    """The throwaway registry the variants are built into (Dagger's in-pipeline registry)."""
-    with start_registry() as registry:
+    """The throwaway registry the variants are built into: Dagger's runs `registry:3`."""
+    with DISTRIBUTION_3.start() as registry:
         yield registry
 
 
