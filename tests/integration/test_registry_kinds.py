@@ -119,6 +119,33 @@ def test_a_manifest_pushed_under_a_digest_it_does_not_have(
         anyio.run(fetch)
 
 
+def test_an_image_manifest_whose_blobs_are_missing(
+    kind_registry: Registry, registry_kind: RegistryKind
+) -> None:
+    config = b'{"architecture": "amd64", "os": "linux"}'  # never uploaded
+    manifest = json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG, config),
+            "layers": [],
+        }
+    )
+    repository = fresh_repository()
+    if registry_kind.checks_manifest_blobs:
+        with pytest.raises(RegistryHTTPError) as refused:
+            put_manifest(kind_registry.host, repository, "v1", manifest, OCI_MANIFEST)
+        assert refused.value.status_code == 400
+        assert json.loads(refused.value.body)["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+        return
+    put_manifest(kind_registry.host, repository, "v1", manifest, OCI_MANIFEST)  # stored
+    resolved = run_cli(
+        "resolve", f"{kind_registry.host}/{repository}:v1", "--platform", "linux/amd64"
+    )
+    assert resolved.code == 1  # the core reads the configuration, and it is not there
+    assert "HTTP 404 (BLOB_UNKNOWN" in resolved.stderr, resolved.stderr
+
+
 def test_a_manifest_pushed_with_the_wrong_content_type(
     kind_variants: Variants, registry_kind: RegistryKind
 ) -> None:

@@ -65,6 +65,8 @@ class RegistryKind:
     foreign_child_refusal: tuple[int, str]
     # ``PUT .../manifests/sha256:X`` of bytes that do not hash to X is refused.
     checks_pushed_digest: bool
+    # An image manifest whose config or layers are not in the repository is refused.
+    checks_manifest_blobs: bool
     # A manifest PUT with a Content-Type that is not a manifest type is refused (else it is
     # stored, and served back with that Content-Type).
     checks_content_type: bool
@@ -85,6 +87,7 @@ DISTRIBUTION_2_8 = RegistryKind(
     mounts_blobs=True,
     foreign_child_refusal=(400, "MANIFEST_BLOB_UNKNOWN"),
     checks_pushed_digest=True,
+    checks_manifest_blobs=True,
     checks_content_type=True,
     serves_index_to_any_accept=False,
     persistent=True,
@@ -96,6 +99,7 @@ DISTRIBUTION_3 = RegistryKind(
     mounts_blobs=True,
     foreign_child_refusal=(400, "MANIFEST_BLOB_UNKNOWN"),
     checks_pushed_digest=True,
+    checks_manifest_blobs=True,
     checks_content_type=True,
     serves_index_to_any_accept=True,
     persistent=True,
@@ -107,6 +111,7 @@ GGCR = RegistryKind(
     mounts_blobs=False,
     foreign_child_refusal=(404, "MANIFEST_UNKNOWN"),
     checks_pushed_digest=False,
+    checks_manifest_blobs=False,
     checks_content_type=False,
     serves_index_to_any_accept=True,
     persistent=False,
