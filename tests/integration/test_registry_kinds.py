@@ -6,10 +6,12 @@ should not, the core's checks are shown to catch it.
 
 import json
 import uuid
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from support import go_tools
 from support.docker29 import (
     ACCEPT_ALL,
     DOCKER_MANIFEST,
@@ -22,10 +24,12 @@ from support.docker29 import (
     push_blob,
     put_manifest,
 )
+from support.go_tools import CRANE, DISTRIBUTION_V3
 from support.images import sha256_digest
 from support.oci_cli import Variants, run_cli
+from support.proc import ToolMissingError
 from support.registry import Registry
-from support.registry_kinds import RegistryKind
+from support.registry_kinds import DISTRIBUTION_3, GGCR, RegistryKind
 
 from metrics_api.oci import DigestMismatchError, Settings, open_client, parse_reference
 
@@ -197,3 +201,15 @@ def test_content_after_a_restart(
     with httpx.Client(timeout=10) as client:
         found = client.head(f"{fresh_kind_registry.url}/v2/kinds/restart/blobs/{digest}")
     assert found.status_code == (200 if registry_kind.persistent else 404)
+
+
+@pytest.mark.parametrize("kind", [DISTRIBUTION_3, GGCR], ids=lambda kind: kind.name)
+def test_a_missing_implementation_fails_naming_its_install(
+    kind: RegistryKind, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(go_tools, "CACHE", tmp_path)
+    with pytest.raises(ToolMissingError) as missing:
+        kind.start()
+    tool = DISTRIBUTION_V3 if kind is DISTRIBUTION_3 else CRANE
+    assert f"go install {tool.package}@{tool.version}" in str(missing.value)
+    assert "bash scripts/test.sh" in str(missing.value)
