@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import pytest
 from support.containers import ContainersEnv
 from support.docker29 import wrap_docker29
+from support.faultproxy import FaultProxy, start_proxy
 from support.images import build_tiny_image, push
-from support.oci_cli import AuthRegistry, Variants
+from support.oci_cli import AuthRegistry, TlsRegistry, Variants
 from support.pass_store import PassStore, create_pass_store
 from support.proc import ToolMissingError, run
 from support.registry import Registry, RegistryStartError, free_port, start_registry
@@ -193,6 +194,26 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegi
     registry.start()
     yield registry
     registry.close()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegistry]:
+    """A registry serving HTTPS under this machine's name with a certificate of its own CA."""
+    data_dir: Path = tmp_path_factory.mktemp("tls-registry")
+    try:
+        registry = TlsRegistry(data_dir, free_port(), owns_data_dir=False)
+        registry.start()
+    except (ToolMissingError, RegistryStartError, RuntimeError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def proxy(variants: Variants) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the variants' registry, no faults until a test sets some."""
+    with start_proxy(variants.registry.host) as started:
+        yield started
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
@@ -37,13 +36,6 @@ GET = frozenset({"GET"})
 GET_HEAD = frozenset({"GET", "HEAD"})
 PUT = frozenset({"PUT"})
 DEADLINE_BOUND = 20.0  # the subprocess timeout of the deadline test
-
-
-@pytest.fixture
-def proxy(variants: Variants) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the variants' registry, no faults until a test sets some."""
-    with start_proxy(variants.registry.host) as started:
-        yield started
 
 
 def assemble(  # noqa: PLR0913 - keyword options of one CLI call

@@ -129,13 +129,39 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Page:
+    """Answer 200 with an HTML page instead of forwarding, as a login or captive portal does."""
+
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes = b"<!doctype html><title>Sign in</title><form action=/login></form>\n"
+    match: Match = Match()
+
+
+@dataclass(frozen=True)
+class Flood:
+    """Answer a manifest GET with ``size`` bytes, as a hostile or broken registry might.
+
+    ``announce``: the real manifest padded to ``size`` bytes (still JSON), sent with its
+    Content-Length and a Docker-Content-Digest that matches (a consistent forgery).
+    Otherwise ``size`` bytes are streamed with no length, until done or the client hangs
+    up; the log's ``sent`` says how many went out.
+    """
+
+    size: int
+    announce: bool = True
+    match: Match = Match(methods=frozenset({"GET"}), path="/manifests/")
+
+
+@dataclass(frozen=True)
 class DieAfterIndexPut:
     """Once an index PUT by digest was stored, fail every later request (the registry died)."""
 
     mode: Literal["reset", "503"] = "reset"
 
 
-Fault = Status | Drop | NotYet | Tamper | Hang | Hold
+Fault = Status | Drop | NotYet | Tamper | Hang | Hold | Page | Flood
+
+_FLOOD_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -157,6 +183,7 @@ class Entry:
     fault: str  # "" when forwarded untouched
     started: float = 0.0  # time.monotonic() when the request arrived
     ended: float = 0.0  # ... and when its answer (or the fault) was complete
+    sent: int = 0  # body bytes written, for a Flood
 
 
 @dataclass
@@ -172,6 +199,12 @@ class _State:
 
 def _error_body(code: str, message: str) -> bytes:
     return ('{"errors":[{"code":"%s","message":"%s","detail":null}]}' % (code, message)).encode()  # noqa: UP031
+
+
+def padded_manifest(body: bytes, size: int) -> bytes:
+    """``body`` (a JSON object) with one more field, padded to exactly ``size`` bytes."""
+    head = body.rstrip()[:-1] + b',"padding":"'
+    return head + b"x" * (size - len(head) - 2) + b'"}'
 
 
 def tamper_bytes(body: bytes, how: Literal["flip", "whitespace"]) -> bytes:
@@ -319,12 +352,44 @@ class _Handler(BaseHTTPRequestHandler):
             self._abort(reset=False)
             proxy.record(self.command, self.path, status, "drop", self._started)
             return
+        if isinstance(fault, Flood) and status == 200 and self.command == "GET":
+            self._flood(fault, data, headers)
+            return
         label = ""
         if isinstance(fault, Tamper) and status == 200 and data:
             data, headers = _tampered(data, headers, fault)
             label = f"tamper {fault.how}/{fault.digest_header}"
         self._send(status, headers, data, length=length if self.command == "HEAD" else None)
         proxy.record(self.command, self.path, status, label, self._started)
+
+    def _flood(self, fault: Flood, data: bytes, headers: list[tuple[str, str]]) -> None:
+        proxy = self.server.proxy
+        if fault.announce:
+            padded = padded_manifest(data, fault.size)
+            forged = "sha256:" + hashlib.sha256(padded).hexdigest()
+            headers = [
+                (k, forged if k.lower() == "docker-content-digest" else v) for k, v in headers
+            ]
+            self._send(200, headers, padded)
+            proxy.record(self.command, self.path, 200, "flood", self._started, sent=len(padded))
+            return
+        self.close_connection = True
+        self.send_response_only(200)
+        for key, value in headers:
+            if key.lower() != "docker-content-digest":
+                self.send_header(key, value)
+        self.send_header("Connection", "close")
+        sent = 0
+        try:
+            self.end_headers()
+            while sent < fault.size:
+                chunk = b" " * min(_FLOOD_CHUNK, fault.size - sent)
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading: what this fault is about
+        proxy.record(self.command, self.path, 200, "flood", self._started, sent=sent)
 
     def _injected(self, state: _State, fault: Fault | None) -> bool:
         """Answer in place of the registry when the scenario says so; True if it did."""
@@ -337,6 +402,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._abort(reset=True)
                 proxy.record(self.command, self.path, None, "dead", self._started)
+            return True
+        if isinstance(fault, Page):
+            self._send(200, [("Content-Type", fault.content_type)], fault.body)
+            proxy.record(self.command, self.path, 200, "page", self._started)
             return True
         if isinstance(fault, Hang):
             proxy.record(self.command, self.path, None, "hang", self._started)
@@ -540,12 +609,19 @@ class FaultProxy:
             and (fault is None or entry.fault.startswith(fault))
         )
 
-    def record(
-        self, method: str, path: str, status: int | None, fault: str, started: float = 0.0
+    def record(  # noqa: PLR0913 - the fields of one log entry
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        fault: str,
+        started: float = 0.0,
+        *,
+        sent: int = 0,
     ) -> None:
         """Append one entry to the log."""
         with self._lock:
-            self._log.append(Entry(method, path, status, fault, started, time.monotonic()))
+            self._log.append(Entry(method, path, status, fault, started, time.monotonic(), sent))
 
     def track(self, conn: socket.socket, *, add: bool) -> None:
         """Remember open client connections, so ``stop()`` can close them."""
@@ -600,12 +676,15 @@ __all__ = [
     "Drop",
     "Entry",
     "FaultProxy",
+    "Flood",
     "Hang",
     "Match",
     "NotYet",
+    "Page",
     "Scenario",
     "Status",
     "Tamper",
+    "padded_manifest",
     "start_proxy",
     "tamper_bytes",
 ]

@@ -29,6 +29,7 @@ PACKAGES: dict[str, str] = {
     "pass": "pass",
     "gpg": "gnupg",
     "gpgconf": "gnupg",
+    "openssl": "openssl",
 }
 
 DEFAULT_TIMEOUT = 120.0

@@ -132,10 +132,14 @@ class Registry:
             )
         self._wait_ready(timeout)
 
+    def _probe_client(self) -> httpx.Client:
+        """The client that waits for ``GET /v2/`` (a TLS subclass trusts its own CA)."""
+        return httpx.Client(trust_env=False, timeout=2.0)
+
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         last_error = "no answer yet"
-        with httpx.Client(trust_env=False, timeout=2.0) as client:
+        with self._probe_client() as client:
             while time.monotonic() < deadline:
                 if self._proc is None or self._proc.poll() is not None:
                     code = None if self._proc is None else self._proc.returncode
