@@ -4,8 +4,9 @@ import json
 
 import pytest
 from support.docker29 import OCI_INDEX, get_manifest, manifest_digest, put_manifest
+from support.faultproxy import FaultProxy
 from support.images import sha256_digest
-from support.oci_cli import AuthRegistry, CliResult, Variants, run_cli
+from support.oci_cli import AuthRegistry, CliResult, Variants, run_cli, run_cli_text
 from support.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -64,16 +65,48 @@ def test_index_with_two_images_for_one_platform(variants: Variants) -> None:
     assert tag_of(variants, "bad-doubled") is None
 
 
-def test_two_variants_for_one_platform(variants: Variants) -> None:
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (
+            ["--variant", "linux/amd64={other_ref}"],
+            "expected one variant per platform, found two for linux/amd64",
+        ),
+        (
+            # linux/arm64 is linux/arm64/v8 to a pulling client
+            ["--variant", "linux/arm64={arm_ref}", "--variant", "linux/arm64/v8={arm_ref}"],
+            "expected one variant per platform, found two for linux/arm64/v8",
+        ),
+        (
+            ["--expect", "linux/amd64={amd64}", "--expect", "linux/amd64={other_amd64}"],
+            "expected one ledger line per platform, found two for linux/amd64",
+        ),
+        (["--deadline", "nan"], "argument --deadline: expected a number of seconds"),
+        (["--deadline", "-1"], "argument --deadline: expected a number of seconds"),
+        (["--request-timeout", "inf"], "argument --request-timeout: expected a number"),
+        (["--request-timeout", "0"], "argument --request-timeout: expected a number"),
+    ],
+)
+def test_malformed_input_is_refused_before_any_request(
+    variants: Variants, proxy: FaultProxy, extra: list[str], phrase: str
+) -> None:
+    def through_proxy(text: str) -> str:
+        return text.format(
+            amd64=variants.amd64,
+            other_amd64=variants.other_amd64,
+            other_ref=proxy.ref(variants.repository, "v2.0.1-amd64"),
+            arm_ref=proxy.ref(variants.repository, "v2.0.0-arm64"),
+        )
+
     result = run_cli(
         "assemble",
-        variants.ref("bad-duplicate"),
+        proxy.ref(variants.repository, "bad-duplicate"),
         "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.1-amd64')}",
+        f"linux/amd64={proxy.ref(variants.repository, 'v2.0.0-amd64')}",
+        *[through_proxy(text) for text in extra],
     )
-    assert_refused(result, 1, "expected one variant per platform", "found two for linux/amd64")
+    assert_refused(result, 2, phrase)
+    assert proxy.log == []
     assert tag_of(variants, "bad-duplicate") is None
 
 
@@ -86,6 +119,24 @@ def test_registry_down(fresh_registry: Registry) -> None:
         f"linux/amd64={fresh_registry.ref('metrics-api', 'v2.0.0-amd64')}",
     )
     assert_refused(result, 1, fresh_registry.host, "still failing after 5 attempts", "ConnectError")
+
+
+def test_a_password_without_a_username_is_warned_about(variants: Variants) -> None:
+    result = run_cli_text(
+        "resolve",
+        variants.ref("v2.0.0-amd64"),
+        "--platform",
+        "linux/amd64",
+        env={"REGISTRY_PASSWORD": "s3cret-not-used", "DOCKER_CONFIG": "/nonexistent"},
+    )
+    assert result.returncode == 0, result.stderr
+    warning = (
+        "warning: $REGISTRY_PASSWORD is set but --username is not, so the password is not "
+        "used; pass --username to log in with it"
+    )
+    assert result.stderr.splitlines() == [warning]
+    assert "s3cret-not-used" not in result.stdout + result.stderr
+    assert variants.amd64 in result.stdout
 
 
 def test_401_without_credentials(

@@ -8,6 +8,7 @@ gone, must succeed. Nothing may hang, and no credential may show up anywhere.
 
 import base64
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from support.faultproxy import (
     Tamper,
     start_proxy,
 )
-from support.oci_cli import AuthRegistry, CliResult, Variants, run_cli
+from support.oci_cli import AuthRegistry, CliResult, Variants, cli_command, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,7 @@ GET = frozenset({"GET"})
 GET_HEAD = frozenset({"GET", "HEAD"})
 PUT = frozenset({"PUT"})
 DEADLINE_BOUND = 20.0  # the subprocess timeout of the deadline test
+HUNG_CLI_TIMEOUT = 60.0  # only a guard: the jobs under test stop long before
 
 
 def assemble(  # noqa: PLR0913 - keyword options of one CLI call
@@ -369,6 +371,34 @@ def test_a_registry_that_never_answers_fails_within_the_deadline(
     show(f"[deadline 3 s] failed after {elapsed:.2f} s (process start-up included)")
     assert elapsed < 3 + 2.5
     assert tag_on_registry(variants, "faults-deadline") is None
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_tag_untouched(
+    proxy: FaultProxy, variants: Variants
+) -> None:
+    proxy.scenario = Scenario(faults=(Hang(match=Match(methods=GET, path="/manifests/")),))
+    target = proxy.ref(variants.repository, "faults-interrupted")
+    variant = f"linux/amd64={proxy.ref(variants.repository, 'v2.0.0-amd64')}"
+    with subprocess.Popen(
+        cli_command("assemble", target, "--variant", variant, "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as job:
+        for _ in range(600):  # until the job waits for its held request (60 s at most)
+            if proxy.count(fault="hang") or job.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert proxy.count(fault="hang") == 1, "the job never reached the held request"
+        job.send_signal(signal.SIGINT)
+        stdout, stderr = job.communicate(timeout=HUNG_CLI_TIMEOUT)
+    result = CliResult(job.returncode, json.loads(stdout), stderr)
+    assert result.code == 130, stderr
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: interrupted (SIGINT) before the job finished; ")
+    assert "the release tag is the last thing written" in line
+    assert result.report["ok"] is False
+    assert tag_on_registry(variants, "faults-interrupted") is None
 
 
 # -- secrets -------------------------------------------------------------------------------

@@ -19,6 +19,40 @@ pytestmark = pytest.mark.unit
             "expected an annotation",
         ),
         (["verify", "r.io/m:v1", "--expect", "linux/amd64=sha256:1"], "expected a digest"),
+        (
+            [
+                "assemble",
+                "r.io/m:v1",
+                "--variant",
+                "linux/amd64=r.io/m:a",
+                "--variant",
+                "linux/amd64=r.io/m:b",
+            ],
+            "expected one variant per platform, found two for linux/amd64",
+        ),
+        (
+            [
+                "verify",
+                "r.io/m:v1",
+                "--expect",
+                f"linux/arm64=sha256:{'a' * 64}",
+                "--expect",
+                f"linux/arm64/v8=sha256:{'b' * 64}",
+            ],
+            "expected one ledger line per platform, found two for linux/arm64/v8",
+        ),
+        (["assemble", "r.io/m:v1"], "the following arguments are required: --variant"),
+        (["resolve", "r.io/m:v1"], "the following arguments are required: --platform"),
+        (["verify", "r.io/m:v1", "--expect", "linux/amd64=x", "--nope"], "unrecognized arguments"),
+        (["publish", "r.io/m:v1"], "argument COMMAND: invalid choice: 'publish'"),
+        *[
+            (
+                ["resolve", "r.io/m:v1", "--platform", "linux/amd64", option, value],
+                f"argument {option}: expected a number of seconds greater than 0, found {value!r}",
+            )
+            for option in ("--deadline", "--request-timeout")
+            for value in ("nan", "inf", "-1", "0", "ten")
+        ],
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(

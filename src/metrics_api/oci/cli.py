@@ -1,23 +1,31 @@
 """``python -m metrics_api.oci``: the core's jobs for CI systems without Dagger.
 
 Exit 0 only when everything held. Otherwise one clear line on stderr and a non-zero
-code: 2 for bad input, 1 for anything else. ``--json`` prints one JSON object on stdout.
+code: 2 for bad input (caught before any request), 1 for anything else, 130 when
+interrupted. ``--json`` prints one JSON object on stdout, on failure too.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.auth import Credentials
+from metrics_api.oci.client import ClientStats
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # What each remedy of the core means on this command line.
 HINTS = {
@@ -33,8 +41,32 @@ HINTS = {
 }
 
 
+class UsageError(Exception):
+    """The command line itself is malformed (what argparse complains about)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a malformed command line is one ``error:`` line, like any bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise instead of printing the usage and exiting."""
+        raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``nan``, ``inf``, 0 and -1 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        message = f"expected a number of seconds greater than 0, found {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     common.add_argument(
         "--insecure-registry",
@@ -53,15 +85,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help="environment variable holding the password (default: REGISTRY_PASSWORD)",
     )
-    common.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole job")
     common.add_argument(
-        "--request-timeout", type=float, default=30.0, help="seconds for one HTTP request"
+        "--deadline", type=_seconds, default=600.0, help="seconds for the whole job"
     )
-    parser = argparse.ArgumentParser(
+    common.add_argument(
+        "--request-timeout", type=_seconds, default=30.0, help="seconds for one HTTP request"
+    )
+    parser = _Parser(
         prog="python -m metrics_api.oci",
         description="Assemble, publish and verify multi-platform OCI indexes by digest.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     resolve = commands.add_parser(
         "resolve", parents=[common], help="show the image manifest a variant provides"
     )
@@ -112,17 +146,19 @@ def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
     )
 
 
-async def _run(args: argparse.Namespace) -> VariantReport | AssembleReport | VerificationReport:
+async def _run(
+    args: argparse.Namespace, stats: ClientStats
+) -> VariantReport | AssembleReport | VerificationReport:
     if args.command == "resolve":
-        async with jobs.open_client(_settings(args, args.reference)) as client:
+        async with jobs.open_client(_settings(args, args.reference), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "verify":
-        ledger = [jobs.parse_expectation(text) for text in args.expect]
-        async with jobs.open_client(_settings(args, args.target)) as client:
+        ledger = jobs.parse_ledger(args.expect)
+        async with jobs.open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(client, args.target, ledger)
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = dict(jobs.parse_annotation(text) for text in args.annotation)
-    async with jobs.open_client(_settings(args, args.target)) as client:
+    async with jobs.open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,
             args.target,
@@ -134,18 +170,67 @@ async def _run(args: argparse.Namespace) -> VariantReport | AssembleReport | Ver
         )
 
 
+def _warn_unused_password(args: argparse.Namespace) -> None:
+    """A password in the environment without ``--username`` is a mistake worth a line."""
+    if not args.username and os.environ.get(args.password_env):
+        print(
+            f"warning: ${args.password_env} is set but --username is not, so the password is "
+            "not used; pass --username to log in with it",
+            file=sys.stderr,
+        )
+
+
+def _interrupted(command: str) -> str:
+    if command == "assemble":
+        return (
+            "interrupted (SIGINT) before the job finished; the release tag is the last thing "
+            "written, so it is as it was unless tagging had begun: run the command again"
+        )
+    return "interrupted (SIGINT) before the job finished; nothing was written"
+
+
+def _fail(
+    message: str, code: int, *, as_json: bool, stats: ClientStats | None, elapsed: float
+) -> int:
+    if as_json:
+        failure = {"ok": False, "error": message, "digest": None, "entries": []}
+        if stats is not None:
+            failure |= {"requests": stats.requests, "retries": stats.retries}
+        print(json.dumps({**failure, "elapsed": round(elapsed, 3)}))
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
     try:
-        report = anyio.run(_run, args)
+        args = _parser().parse_args(arguments)
+    except UsageError as error:
+        elapsed = time.monotonic() - started
+        return _fail(
+            str(error), EXIT_USAGE, as_json="--json" in arguments, stats=None, elapsed=elapsed
+        )
+    _warn_unused_password(args)
+    stats = ClientStats()
+    try:
+        report = anyio.run(_run, args, stats)
     except OciError as error:
-        message = render(error, HINTS)
-        if args.json:
-            print(json.dumps({"ok": False, "error": message, "digest": None, "entries": []}))
-        print(f"error: {message}", file=sys.stderr)
-        return 2 if isinstance(error, InvalidInputError) else 1
-    print(json.dumps(report.model_dump(mode="json"), indent=2) if args.json else report.text())
+        code = EXIT_USAGE if isinstance(error, InvalidInputError) else 1
+        elapsed = time.monotonic() - started
+        return _fail(render(error, HINTS), code, as_json=args.json, stats=stats, elapsed=elapsed)
+    except KeyboardInterrupt:
+        elapsed = time.monotonic() - started
+        message = _interrupted(args.command)
+        return _fail(message, EXIT_INTERRUPTED, as_json=args.json, stats=stats, elapsed=elapsed)
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(
+            json.dumps({**report.model_dump(mode="json"), "elapsed": round(elapsed, 3)}, indent=2)
+        )
+    else:
+        print(report.text())
     if isinstance(report, VerificationReport) and not report.ok:
         failed = ", ".join(check.name for check in report.failures())
         print(f"error: verification failed: {failed}", file=sys.stderr)

@@ -79,7 +79,7 @@ def _describe(response: httpx.Response) -> str:
 class RegistryClient:
     """One client for any number of registries; use it as an async context manager."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only settings, each with a default
         self,
         *,
         credentials: CredentialStore | None = None,
@@ -87,12 +87,13 @@ class RegistryClient:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        stats: ClientStats | None = None,
     ) -> None:
         """Configure; nothing connects until the first request."""
         self.credentials = credentials or CredentialStore()
         self.insecure_registries = insecure_registries
         self.retry = retry or RetryPolicy()
-        self.stats = ClientStats()
+        self.stats = ClientStats() if stats is None else stats
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,

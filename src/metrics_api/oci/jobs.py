@@ -13,7 +13,7 @@ import anyio
 
 from metrics_api.oci.assemble import build_index, index_annotations, index_entries
 from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
-from metrics_api.oci.client import RegistryClient, RetryPolicy
+from metrics_api.oci.client import ClientStats, RegistryClient, RetryPolicy
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
@@ -38,8 +38,14 @@ class Settings:
 
 
 @asynccontextmanager
-async def open_client(settings: Settings) -> AsyncIterator[RegistryClient]:
-    """A client configured from ``settings``, inside the job's overall deadline."""
+async def open_client(
+    settings: Settings, stats: ClientStats | None = None
+) -> AsyncIterator[RegistryClient]:
+    """A client configured from ``settings``, inside the job's overall deadline.
+
+    ``stats``: where the client counts its requests, for a caller that reports them even
+    when the job fails.
+    """
     store = CredentialStore.from_sources(
         settings.credentials, docker_config_path() if settings.use_docker_config else None
     )
@@ -48,6 +54,7 @@ async def open_client(settings: Settings) -> AsyncIterator[RegistryClient]:
         insecure_registries=settings.insecure_registries,
         retry=settings.retry,
         timeout=settings.request_timeout,
+        stats=stats,
     )
     try:
         with anyio.fail_after(settings.deadline):
@@ -92,10 +99,34 @@ def parse_expectation(text: str) -> tuple[Platform, str]:
     return parse_platform(platform), validate_digest(digest)
 
 
-def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[VariantRequest]:
-    """Variants (``PLATFORM=REFERENCE``), each with its ledger line from ``PLATFORM=DIGEST``."""
+def _one_per_platform(platforms: Sequence[Platform], what: str, given: Sequence[str]) -> None:
+    """Refuse two of ``what`` for one platform (as a client matches platforms)."""
+    for position, platform in enumerate(platforms):
+        for earlier in range(position):
+            if platforms[earlier].matches(platform):
+                raise InvalidInputError(
+                    f"expected one {what} per platform, found two for {platform}: "
+                    f"{given[earlier]!r} and {given[position]!r}; drop one, or declare the "
+                    "platform each was really built for"
+                )
+
+
+def parse_ledger(expect: Sequence[str]) -> list[tuple[Platform, str]]:
+    """The digest ledger: ``PLATFORM=DIGEST`` lines, at most one per platform."""
     ledger = [parse_expectation(text) for text in expect]
+    _one_per_platform([platform for platform, _ in ledger], "ledger line", expect)
+    return ledger
+
+
+def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[VariantRequest]:
+    """Variants (``PLATFORM=REFERENCE``), each with its ledger line from ``PLATFORM=DIGEST``.
+
+    Two variants for one platform are refused here, before any request: a client would
+    only ever pull the first.
+    """
+    ledger = parse_ledger(expect)
     requests = [parse_variant(text) for text in variants]
+    _one_per_platform([request.platform for request in requests], "variant", variants)
     for platform, _ in ledger:
         if not any(platform.matches(request.platform) for request in requests):
             raise InvalidInputError(
@@ -217,7 +248,10 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
 
 
 async def verify(client: RegistryClient, target: str, ledger: Ledger) -> VerificationReport:
-    """Verify an index someone published against a digest ledger."""
+    """Verify an index someone published against a digest ledger (one line per platform)."""
+    _one_per_platform(
+        [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
+    )
     if not ledger:
         raise InvalidInputError(
             "expected at least one PLATFORM=DIGEST expectation, found none",
