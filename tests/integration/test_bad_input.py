@@ -6,7 +6,7 @@ import pytest
 from support.docker29 import OCI_INDEX, get_manifest, manifest_digest, put_manifest
 from support.faultproxy import FaultProxy
 from support.images import sha256_digest
-from support.oci_cli import AuthRegistry, CliResult, Variants, run_cli, run_cli_text
+from support.oci_cli import AuthRegistry, CliResult, TlsRegistry, Variants, run_cli, run_cli_text
 from support.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -119,6 +119,47 @@ def test_registry_down(fresh_registry: Registry) -> None:
         f"linux/amd64={fresh_registry.ref('metrics-api', 'v2.0.0-amd64')}",
     )
     assert_refused(result, 1, fresh_registry.host, "still failing after 5 attempts", "ConnectError")
+
+
+def test_a_name_that_does_not_resolve_is_not_retried() -> None:
+    result = run_cli("resolve", "registry.invalid/metrics-api:v2.0.0", "--platform", "linux/amd64")
+    assert_refused(
+        result,
+        1,
+        "GET https://registry.invalid/v2/metrics-api/manifests/v2.0.0 failed",
+        "the name registry.invalid does not resolve",
+        "check the registry's name and this machine's DNS",
+    )
+    assert "--insecure-registry" not in result.stderr
+    assert (result.report["requests"], result.report["retries"]) == (1, 0)
+
+
+def test_an_untrusted_certificate_names_its_issuer_and_is_not_retried(
+    tls_registry: TlsRegistry,
+) -> None:
+    reference = tls_registry.ref("metrics-api", "v2.0.0")
+    result = run_cli("resolve", reference, "--platform", "linux/amd64")
+    assert_refused(
+        result,
+        1,
+        f"GET https://{tls_registry.host}/v2/metrics-api/manifests/v2.0.0 failed",
+        f"the TLS certificate of {tls_registry.host} is not trusted",
+        f"it was issued by CN={tls_registry.ca_name}",
+        "SSL_CERT_FILE",
+    )
+    assert "--insecure-registry" not in result.stderr
+    assert (result.report["requests"], result.report["retries"]) == (1, 0)
+    # The remedy the message gives: trust the CA, and the registry itself answers.
+    trusted = run_cli(
+        "resolve",
+        reference,
+        "--platform",
+        "linux/amd64",
+        env={"SSL_CERT_FILE": str(tls_registry.ca_file)},
+    )
+    assert_refused(
+        trusted, 1, f"GET https://{tls_registry.host}/v2/", "HTTP 404", "MANIFEST_UNKNOWN"
+    )
 
 
 def test_a_password_without_a_username_is_warned_about(variants: Variants) -> None:

@@ -373,6 +373,29 @@ def test_a_registry_that_never_answers_fails_within_the_deadline(
     assert tag_on_registry(variants, "faults-deadline") is None
 
 
+def test_a_request_that_gets_no_answer_is_tried_twice_and_named(
+    proxy: FaultProxy, variants: Variants
+) -> None:
+    hung = f"/{variants.repository}/manifests/v2.0.0-amd64$"
+    proxy.scenario = Scenario(faults=(Hang(match=Match(methods=GET, path=hung)),))
+    result = run_cli(
+        "resolve",
+        proxy.ref(variants.repository, "v2.0.0-amd64"),
+        "--platform",
+        "linux/amd64",
+        "--request-timeout",
+        "1",
+    )
+    assert_refused(
+        result,
+        f"GET http://{proxy.host}/v2/{variants.repository}/manifests/v2.0.0-amd64",
+        "still failing after 2 attempts, last cause: no answer within 1 s",
+        f"check that {proxy.host} is up and answering",
+    )
+    assert proxy.count("GET", hung, fault="hang") == 2
+    assert (result.report["requests"], result.report["retries"]) == (2, 1)
+
+
 def test_ctrl_c_is_one_line_exit_130_and_the_tag_untouched(
     proxy: FaultProxy, variants: Variants
 ) -> None:

@@ -1,6 +1,7 @@
 import pytest
 
 from metrics_api.oci.client import RegistryClient, RetryPolicy
+from metrics_api.oci.jobs import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -27,3 +28,9 @@ def test_backoff_is_bounded_and_honours_retry_after() -> None:
     assert policy.delay(0, "3") == 3.0
     assert policy.delay(0, "600") == 30.0
     assert policy.delay(2, "Wed, 21 Oct 2026 07:28:00 GMT") == 0.8
+
+
+def test_with_the_defaults_a_registry_that_never_answers_fails_within_a_minute() -> None:
+    policy, timeout = Settings().retry, Settings().request_timeout
+    backoff = sum(policy.delay(attempt, None) for attempt in range(policy.timeout_attempts - 1))
+    assert policy.timeout_attempts * timeout + backoff <= 60.5

@@ -3,8 +3,12 @@
 It retries what is worth retrying (429 with ``Retry-After``, 5xx, dropped connections,
 content a registry briefly reports as unknown right after a push) a bounded number of
 times, answers auth challenges, and checks every byte it receives against its digest.
+What cannot heal (a name that does not resolve, a certificate that is not trusted) is
+not retried, and a request that gets no answer is tried only twice.
 """
 
+import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -15,6 +19,7 @@ import httpx
 
 from metrics_api.oci import media_types
 from metrics_api.oci.auth import Challenge, CredentialStore, parse_challenge
+from metrics_api.oci.certificates import peer_issuer
 from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
 from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
@@ -27,9 +32,15 @@ _NOT_YET_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: attempts per request and the exponential backoff between them."""
+    """How hard to try: attempts per request and the exponential backoff between them.
+
+    A request that timed out is tried ``timeout_attempts`` times at most: a registry that
+    accepts connections and then says nothing rarely recovers within one job, and five
+    full timeouts would keep a CI job waiting for minutes.
+    """
 
     attempts: int = 5
+    timeout_attempts: int = 2
     base_delay: float = 0.2
     max_delay: float = 5.0
     max_retry_after: float = 30.0
@@ -76,6 +87,13 @@ def _describe(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}" + (f" ({detail})" if detail else "")
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    """The exception at the bottom of a chain (httpx wraps httpcore, which wraps the OS's)."""
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    return error
+
+
 class RegistryClient:
     """One client for any number of registries; use it as an async context manager."""
 
@@ -94,8 +112,9 @@ class RegistryClient:
         self.insecure_registries = insecure_registries
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats() if stats is None else stats
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            timeout=self._timeout,
             transport=transport,
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
@@ -301,9 +320,12 @@ class RegistryClient:
         answered_challenge = False
         cause = ""
         unknown = False  # the last attempt was answered "unknown" (not a down registry)
-        for attempt in range(self.retry.attempts):
-            if attempt:
+        timeouts = 0
+        attempts = 0
+        while attempts < self.retry.attempts and timeouts < self.retry.timeout_attempts:
+            if attempts:
                 self.stats.retries += 1
+            attempts += 1
             request = self._http.build_request(
                 method,
                 url,
@@ -317,9 +339,17 @@ class RegistryClient:
                     await self._answer_challenge(ref.host, scopes, response, what)
                     request.headers.update(self._headers(ref.host, scopes, None))
                     response = await self._send(request)
+            except httpx.TimeoutException as error:
+                cause, unknown = self._timeout_cause(error), False
+                timeouts += 1
+                if timeouts < self.retry.timeout_attempts:
+                    await self._pause(attempts - 1, None)
+                continue
             except httpx.TransportError as error:
-                cause, unknown = f"{type(error).__name__}: {error}", False
-                await self._pause(attempt, None)
+                await self._refuse_what_cannot_heal(error, method, url, what)
+                cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                unknown = False
+                await self._pause(attempts - 1, None)
                 continue
             if response.status_code == httpx.codes.UNAUTHORIZED:
                 sent = "the configured" if self.credentials.for_host(ref.host) else "no"
@@ -334,21 +364,81 @@ class RegistryClient:
                 return response
             cause = f"{method} {request.url.path} answered {_describe(response)}"
             unknown = response.status_code not in _RETRY_STATUSES
-            await self._pause(attempt, response.headers.get("Retry-After"))
-        over_https = url.scheme == "https" and not unknown
-        raise RegistryError(
-            f"{what}: {method} {url} still failing after {self.retry.attempts} attempts, "
-            f"last cause: {cause}; "
-            + (
+            await self._pause(attempts - 1, response.headers.get("Retry-After"))
+        raise self._exhausted(
+            f"{what}: {method} {url}",
+            ref,
+            attempts,
+            cause,
+            https=url.scheme == "https",
+            unknown=unknown,
+            timeouts=timeouts,
+        )
+
+    @staticmethod
+    def _exhausted(  # noqa: PLR0913 - the state of the attempts, passed as it is
+        request: str,
+        ref: Reference,
+        attempts: int,
+        cause: str,
+        *,
+        https: bool,
+        unknown: bool,
+        timeouts: int,
+    ) -> RegistryError:
+        """The error once every attempt failed; plain HTTP is suggested only when it may help."""
+        over_https = https and not unknown and not timeouts
+        if unknown:
+            advice = (
                 f"{ref.host} answered, but kept reporting the content unknown: check that it "
                 f"exists in {ref.repository_name}"
-                if unknown
-                else f"check that {ref.host} is up and reachable"
-                + (" over HTTPS" if over_https else "")
-            ),
+            )
+        elif timeouts == attempts:
+            advice = f"check that {ref.host} is up and answering"
+        else:
+            advice = f"check that {ref.host} is up and reachable" + (
+                " over HTTPS" if over_https else ""
+            )
+        return RegistryError(
+            f"{request} still failing after {attempts} attempts, last cause: {cause}; {advice}",
             remedy=Remedy.PLAIN_HTTP if over_https else None,
             host=ref.host,
         )
+
+    def _timeout_cause(self, error: httpx.TimeoutException) -> str:
+        """What a timeout means, in seconds: httpx's own message is often empty."""
+        if isinstance(error, httpx.ConnectTimeout):
+            return f"no connection within {self._timeout.connect:g} s"
+        if isinstance(error, httpx.WriteTimeout):
+            return f"the request could not be sent within {self._timeout.write:g} s"
+        if isinstance(error, httpx.PoolTimeout):
+            return f"no free connection within {self._timeout.pool:g} s"
+        return f"no answer within {self._timeout.read:g} s"
+
+    async def _refuse_what_cannot_heal(
+        self, error: httpx.TransportError, method: str, url: httpx.URL, what: str
+    ) -> None:
+        """Raise at once for a name that does not resolve or a certificate not trusted."""
+        root = _root_cause(error)
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        if isinstance(root, socket.gaierror):
+            raise RegistryError(
+                f"{what}: {method} {url} failed: the name {url.host} does not resolve "
+                f"({root.strerror or root}); check the registry's name and this machine's DNS",
+                host=host,
+            ) from None
+        if isinstance(root, ssl.SSLCertVerificationError):
+            issuer = ""
+            with anyio.move_on_after(self._timeout.connect or 10.0):
+                issuer = await peer_issuer(url.host, url.port or 443)
+            raise RegistryError(
+                f"{what}: {method} {url} failed: the TLS certificate of {host} is not trusted "
+                f"({root.verify_message or root.reason})"
+                + (f"; it was issued by {issuer}" if issuer else "")
+                + "; trust the authority that issued it (a CA bundle named by SSL_CERT_FILE) "
+                "or give the registry a certificate from one this machine trusts",
+                host=host,
+            ) from None
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """Send once, counted; a request cut off by the deadline stays listed as in flight."""
