@@ -21,9 +21,11 @@ from support.faultproxy import (
     DieAfterIndexPut,
     Drop,
     FaultProxy,
+    Flood,
     Hang,
     Match,
     NotYet,
+    Page,
     Scenario,
     Status,
     Tamper,
@@ -38,6 +40,7 @@ GET_HEAD = frozenset({"GET", "HEAD"})
 PUT = frozenset({"PUT"})
 DEADLINE_BOUND = 20.0  # the subprocess timeout of the deadline test
 HUNG_CLI_TIMEOUT = 60.0  # only a guard: the jobs under test stop long before
+MANIFEST_LIMIT = 4 * 1024 * 1024
 
 
 def assemble(  # noqa: PLR0913 - keyword options of one CLI call
@@ -422,6 +425,49 @@ def test_ctrl_c_is_one_line_exit_130_and_the_tag_untouched(
     assert "the release tag is the last thing written" in line
     assert result.report["ok"] is False
     assert tag_on_registry(variants, "faults-interrupted") is None
+
+
+# -- answers that are not a registry's -----------------------------------------------------
+
+
+def test_an_html_page_instead_of_the_registry_api(proxy: FaultProxy, variants: Variants) -> None:
+    proxy.scenario = Scenario(faults=(Page(),))
+    result = run_cli(
+        "resolve", proxy.ref(variants.repository, "v2.0.0-amd64"), "--platform", "linux/amd64"
+    )
+    assert_refused(
+        result,
+        "answered 200 with Content-Type text/html; charset=utf-8",
+        f"the server at {proxy.host} is not speaking the registry API",
+    )
+    assert (result.report["requests"], result.report["retries"]) == (1, 0)
+
+
+def test_a_manifest_over_4_mib_is_refused_unread(proxy: FaultProxy, variants: Variants) -> None:
+    size = 5 * 1024 * 1024  # a JSON manifest, its Docker-Content-Digest matching
+    proxy.scenario = Scenario(faults=(Flood(size, announce=True),))
+    result = run_cli(
+        "resolve", proxy.ref(variants.repository, "v2.0.0-amd64"), "--platform", "linux/amd64"
+    )
+    assert_refused(
+        result,
+        f"announced a body of {size} bytes",
+        f"expected a manifest of at most {MANIFEST_LIMIT} bytes",
+    )
+
+
+def test_an_endless_manifest_is_read_no_further_than_4_mib(
+    proxy: FaultProxy, variants: Variants
+) -> None:
+    size = 256 * 1024 * 1024  # streamed with no Content-Length, until the client hangs up
+    proxy.scenario = Scenario(faults=(Flood(size, announce=False),))
+    result = run_cli(
+        "resolve", proxy.ref(variants.repository, "v2.0.0-amd64"), "--platform", "linux/amd64"
+    )
+    assert_refused(result, f"sent more than {MANIFEST_LIMIT} bytes (read no further)")
+    (flood,) = [entry for entry in proxy.log if entry.fault == "flood"]
+    show(f"[endless manifest] the proxy got {flood.sent} bytes out before the client hung up")
+    assert MANIFEST_LIMIT < flood.sent < size
 
 
 # -- secrets -------------------------------------------------------------------------------

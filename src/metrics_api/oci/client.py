@@ -7,6 +7,7 @@ What cannot heal (a name that does not resolve, a certificate that is not truste
 not retried, and a request that gets no answer is tried only twice.
 """
 
+import json
 import socket
 import ssl
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from metrics_api.oci.reference import Reference, is_loopback
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 # Codes a registry may answer for content it has not finished storing (anchors.md item 7).
 _NOT_YET_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN"})
+# The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
+MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,55 @@ def _root_cause(error: BaseException) -> BaseException:
     return error
 
 
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+def _too_large(response: httpx.Response, what: str, found: str, limit: int) -> RegistryError:
+    request = response.request
+    return RegistryError(
+        f"{what}: {request.method} {request.url} {found}; expected a manifest of at most "
+        f"{limit} bytes (4 MiB, the most a registry stores), so it was refused: check that "
+        f"the reference names an image or an index, and which server answers for "
+        f"{request.url.netloc.decode()}"
+    )
+
+
+async def _read(response: httpx.Response, limit: int | None, what: str) -> httpx.Response:
+    """The response with its body read, refusing a body over ``limit`` bytes unread.
+
+    The body is read chunk by chunk, so a registry that sends an endless or huge answer
+    costs at most ``limit`` bytes of memory. The result is a new response holding the
+    decoded body (hence without ``Content-Encoding``): httpx only keeps a body it read all
+    at once.
+    """
+    if limit is None:
+        await response.aread()
+        return response
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise _too_large(response, what, f"announced a body of {int(announced)} bytes", limit)
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(
+                response, what, f"sent more than {limit} bytes (read no further)", limit
+            )
+    headers = [
+        (key, value)
+        for key, value in response.headers.multi_items()
+        if key.lower() != "content-encoding"
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=response.request
+    )
+
+
 class RegistryClient:
     """One client for any number of registries; use it as an async context manager."""
 
@@ -157,9 +209,18 @@ class RegistryClient:
             what=what,
             headers={"Accept": media_types.MANIFEST_ACCEPT},
             just_pushed=just_pushed,
+            limit=MAX_MANIFEST_BYTES,
         )
         self._expect(response, {200}, what, missing_hint=f"check that {ref} was pushed")
         raw = response.content
+        if not _is_json(raw):  # before the digest checks: this is no registry's answer at all
+            raise RegistryError(
+                f"{what}: GET {response.request.url} answered {response.status_code} with "
+                f"Content-Type {response.headers.get('Content-Type') or 'none'} and a body that "
+                f"is not JSON; expected a manifest: the server at {ref.host} is not speaking "
+                "the registry API (a proxy or a login page?): check the registry's address and "
+                "what stands between it and this machine"
+            )
         if ref.digest:
             check_digest(raw, ref.digest, what)
         announced = response.headers.get("Docker-Content-Digest")
@@ -307,8 +368,9 @@ class RegistryClient:
         push: bool = False,
         just_pushed: bool = False,
         extra_scopes: tuple[str, ...] = (),
+        limit: int | None = None,
     ) -> httpx.Response:
-        """Send one logical request, with auth and bounded retries."""
+        """Send one logical request, with auth and bounded retries; bodies over ``limit`` fail."""
         # Paths are relative to the repository; upload Locations arrive absolute.
         relative = not path.startswith(("/", "http://", "https://"))
         url = httpx.URL(self.base_url(ref.host)).join(
@@ -333,12 +395,12 @@ class RegistryClient:
                 content=content,
             )
             try:
-                response = await self._send(request)
+                response = await self._send(request, what, limit)
                 if response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
                     answered_challenge = True
                     await self._answer_challenge(ref.host, scopes, response, what)
                     request.headers.update(self._headers(ref.host, scopes, None))
-                    response = await self._send(request)
+                    response = await self._send(request, what, limit)
             except httpx.TimeoutException as error:
                 cause, unknown = self._timeout_cause(error), False
                 timeouts += 1
@@ -440,14 +502,20 @@ class RegistryClient:
                 host=host,
             ) from None
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(
+        self, request: httpx.Request, what: str, limit: int | None = None
+    ) -> httpx.Response:
         """Send once, counted; a request cut off by the deadline stays listed as in flight."""
         sending = f"{request.method} {request.url}"
         self._in_flight.append(sending)
         self.stats.requests += 1
         try:
-            response = await self._http.send(request)
-        except httpx.TransportError:
+            streamed = await self._http.send(request, stream=True)
+            try:
+                response = await _read(streamed, limit, what)
+            finally:
+                await streamed.aclose()
+        except (httpx.TransportError, RegistryError):
             self._in_flight.remove(sending)
             raise
         self._in_flight.remove(sending)
