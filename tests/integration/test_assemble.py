@@ -11,7 +11,7 @@ import pytest
 from support.docker29 import manifest_digest
 from support.faultproxy import start_proxy
 from support.images import sha256_digest, skopeo_inspect_platform, skopeo_raw
-from support.oci_cli import AuthRegistry, Variants, run_cli
+from support.oci_cli import AuthRegistry, Variants, run_cli, run_cli_text
 from support.registry import Registry
 from support.registry_kinds import RegistryKind
 
@@ -222,6 +222,145 @@ def test_verify_flags_entries_not_in_the_ledger(variants: Variants) -> None:
     failed = [c for c in result.report["checks"] if not c["ok"]]
     assert [c["name"] for c in failed] == ["no unexpected entries"]
     assert variants.arm64 in failed[0]["detail"]
+
+
+def checks_named(report: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    return {
+        check["name"]: check for check in report["checks"] if str(check["name"]).startswith(prefix)
+    }
+
+
+def test_a_ledger_line_may_name_the_wrapper_docker_push_printed(variants: Variants) -> None:
+    code, report, stderr = assemble(
+        variants,
+        variants.ref("v2.0.0-wrapper-ledger"),
+        "--expect",
+        f"linux/amd64={variants.amd64}",
+        "--expect",
+        f"linux/arm64={variants.arm64_index}",  # the digest `docker push` prints
+    )
+    assert code == 0, stderr
+    arm64 = report["variants"][1]
+    assert (arm64["digest"], arm64["unwrapped_from"]) == (variants.arm64, variants.arm64_index)
+    assert [v["ledger"] for v in report["variants"]] == ["image", "wrapper"]
+    assert report["entries"][1]["digest"] == variants.arm64  # the image, never the wrapper
+    verification = report["verification"]
+    assert verification["ledger"] == "given"
+    ledger = checks_named(verification, "ledger ")
+    assert ledger["ledger linux/arm64"]["detail"].endswith(
+        f"(the image in the wrapper index {variants.arm64_index} the ledger names)"
+    )
+    assert {check["basis"] for check in ledger.values()} == {"ledger"}
+
+
+def test_verify_takes_the_wrapper_digest_as_the_ledger_line(variants: Variants) -> None:
+    target = variants.ref("v2.0.0")
+    assemble(variants, target)
+    result = run_cli(
+        "verify",
+        target,
+        "--expect",
+        f"linux/amd64={variants.amd64}",
+        "--expect",
+        f"linux/arm64={variants.arm64_index}",
+    )
+    assert result.code == 0, result.stderr
+    check = checks_named(result.report, "ledger linux/arm64")["ledger linux/arm64"]
+    assert check["ok"] is True
+    assert check["detail"] == (
+        f"expected exactly one entry {variants.arm64}, the image in the wrapper index "
+        f"{variants.arm64_index} the ledger names; found {variants.arm64}"
+    )
+
+
+def test_a_ledger_digest_that_matches_neither_says_what_was_found(variants: Variants) -> None:
+    code, report, stderr = assemble(
+        variants, variants.ref("v2.0.0-neither"), "--expect", f"linux/arm64={variants.other_amd64}"
+    )
+    assert code == 1
+    expected = (
+        f"error: variant {variants.ref('v2.0.0-arm64')} for linux/arm64: expected "
+        f"{variants.other_amd64}, recorded when it was pushed, found the image manifest "
+        f"{variants.arm64} in the wrapper index {variants.arm64_index} (neither is "
+        f"{variants.other_amd64}); the tag moved since: assemble from the digest"
+    )
+    assert stderr.strip().splitlines() == [expected]
+    assert report["ok"] is False
+    target = variants.ref("v2.0.0")
+    assemble(variants, target)
+    verified = run_cli(
+        "verify",
+        target,
+        "--expect",
+        f"linux/amd64={variants.amd64}",
+        "--expect",
+        f"linux/arm64={variants.other_amd64}",
+    )
+    assert verified.code == 1
+    check = checks_named(verified.report, "ledger linux/arm64")["ledger linux/arm64"]
+    assert check["ok"] is False
+    assert check["detail"] == (
+        f"expected exactly one entry {variants.other_amd64}, found {variants.arm64} (the image "
+        f"manifest for linux/arm64/v8); {variants.other_amd64} is another image manifest "
+        "(application/vnd.oci.image.manifest.v1+json)"
+    )
+
+
+def test_without_a_ledger_the_checks_say_they_compare_what_was_resolved(
+    variants: Variants,
+) -> None:
+    target = variants.ref("v2.0.0-no-ledger")
+    code, report, stderr = assemble(variants, target)
+    assert code == 0, stderr
+    verification = report["verification"]
+    assert verification["ledger"] == "none"
+    ledger = checks_named(verification, "ledger ")
+    assert set(ledger) == {"ledger linux/amd64", "ledger linux/arm64"}
+    for check in ledger.values():
+        assert check["basis"] == "resolution"
+        assert check["detail"].startswith(
+            "no ledger given, compared with the digest recorded at resolution: "
+        )
+    assert [v["ledger"] for v in report["variants"]] == ["none", "none"]
+    text = run_cli_text(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--variant",
+        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+    )
+    assert text.returncode == 0, text.stderr
+    assert (
+        f"verification of {target}: ok (no ledger given: entries compared with the digests "
+        "recorded at resolution)"
+    ) in text.stdout.splitlines()
+
+
+def test_a_partial_ledger_is_said_to_be_partial(variants: Variants) -> None:
+    target = variants.ref("v2.0.0-partial-ledger")
+    extra = ("--expect", f"linux/amd64={variants.amd64}")
+    code, report, stderr = assemble(variants, target, *extra)
+    assert code == 0, stderr
+    verification = report["verification"]
+    assert verification["ledger"] == "partial"
+    ledger = checks_named(verification, "ledger ")
+    assert ledger["ledger linux/amd64"]["basis"] == "ledger"
+    assert ledger["ledger linux/arm64"]["basis"] == "resolution"
+    text = run_cli_text(
+        "assemble",
+        target,
+        "--variant",
+        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
+        "--variant",
+        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *extra,
+    )
+    assert text.returncode == 0, text.stderr
+    assert (
+        f"verification of {target}: ok (ledger given for linux/amd64 only; linux/arm64 "
+        "compared with the digest recorded at resolution)"
+    ) in text.stdout.splitlines()
 
 
 def test_publishes_to_a_registry_that_wants_credentials(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Literal
 
 import anyio
 
@@ -22,7 +23,7 @@ from metrics_api.oci.publish import TagPlan, publish_index
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.verify import Ledger, entry_report, verify_index
+from metrics_api.oci.verify import Ledger, entry_report, label_ledger, verify_index
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ def parse_target(text: str) -> Reference:
     return target
 
 
-def variant_report(variant: ResolvedVariant, child_action: str = "") -> VariantReport:
-    """A resolved variant as reported."""
+def variant_report(
+    variant: ResolvedVariant, child_action: str = "", expected: str | None = None
+) -> VariantReport:
+    """A resolved variant as reported, with which of its digests the ledger line named."""
     return VariantReport(
         platform=str(variant.platform),
         reference=str(variant.source),
@@ -171,7 +174,16 @@ def variant_report(variant: ResolvedVariant, child_action: str = "") -> VariantR
         media_type=variant.manifest.media_type,
         unwrapped_from=variant.wrapper_digest,
         child_action=child_action,
+        ledger=_named_by_ledger(variant, expected),
     )
+
+
+def _named_by_ledger(
+    variant: ResolvedVariant, expected: str | None
+) -> Literal["image", "wrapper", "none"]:
+    if not expected:
+        return "none"
+    return "wrapper" if expected == variant.wrapper_digest else "image"
 
 
 async def resolve(client: RegistryClient, reference: str, platform: str) -> VariantReport:
@@ -181,12 +193,27 @@ async def resolve(client: RegistryClient, reference: str, platform: str) -> Vari
 
 
 async def _resolve(client: RegistryClient, request: VariantRequest) -> ResolvedVariant:
+    """Resolve a variant and hold it to its ledger line.
+
+    The line may name the image or the index it was unwrapped from: ``docker push`` of a
+    Docker 29 build prints the digest of that wrapper index.
+    """
     variant = await resolve_variant(client, request.reference, request.platform)
-    if request.expected_digest and variant.manifest.digest != request.expected_digest:
+    expected = request.expected_digest
+    if expected and expected not in (variant.manifest.digest, variant.wrapper_digest):
+        found = f"the image manifest {variant.manifest.digest}" + (
+            f" in the wrapper index {variant.wrapper_digest} (neither is {expected})"
+            if variant.wrapper_digest
+            else ""
+        )
+        advice = (
+            "the reference and the ledger disagree: check which digest was pushed"
+            if request.reference.digest
+            else "the tag moved since: assemble from the digest"
+        )
         raise ResolutionError(
-            f"variant {request.reference} for {request.platform}: expected the image "
-            f"{request.expected_digest} recorded when it was pushed, found "
-            f"{variant.manifest.digest}; the tag moved since: assemble from the digest"
+            f"variant {request.reference} for {request.platform}: expected {expected}, "
+            f"recorded when it was pushed, found {found}; {advice}"
         )
     return variant
 
@@ -213,6 +240,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         annotations=index_annotations(annotations or {}, source_date_epoch),
     )
     entries = [entry_report(entry) for entry in index_entries(index)]
+    expected = [request.expected_digest for request in requests]
     if dry_run:
         return AssembleReport(
             ok=True,
@@ -220,7 +248,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
             digest=index.digest,
             tag_action="dry-run",
             previous_digest=current.digest if current else None,
-            variants=[variant_report(v) for v in variants],
+            variants=[variant_report(v, "", e) for v, e in zip(variants, expected, strict=True)],
             entries=entries,
             verification=None,
             index=index.raw.decode(),
@@ -229,6 +257,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         )
     release = TagPlan(target_ref, index, current.digest if current else None)
     outcome = await publish_index(client, index, variants, release, force=force)
+    recorded = [(v.declared, v.manifest.digest, e) for v, e in zip(variants, expected, strict=True)]
     return AssembleReport(
         ok=outcome.verification.ok,
         target=str(target_ref),
@@ -236,10 +265,11 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         tag_action=outcome.tag_action,
         previous_digest=outcome.previous_digest,
         variants=[
-            variant_report(v, a) for v, a in zip(variants, outcome.child_actions, strict=True)
+            variant_report(v, a, e)
+            for v, a, e in zip(variants, outcome.child_actions, expected, strict=True)
         ],
         entries=entries,
-        verification=outcome.verification,
+        verification=label_ledger(outcome.verification, recorded),
         written=outcome.written,
         index=index.raw.decode(),
         requests=client.stats.requests,

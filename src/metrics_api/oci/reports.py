@@ -1,6 +1,12 @@
 """Typed, JSON-serialisable results: what CI logs, what `--json` prints, what Dagger shows."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+# What a ledger or pull check compared the index with: a digest the caller recorded when
+# the variant was pushed, or (no ledger given) the digest this job itself resolved.
+Basis = Literal["", "ledger", "resolution"]
 
 
 class _Report(BaseModel):
@@ -13,6 +19,7 @@ class Check(_Report):
     name: str
     ok: bool
     detail: str
+    basis: Basis = ""
 
     def text(self) -> str:
         """One line of a CI log."""
@@ -30,7 +37,12 @@ class EntryReport(_Report):
 
 
 class VerificationReport(_Report):
-    """The published index checked against the digest ledger; ``ok`` only if every check held."""
+    """The published index checked against the digest ledger; ``ok`` only if every check held.
+
+    ``ledger``: whether the caller gave a ledger line for every platform (``given``), for
+    some (``partial``) or for none (``none``: the ledger checks then only prove that the
+    index holds the digests this job resolved, not the ones pushed).
+    """
 
     ok: bool
     reference: str
@@ -38,14 +50,33 @@ class VerificationReport(_Report):
     media_type: str | None
     entries: list[EntryReport]
     checks: list[Check]
+    ledger: Literal["given", "partial", "none"] = "given"
 
     def failures(self) -> list[Check]:
         """The checks that did not hold."""
         return [check for check in self.checks if not check.ok]
 
+    def _ledger_note(self) -> str:
+        def platforms(basis: Basis) -> str:
+            return ", ".join(
+                check.name.removeprefix("ledger ")
+                for check in self.checks
+                if check.name.startswith("ledger ") and check.basis == basis
+            )
+
+        if self.ledger == "none":
+            return " (no ledger given: entries compared with the digests recorded at resolution)"
+        if self.ledger == "partial":
+            return (
+                f" (ledger given for {platforms('ledger')} only; {platforms('resolution')} "
+                "compared with the digest recorded at resolution)"
+            )
+        return ""
+
     def text(self) -> str:
         """A readable report for CI logs."""
-        lines = [f"verification of {self.reference}: {'ok' if self.ok else 'FAILED'}"]
+        status = "ok" if self.ok else "FAILED"
+        lines = [f"verification of {self.reference}: {status}{self._ledger_note()}"]
         return "\n".join(lines + [check.text() for check in self.checks])
 
 
@@ -59,10 +90,16 @@ class VariantReport(_Report):
     media_type: str
     unwrapped_from: str | None
     child_action: str = ""  # present / mounted / copied in the target repository
+    # Which digest the ledger line names: the image's, the index it was unwrapped from, or
+    # none (no ledger line for this platform).
+    ledger: Literal["image", "wrapper", "none"] = "none"
 
     def text(self) -> str:
         """One line: the platform, where it came from and the image it resolved to."""
-        origin = f" (unwrapped from index {self.unwrapped_from})" if self.unwrapped_from else ""
+        named = ", the digest the ledger names" if self.ledger == "wrapper" else ""
+        origin = (
+            f" (unwrapped from index {self.unwrapped_from}{named})" if self.unwrapped_from else ""
+        )
         action = f" ({self.child_action})" if self.child_action else ""
         return f"{self.platform} {self.reference} -> {self.digest}{origin}{action}"
 

@@ -23,6 +23,9 @@ from metrics_api.oci.reference import Reference
 from metrics_api.oci.reports import Check, EntryReport, VerificationReport
 
 Ledger = Sequence[tuple[Platform, str]]
+# Per platform: the image digest resolved for it, and the digest the caller recorded (the
+# image's, or the index Docker 29 wraps it in), or None when no ledger line was given.
+Recorded = Sequence[tuple[Platform, str, str | None]]
 
 
 def entry_report(entry: Descriptor) -> EntryReport:
@@ -100,6 +103,96 @@ async def _check_children(
 
 async def _no_checks() -> list[Check]:
     return []
+
+
+async def _ledger_names(
+    client: RegistryClient, ref: Reference, digest: str, platform: Platform, entry: Descriptor
+) -> tuple[str, str]:
+    """The image a ledger digest stands for, and what it is, when it is not ``entry``'s.
+
+    Docker 29 prints the digest of the index it wraps every image in, so a ledger line may
+    name that index: it stands for its one image for ``platform``.
+    """
+    try:
+        named = await client.get_manifest(ref.with_digest(digest))
+    except OciError as error:
+        return digest, f"{digest} could not be read from {ref.repository_name} ({error})"
+    if not isinstance(named.document, ImageIndex):
+        return digest, f"{digest} is another image manifest ({named.media_type})"
+    images = [
+        e
+        for e in named.document.manifests
+        if e.is_image and e.platform is not None and platform.matches(e.platform)
+    ]
+    if len(images) != 1:
+        return digest, f"{digest} is an index with {len(images)} images for {platform}"
+    if images[0].digest != entry.digest:
+        return digest, f"{digest} is a wrapper index of another image, {images[0].digest}"
+    return entry.digest, f"{digest} is the wrapper index of that image"
+
+
+async def _ledger_checks(
+    client: RegistryClient, ref: Reference, document: ImageIndex, platform: Platform, digest: str
+) -> list[Check]:
+    """Exactly one entry for ``platform``, and the one a pulling client takes, is ``digest``."""
+    images = [entry for entry in document.manifests if entry.is_image]
+    matching = [e for e in images if e.platform is not None and platform.matches(e.platform)]
+    found = ", ".join(e.digest for e in matching) or "no entry"
+    image, detail = digest, f"expected exactly one entry {digest}, found {found}"
+    if len(matching) == 1 and matching[0].digest != digest:
+        image, named = await _ledger_names(client, ref, digest, platform, matching[0])
+        detail = (
+            f"expected exactly one entry {image}, the image in the wrapper index {digest} the "
+            f"ledger names; found {found}"
+            if image != digest
+            else f"{detail} (the image manifest for {matching[0].platform}); {named}"
+        )
+    chosen = pull_resolution(document, platform)
+    return [
+        Check(
+            name=f"ledger {platform}",
+            ok=len(matching) == 1 and matching[0].digest == image,
+            detail=detail,
+            basis="ledger",
+        ),
+        Check(
+            name=f"pull {platform}",
+            ok=chosen is not None and chosen.digest == image,
+            detail=f"a client pulling {platform} gets {chosen.digest if chosen else 'nothing'}",
+            basis="ledger",
+        ),
+    ]
+
+
+def _labelled(check: Check, image: str, given: str | None) -> Check:
+    """A ledger or pull check, saying what it compared with."""
+    is_ledger = check.name.startswith("ledger ")
+    if given is None:
+        note = "no ledger given, compared with the digest recorded at resolution: "
+        detail = f"{note}{check.detail}" if is_ledger else check.detail
+        return check.model_copy(update={"basis": "resolution", "detail": detail})
+    if is_ledger and given != image:
+        detail = f"{check.detail} (the image in the wrapper index {given} the ledger names)"
+        return check.model_copy(update={"detail": detail})
+    return check
+
+
+def label_ledger(report: VerificationReport, recorded: Recorded) -> VerificationReport:
+    """Say what each ledger check compared with, once the caller's own ledger is known.
+
+    Publishing verifies against the image digests it resolved; where the caller recorded
+    none, those checks compare the index with what this job itself read, and say so.
+    """
+    lines = {str(platform): (image, given) for platform, image, given in recorded}
+    checks = [
+        _labelled(check, *lines[platform])
+        if check.basis and (platform := check.name.partition(" ")[2]) in lines
+        else check
+        for check in report.checks
+    ]
+    given = sum(1 for _, _, digest in recorded if digest)
+    ledger = "given" if given == len(recorded) else "partial" if given else "none"
+    return report.model_copy(update={"checks": checks, "ledger": ledger})
 
 
 async def verify_index(  # noqa: PLR0913 - pushed and configs only save round trips
@@ -187,23 +280,7 @@ async def verify_index(  # noqa: PLR0913 - pushed and configs only save round tr
     document = index.document
     images = [entry for entry in document.manifests if entry.is_image]
     for platform, digest in ledger:
-        matching = [e for e in images if e.platform is not None and platform.matches(e.platform)]
-        found = ", ".join(e.digest for e in matching) or "no entry"
-        checks.append(
-            Check(
-                name=f"ledger {platform}",
-                ok=len(matching) == 1 and matching[0].digest == digest,
-                detail=f"expected exactly one entry {digest}, found {found}",
-            )
-        )
-        chosen = pull_resolution(document, platform)
-        checks.append(
-            Check(
-                name=f"pull {platform}",
-                ok=chosen is not None and chosen.digest == digest,
-                detail=f"a client pulling {platform} gets {chosen.digest if chosen else 'nothing'}",
-            )
-        )
+        checks.extend(await _ledger_checks(client, ref, document, platform, digest))
     unexpected = [
         e
         for e in images
