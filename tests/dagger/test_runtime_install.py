@@ -2,6 +2,7 @@
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from support.proc import CommandError, run
 pytestmark = pytest.mark.dagger
 
 DESCRIBE = Path(__file__).with_name("describe_module.py")
+ROOT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def test_the_runtime_installs_the_module_with_the_shipped_lock(tmp_path: Path) -> None:
@@ -37,6 +39,9 @@ def test_the_runtime_installs_the_module_with_the_shipped_lock(tmp_path: Path) -
     version = run([str(python), "-c", where]).stdout.split()
     assert version[0] == "0.0.0"
     assert version[1].startswith(str(module / "sdk")), "dagger must come from the bundled sdk/"
+    # The command line for CI without Dagger is installed with the package.
+    script = run([str(environment / "bin/metrics-oci"), "--version"]).stdout
+    assert script == f"metrics-oci {ROOT_VERSION}\n"
 
     # The runtime's entry point loads the main object through the dagger.mod entry point.
     described: dict[str, Any] = json.loads(run([str(python), str(DESCRIBE)], cwd=module).stdout)

@@ -67,6 +67,14 @@ def test_bad_input_exits_2_with_one_clear_line(
     assert json.loads(captured.out)["ok"] is False
 
 
+def test_a_usage_error_names_the_help_of_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["assemble", "r.io/m:v1"]) == 2
+    assert capsys.readouterr().err == (
+        "error: the following arguments are required: --variant; "
+        "see `metrics-oci assemble --help`\n"
+    )
+
+
 def test_username_without_password_is_refused(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""``python -m metrics_api.oci``: the core's jobs for CI systems without Dagger.
+"""``metrics-oci`` (also ``python -m metrics_api.oci``): the core's jobs for CI without Dagger.
 
 Exit 0 only when everything held. Otherwise one clear line on stderr and a non-zero
 code: 2 for bad input (caught before any request), 1 for anything else, 130 when
@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from typing import NoReturn
 
 import anyio
@@ -24,6 +25,9 @@ from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 
+PROG = "metrics-oci"
+MODULE_PROG = "python -m metrics_api.oci"
+HELP_WIDTH = 96  # fixed, so that `--help` reads the same everywhere (README shows it)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -40,6 +44,47 @@ HINTS = {
     Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
 }
 
+DESCRIPTION = f"""\
+Assemble per-platform images into one multi-platform OCI index by digest, publish it
+safely (pushed by digest, verified, only then tagged), and verify published indexes.
+The same program runs as `{PROG}` and as `{MODULE_PROG}`."""
+
+EPILOG = """\
+exit codes:
+  0    everything held
+  1    a registry failed or refused, verification failed, or the tag points elsewhere
+  2    bad input (an option, reference, platform, digest or annotation), before any request
+  130  interrupted (Ctrl-C); the release tag is the last thing written
+
+environment:
+  REGISTRY_PASSWORD  the password for --username (or the variable --password-env names)
+  DOCKER_CONFIG      directory of the config.json whose credHelpers, credsStore or auths
+                     serve registries without --username (default: ~/.docker)
+  SOURCE_DATE_EPOCH  seconds since 1970: the index's org.opencontainers.image.created
+  SSL_CERT_FILE      CA bundle trusted for HTTPS registries (default: certifi's)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                     proxies to reach registries through
+
+`%(prog)s COMMAND --help` shows the options of a command and an example."""
+
+RESOLVE_EXAMPLE = """\
+example:
+  %(prog)s registry.example.com/metrics-api:v2.0.0-arm64 \\
+      --platform linux/arm64"""
+
+ASSEMBLE_EXAMPLE = """\
+example (the digests are those the pushes of the variants printed):
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --variant linux/amd64=registry.example.com/metrics-api:v2.0.0-amd64 \\
+      --variant linux/arm64=registry.example.com/metrics-api:v2.0.0-arm64 \\
+      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948... \\
+      --username ci        # the password in $REGISTRY_PASSWORD"""
+
+VERIFY_EXAMPLE = """\
+example:
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948..."""
+
 
 class UsageError(Exception):
     """The command line itself is malformed (what argparse complains about)."""
@@ -51,6 +96,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Raise instead of printing the usage and exiting."""
         raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples keep their lines; a fixed width, so help reads the same on any terminal."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30, width=HELP_WIDTH)
 
 
 def _seconds(text: str) -> float:
@@ -65,64 +117,137 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _version() -> str:
+    try:
+        return metadata.version("metrics-api")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _common() -> _Parser:
     common = _Parser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout, on failure too"
+    )
     common.add_argument(
         "--insecure-registry",
         action="append",
         default=[],
         metavar="HOST",
-        help="talk plain HTTP to HOST[:PORT] (loopback registries always are)",
+        help="talk plain HTTP to HOST[:PORT] (loopback registries always are); repeatable",
     )
     common.add_argument(
         "--username",
-        help="username for the target's registry (other registries: the Docker config file)",
+        metavar="USER",
+        help="username for the registry of the reference, with the password from "
+        "--password-env; other registries: the Docker config file",
     )
     common.add_argument(
         "--password-env",
         default="REGISTRY_PASSWORD",
         metavar="VAR",
-        help="environment variable holding the password (default: REGISTRY_PASSWORD)",
+        help="environment variable holding the password (default: %(default)s)",
     )
     common.add_argument(
-        "--deadline", type=_seconds, default=600.0, help="seconds for the whole job"
+        "--deadline",
+        type=_seconds,
+        default=jobs.Settings.deadline,
+        metavar="SECONDS",
+        help="time for the whole job, retries included (default: %(default)g)",
     )
     common.add_argument(
-        "--request-timeout", type=_seconds, default=30.0, help="seconds for one HTTP request"
+        "--request-timeout",
+        type=_seconds,
+        default=jobs.Settings.request_timeout,
+        metavar="SECONDS",
+        help="time one request may wait for an answer; a request that gets none is tried "
+        "twice (default: %(default)g)",
     )
-    parser = _Parser(
-        prog="python -m metrics_api.oci",
-        description="Assemble, publish and verify multi-platform OCI indexes by digest.",
-    )
+    return common
+
+
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     resolve = commands.add_parser(
-        "resolve", parents=[common], help="show the image manifest a variant provides"
+        "resolve",
+        parents=[common],
+        help="show the image manifest a variant provides for a platform",
+        description="Show the image manifest a variant provides for a platform: a Docker 29\n"
+        "index is unwrapped, and the image's own configuration must agree.",
+        epilog=RESOLVE_EXAMPLE,
+        formatter_class=_Formatter,
     )
-    resolve.add_argument("reference")
-    resolve.add_argument("--platform", required=True, help="os/architecture[/variant]")
+    resolve.add_argument("reference", help="the variant: REGISTRY/REPOSITORY:TAG or @DIGEST")
+    resolve.add_argument(
+        "--platform",
+        required=True,
+        metavar="OS/ARCH[/VARIANT]",
+        help="the platform it was built for: os/architecture[/variant]",
+    )
+
     assemble = commands.add_parser(
-        "assemble", parents=[common], help="assemble, push by digest, verify, then tag"
+        "assemble",
+        parents=[common],
+        help="assemble an index of the variants, push it by digest, verify it, then tag it",
+        description="Assemble one index of the variants' image manifests, pinned by digest;\n"
+        "push it by digest, verify it against the ledger, and only then tag it.",
+        epilog=ASSEMBLE_EXAMPLE,
+        formatter_class=_Formatter,
     )
     assemble.add_argument("target", help="REGISTRY/REPOSITORY:TAG to release")
     assemble.add_argument(
-        "--variant", action="append", required=True, metavar="PLATFORM=REF", help="repeatable"
+        "--variant",
+        action="append",
+        required=True,
+        metavar="PLATFORM=REF",
+        help="a variant and the platform it was built for; one per platform, repeatable",
     )
     assemble.add_argument(
         "--expect",
         action="append",
         default=[],
         metavar="PLATFORM=DIGEST",
-        help="the image digest recorded when that variant was pushed",
+        help="the digest recorded when that variant was pushed: its image's, or the index "
+        "`docker push` printed; repeatable (without it, the checks can only compare the "
+        "index with what this job resolved)",
     )
-    assemble.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
-    assemble.add_argument("--force", action="store_true", help="move a tag that points elsewhere")
-    assemble.add_argument("--dry-run", action="store_true", help="print the index, push nothing")
+    assemble.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an annotation of the index; repeatable",
+    )
+    assemble.add_argument(
+        "--force", action="store_true", help="move the tag if it points at another index"
+    )
+    assemble.add_argument(
+        "--dry-run", action="store_true", help="resolve and print the index, push nothing"
+    )
+
     verify = commands.add_parser(
-        "verify", parents=[common], help="check a published index against a digest ledger"
+        "verify",
+        parents=[common],
+        help="check a published index against a digest ledger",
+        description="Check a published index against the digests recorded when its variants\n"
+        "were pushed: each platform's entry, what a pulling client gets, no other entry,\n"
+        "and every child manifest.",
+        epilog=VERIFY_EXAMPLE,
+        formatter_class=_Formatter,
     )
     verify.add_argument("target", help="REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")
-    verify.add_argument("--expect", action="append", required=True, metavar="PLATFORM=DIGEST")
+    verify.add_argument(
+        "--expect",
+        action="append",
+        required=True,
+        metavar="PLATFORM=DIGEST",
+        help="the digest recorded when that platform's variant was pushed (its image's, or "
+        "the index `docker push` printed); one per platform, repeatable",
+    )
     return parser
 
 
@@ -201,12 +326,12 @@ def _fail(
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run one command; return the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     try:
-        args = _parser().parse_args(arguments)
+        args = _parser(prog).parse_args(arguments)
     except UsageError as error:
         elapsed = time.monotonic() - started
         return _fail(
