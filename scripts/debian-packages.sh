@@ -10,7 +10,7 @@ packages=(
   qemu-user-static binfmt-support mmdebstrap   # arm64 binaries; stand-in base images
   golang-docker-credential-helpers pass gnupg  # a real Docker credential helper
   git                                          # the Dagger tests list the module's files
-  openssl                                      # certificates of the TLS test registry
+  openssl ca-certificates                      # TLS test registries; the system trust store
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -19,6 +19,7 @@ from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.layout import write_layout
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.trust import trust_context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +48,10 @@ class PipelineError(FunctionError):
 # What each remedy of the core means for these functions' arguments.
 HINTS = {
     Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registries {host}",
+    Remedy.TRUST: (
+        "pass --ca-file with the PEM certificate of that authority (the module's container "
+        "trusts only public ones)"
+    ),
     Remedy.CREDENTIALS: (
         "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}, or a "
         "--docker-config whose auths hold {host}"
@@ -109,6 +114,7 @@ async def _settings(
     insecure: list[str],
     deadline: float,
     docker_config: dagger.Secret | None = None,
+    ca_file: dagger.File | None = None,
 ) -> jobs.Settings:
     """Core settings; each credential goes to its own registry host only.
 
@@ -125,11 +131,17 @@ async def _settings(
         host = parse_reference(reference).host
         secret = SecretStr(await password.plaintext())
         credentials[host] = Credentials(username=username, password=secret, source="--password")
+    ca_certificates = await ca_file.contents() if ca_file is not None else ""
+    try:
+        trust_context(ca_certificates, where="--ca-file")
+    except OciError as error:
+        raise _failed(error) from error
     return jobs.Settings(
         insecure_registries=frozenset(insecure),
         credentials=credentials,
         use_docker_config=False,
         deadline=deadline,
+        ca_certificates=ca_certificates,
     )
 
 
@@ -183,6 +195,10 @@ def _stamped(build_args: list[str], source_url: str) -> list[str]:
 
 Username = Annotated[str, Doc("registry username")]
 Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
+CaFile = Annotated[
+    dagger.File | None,
+    Doc("PEM certificates of a private registry's authority, trusted besides public ones"),
+]
 DockerConfig = Annotated[
     dagger.Secret | None,
     Doc(
@@ -254,6 +270,7 @@ class MetricsApi:
         username: Username = "",
         password: Password = None,
         docker_config: DockerConfig = None,
+        ca_file: CaFile = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -262,7 +279,13 @@ class MetricsApi:
         try:
             requests = jobs.parse_requests(variants, expect)
             settings = await _settings(
-                target, username, password, insecure_registries, deadline, docker_config
+                target,
+                username,
+                password,
+                insecure_registries,
+                deadline,
+                docker_config,
+                ca_file,
             )
             async with jobs.open_client(settings) as client:
                 report = await jobs.assemble(
@@ -286,6 +309,7 @@ class MetricsApi:
         username: Username = "",
         password: Password = None,
         docker_config: DockerConfig = None,
+        ca_file: CaFile = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -294,7 +318,13 @@ class MetricsApi:
         try:
             ledger = [jobs.parse_expectation(text) for text in expect]
             settings = await _settings(
-                target, username, password, insecure_registries, deadline, docker_config
+                target,
+                username,
+                password,
+                insecure_registries,
+                deadline,
+                docker_config,
+                ca_file,
             )
             async with jobs.open_client(settings) as client:
                 report = await jobs.verify(client, target, ledger)
@@ -329,6 +359,7 @@ class MetricsApi:
         username: Username = "",
         password: Password = None,
         docker_config: DockerConfig = None,
+        ca_file: CaFile = None,
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
@@ -346,6 +377,7 @@ class MetricsApi:
                     [*insecure_registries, embedded],
                     deadline,
                     docker_config,
+                    ca_file,
                 )
                 report = await build.release(
                     service,

@@ -145,7 +145,7 @@ def test_an_untrusted_certificate_names_its_issuer_and_is_not_retried(
         f"GET https://{tls_registry.host}/v2/metrics-api/manifests/v2.0.0 failed",
         f"the TLS certificate of {tls_registry.host} is not trusted",
         f"it was issued by CN={tls_registry.ca_name}",
-        "SSL_CERT_FILE",
+        "--ca-file",
     )
     assert "--insecure-registry" not in result.stderr
     assert (result.report["requests"], result.report["retries"]) == (1, 0)

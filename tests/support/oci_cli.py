@@ -109,6 +109,11 @@ class TlsRegistry(Registry):
         self.ca_file = data_dir / "ca.pem"
 
     @property
+    def san(self) -> str:
+        """The certificate's subject alternative name."""
+        return f"DNS:{self.name}"
+
+    @property
     def host(self) -> str:
         """``NAME:PORT``: a name clients reach over HTTPS."""
         return f"{self.name}:{self.port}"
@@ -133,7 +138,7 @@ class TlsRegistry(Registry):
             run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
                  "-out", str(csr), "-subj", f"/CN={self.name}"])  # fmt: skip
             extensions = self.data_dir / "san.cnf"
-            extensions.write_text(f"subjectAltName=DNS:{self.name}\n")
+            extensions.write_text(f"subjectAltName={self.san}\n")
             run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(self.ca_file),
                  "-CAkey", str(ca_key), "-CAcreateserial", "-days", "2",
                  "-extfile", str(extensions), "-out", str(cert)])  # fmt: skip
@@ -142,3 +147,18 @@ class TlsRegistry(Registry):
             f'http: {{addr: "{self.host}", tls: {{certificate: "{cert}", key: "{key}"}}}}',
         )
         self.config_path.write_text(config)
+
+
+class LoopbackTlsRegistry(TlsRegistry):
+    """An HTTPS registry on 127.0.0.1, as an SSH tunnel or a port-forward presents one."""
+
+    def __init__(self, data_dir: Path, port: int, *, owns_data_dir: bool) -> None:
+        """Listen on loopback, with a certificate for the loopback address."""
+        Registry.__init__(self, data_dir, port, owns_data_dir=owns_data_dir)
+        self.name = "127.0.0.1"
+        self.ca_file = data_dir / "ca.pem"
+
+    @property
+    def san(self) -> str:
+        """The certificate's subject alternative name: the loopback address."""
+        return "IP:127.0.0.1"

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import NoReturn
 
 import anyio
@@ -24,6 +25,7 @@ from metrics_api.oci.client import ClientStats
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.trust import trust_context
 
 PROG = "metrics-oci"
 MODULE_PROG = "python -m metrics_api.oci"
@@ -34,6 +36,10 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 # What each remedy of the core means on this command line.
 HINTS = {
     Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registry {host}",
+    Remedy.TRUST: (
+        "pass --ca-file with the PEM certificate of that authority, or add it to this "
+        "machine's trust store (update-ca-certificates)"
+    ),
     Remedy.CREDENTIALS: (
         "pass --username with the password in $REGISTRY_PASSWORD (or the variable named by "
         "--password-env), or run `docker login {host}`"
@@ -61,7 +67,7 @@ environment:
   DOCKER_CONFIG      directory of the config.json whose credHelpers, credsStore or auths
                      serve registries without --username (default: ~/.docker)
   SOURCE_DATE_EPOCH  seconds since 1970: the index's org.opencontainers.image.created
-  SSL_CERT_FILE      CA bundle trusted for HTTPS registries (default: certifi's)
+  SSL_CERT_FILE      CA bundle trusted for HTTPS registries instead of the system's store
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY
                      proxies to reach registries through
 
@@ -135,6 +141,12 @@ def _common() -> _Parser:
         default=[],
         metavar="HOST",
         help="talk plain HTTP to HOST[:PORT] (loopback registries always are); repeatable",
+    )
+    common.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="PEM certificates of authorities to trust for HTTPS registries, besides the "
+        "system's trust store (a private registry's CA)",
     )
     common.add_argument(
         "--username",
@@ -268,7 +280,22 @@ def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
         credentials=credentials,
         request_timeout=args.request_timeout,
         deadline=args.deadline,
+        ca_certificates=_ca_certificates(args.ca_file),
     )
+
+
+def _ca_certificates(path: str | None) -> str:
+    """The PEM text of ``--ca-file``, checked before any request."""
+    if not path:
+        return ""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(
+            f"expected --ca-file to name a readable PEM file, found {path!r} ({error})"
+        ) from None
+    trust_context(text, where=f"--ca-file {path}")
+    return text
 
 
 async def _run(

@@ -25,6 +25,7 @@ from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
 from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
 from metrics_api.oci.reference import Reference, is_loopback
+from metrics_api.oci.trust import trust_context
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 # Codes a registry may answer for content it has not finished storing (anchors.md item 7).
@@ -158,6 +159,7 @@ class RegistryClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         stats: ClientStats | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """Configure; nothing connects until the first request."""
         self.credentials = credentials or CredentialStore()
@@ -169,9 +171,11 @@ class RegistryClient:
             timeout=self._timeout,
             transport=transport,
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
+            verify=tls or trust_context(),
         )
         self._auth: dict[tuple[str, str], str] = {}
         self._in_flight: list[str] = []
+        self._speaks_tls: set[str] = set()  # plain-HTTP hosts found to answer only TLS
 
     @property
     def in_flight(self) -> tuple[str, ...]:
@@ -193,8 +197,16 @@ class RegistryClient:
         await self._http.__aexit__(exc_type, exc, tb)
 
     def base_url(self, host: str) -> str:
-        """HTTPS, except for loopback registries and those named insecure."""
-        plain = is_loopback(host) or host in self.insecure_registries
+        """HTTPS, except for loopback registries and those named insecure.
+
+        Those start with plain HTTP (no extra round trip for the usual local registry) and
+        switch to HTTPS once the server answers that it speaks TLS (an SSH tunnel or a
+        port-forward to an HTTPS registry): the scheme Docker would settle on, found the
+        other way round.
+        """
+        plain = (is_loopback(host) or host in self.insecure_registries) and (
+            host not in self._speaks_tls
+        )
         return f"{'http' if plain else 'https'}://{host}/v2/"
 
     # -- manifests ---------------------------------------------------------------------
@@ -371,13 +383,7 @@ class RegistryClient:
         limit: int | None = None,
     ) -> httpx.Response:
         """Send one logical request, with auth and bounded retries; bodies over ``limit`` fail."""
-        # Paths are relative to the repository; upload Locations arrive absolute.
-        relative = not path.startswith(("/", "http://", "https://"))
-        url = httpx.URL(self.base_url(ref.host)).join(
-            f"{ref.repository}/{path}" if relative else path
-        )
-        if params:  # merged here: httpx would replace a Location's own query (its upload state)
-            url = url.copy_merge_params(params)
+        url = self._url(ref, path, params)
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}", *extra_scopes)
         answered_challenge = False
         cause = ""
@@ -388,6 +394,7 @@ class RegistryClient:
             if attempts:
                 self.stats.retries += 1
             attempts += 1
+            url = self._url(ref, path, params)  # the scheme may have changed: see base_url
             request = self._http.build_request(
                 method,
                 url,
@@ -436,6 +443,16 @@ class RegistryClient:
             unknown=unknown,
             timeouts=timeouts,
         )
+
+    def _url(self, ref: Reference, path: str, params: Mapping[str, str] | None) -> httpx.URL:
+        # Paths are relative to the repository; upload Locations arrive absolute.
+        relative = not path.startswith(("/", "http://", "https://"))
+        url = httpx.URL(self.base_url(ref.host)).join(
+            f"{ref.repository}/{path}" if relative else path
+        )
+        if params:  # merged here: httpx would replace a Location's own query (its upload state)
+            url = url.copy_merge_params(params)
+        return url
 
     @staticmethod
     def _exhausted(  # noqa: PLR0913 - the state of the attempts, passed as it is
@@ -497,8 +514,9 @@ class RegistryClient:
                 f"{what}: {method} {url} failed: the TLS certificate of {host} is not trusted "
                 f"({root.verify_message or root.reason})"
                 + (f"; it was issued by {issuer}" if issuer else "")
-                + "; trust the authority that issued it (a CA bundle named by SSL_CERT_FILE) "
-                "or give the registry a certificate from one this machine trusts",
+                + "; needed: trust in the authority that issued it, or a certificate for the "
+                "registry from one this machine trusts",
+                remedy=Remedy.TRUST,
                 host=host,
             ) from None
 
@@ -519,6 +537,13 @@ class RegistryClient:
             self._in_flight.remove(sending)
             raise
         self._in_flight.remove(sending)
+        if request.url.scheme == "http" and _answers_only_tls(response):
+            self._speaks_tls.add(request.url.netloc.decode("ascii"))
+            secure = request.url.copy_with(scheme="https")
+            again = self._http.build_request(
+                request.method, secure, headers=request.headers, content=request.content
+            )
+            return await self._send(again, what, limit)
         return response
 
     async def _pause(self, attempt: int, retry_after: str | None) -> None:
@@ -602,6 +627,19 @@ class RegistryClient:
         if not isinstance(token, str) or not token:
             raise AuthenticationError(f"{what}: the token service {realm} answered without a token")
         return token
+
+
+def _answers_only_tls(response: httpx.Response) -> bool:
+    """A TLS server's answer to plain HTTP.
+
+    Go answers ``HTTP/1.0 400`` with no headers and "Client sent an HTTP request to an
+    HTTPS server" (no body for a HEAD), nginx "The plain HTTP request was sent to HTTPS
+    port"; a registry's own 400s are HTTP/1.1 with a JSON error body.
+    """
+    if response.status_code != httpx.codes.BAD_REQUEST:
+        return False
+    bare = response.http_version == "HTTP/1.0" and "content-type" not in response.headers
+    return bare or b"https" in response.content[:512].lower()
 
 
 def _with_digest(manifest: Manifest, digest: str) -> Manifest:

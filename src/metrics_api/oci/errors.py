@@ -14,6 +14,7 @@ class Remedy(Enum):
     """A setting of the front end that cures an error."""
 
     PLAIN_HTTP = "the registry must be reached over plain HTTP"
+    TRUST = "the authority that issued the registry's certificate must be trusted"
     CREDENTIALS = "credentials for the registry are needed"
     FORCE = "moving the release tag must be allowed"
     DEADLINE = "the job needs more time"

@@ -23,6 +23,7 @@ from metrics_api.oci.publish import TagPlan, publish_index
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.trust import trust_context
 from metrics_api.oci.verify import Ledger, entry_report, label_ledger, verify_index
 
 
@@ -36,6 +37,7 @@ class Settings:
     request_timeout: float = 30.0
     deadline: float = 600.0  # the whole job, retries included
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ca_certificates: str = ""  # PEM, trusted besides the system's trust store
 
 
 @asynccontextmanager
@@ -56,6 +58,7 @@ async def open_client(
         retry=settings.retry,
         timeout=settings.request_timeout,
         stats=stats,
+        tls=trust_context(settings.ca_certificates),
     )
     try:
         with anyio.fail_after(settings.deadline):
