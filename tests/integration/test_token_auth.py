@@ -6,6 +6,7 @@ mount); the token server grants only what the account may do. Secrets never show
 """
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -201,3 +202,46 @@ def tag_digest(registry: Registry, server: TokenServer, repository: str, tag: st
         return None
     assert answer.status_code == httpx.codes.OK, answer.status_code
     return answer.headers["Docker-Content-Digest"]
+
+
+def identity_token_config(tmp_path: Path, host: str, token: str) -> dict[str, str]:
+    """A Docker config whose login for ``host`` is an identity token, as `docker login` keeps."""
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {"identitytoken": token}}}))
+    return {"DOCKER_CONFIG": str(config)}
+
+
+def test_an_identity_token_is_exchanged_with_the_oauth2_refresh_grant(
+    token_variants: Variants, token_server: TokenServer, tmp_path: Path
+) -> None:
+    refresh = token_server.issue_refresh_token(CI_BOT.username)
+    env = identity_token_config(tmp_path, token_variants.registry.host, refresh)
+    asked = len(token_server.log)
+    result = assemble(token_variants, token_variants.ref("v2.0.0-identity"), env=env)
+    assert result.code == 0, result.stderr
+    assert result.report["verification"]["ok"] is True
+    tokens = token_server.log[asked:]
+    assert tokens
+    assert {(t.account, t.status) for t in tokens} == {(CI_BOT.username, 200)}
+    assert refresh not in result.stderr + json.dumps(result.report)
+
+
+def test_a_token_server_without_the_oauth2_flow_is_asked_the_get_way(
+    token_variants: Variants, token_server: TokenServer, tmp_path: Path
+) -> None:
+    refresh = token_server.issue_refresh_token(CI_BOT.username)
+    env = identity_token_config(tmp_path, token_variants.registry.host, refresh)
+    token_server.oauth = False
+    try:
+        asked = len(token_server.log)
+        result = run_cli(
+            "resolve", token_variants.ref("v2.0.0-amd64"), "--platform", "linux/amd64", env=env
+        )
+    finally:
+        token_server.oauth = True
+    line = refused_line(result)
+    assert "answered HTTP 401" in line
+    # The fallback sent the token as Docker's GET flow does (username <token>), and no more.
+    assert [(t.account, t.status) for t in token_server.log[asked:]] == [("<token>", 401)]
+    assert refresh not in line

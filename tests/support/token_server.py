@@ -12,6 +12,9 @@ What it grants (Docker Hub's policy):
 - Anonymous requests get a token that may pull from every repository, nothing more.
 - ``refuse(repository, action)`` makes it answer 403 DENIED instead, as token servers that
   refuse what they will not grant do (GitLab's, for one).
+- ``POST /token`` with the OAuth2 refresh-token grant (distribution's oauth.md) exchanges a
+  refresh token from ``issue_refresh_token`` (what `docker login` stores as an identity
+  token) for an access token; with ``oauth`` off it answers 404, as GET-only servers do.
 
 ``log`` holds, per request, the account, the scopes asked and granted, and the status:
 never a password or a token.
@@ -119,6 +122,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        form = self.rfile.read(length).decode() if length else ""
+        token_server = self.server.token_server
+        if url.path != "/token" or not token_server.oauth:
+            status, body = 404, _error("NOT_FOUND", "no such endpoint")
+        else:
+            status, body = token_server.answer_oauth(form)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -136,6 +155,8 @@ class TokenServer:
         self.accounts = dict(accounts)
         self.signer = TokenSigner(self.issuer)
         self._refused: set[tuple[str, str]] = set()  # (repository, action)
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> username
+        self.oauth = True  # serve POST /token; False answers 404, as GET-only servers do
         self._lock = threading.Lock()
         self._log: list[TokenRequest] = []
         self._server: _Server | None = None
@@ -236,6 +257,34 @@ class TokenServer:
             self._record(TokenRequest(name, scopes, (), 401))
             headers = {"WWW-Authenticate": f'Basic realm="{self.realm}"'}
             return 401, _error("UNAUTHORIZED", "incorrect username or password"), headers
+        status, body = self._grant(name, account, scopes)
+        return status, body, {}
+
+    def issue_refresh_token(self, username: str) -> str:
+        """A refresh token for ``username``, as `docker login` stores an identity token."""
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._refresh_tokens[token] = username
+        return token
+
+    def answer_oauth(self, form: str) -> tuple[int, dict[str, Any]]:
+        """Status and JSON body for ``POST /token`` with the refresh-token grant (oauth.md)."""
+        fields = {key: values[0] for key, values in parse_qs(form).items()}
+        scopes = tuple(fields.get("scope", "").split())
+        if fields.get("service") != self.service or not fields.get("client_id"):
+            return 400, _error("UNSUPPORTED", "service and client_id are required")
+        with self._lock:
+            name = self._refresh_tokens.get(fields.get("refresh_token", ""), "")
+        account = self.accounts.get(name)
+        if fields.get("grant_type") != "refresh_token" or account is None:
+            self._record(TokenRequest(name, scopes, (), 401))
+            return 401, _error("UNAUTHORIZED", "invalid refresh token")
+        return self._grant(name, account, scopes)
+
+    def _grant(
+        self, name: str, account: Account, scopes: tuple[str, ...]
+    ) -> tuple[int, dict[str, Any]]:
+        """A token for what ``account`` may do of ``scopes`` (403 for a refused scope)."""
         requested = [Scope.parse(text) for text in scopes]
         with self._lock:
             refused = any(
@@ -245,7 +294,7 @@ class TokenServer:
             )
         if refused:
             self._record(TokenRequest(name, scopes, (), 403))
-            return 403, _error("DENIED", "requested access to the resource is denied"), {}
+            return 403, _error("DENIED", "requested access to the resource is denied")
         granted = [
             Scope(scope.type, scope.name, tuple(a for a in scope.actions if a in allowed))
             for scope in requested
@@ -270,7 +319,7 @@ class TokenServer:
         )
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME}
-        return 200, {**body, "issued_at": issued}, {}
+        return 200, {**body, "issued_at": issued}
 
 
 def start_token_server(accounts: Mapping[str, Account]) -> TokenServer:

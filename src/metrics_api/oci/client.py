@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from metrics_api.oci import media_types
-from metrics_api.oci.auth import Challenge, CredentialStore, parse_challenge
+from metrics_api.oci.auth import Challenge, Credentials, CredentialStore, parse_challenge
 from metrics_api.oci.certificates import peer_issuer
 from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
@@ -591,6 +591,31 @@ class RegistryClient:
             host, scopes, challenge, what
         )
 
+    async def _refresh_token_grant(
+        self,
+        realm: str,
+        credentials: Credentials,
+        scopes: tuple[str, ...],
+        challenge: Challenge,
+    ) -> httpx.Response | None:
+        """An identity token is an OAuth2 refresh token: exchange it with POST (oauth.md).
+
+        None when the server has no such endpoint (404): the spec then sends the client to
+        the GET flow every token server supports.
+        """
+        assert credentials.identity_token is not None  # noqa: S101 - the caller checked
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.identity_token.get_secret_value(),
+            "client_id": CLIENT_ID,
+            "scope": " ".join(scopes),
+        }
+        if "service" in challenge.params:
+            form["service"] = challenge.params["service"]
+        self.stats.requests += 1
+        response = await self._http.post(realm, data=form)
+        return None if response.status_code == httpx.codes.NOT_FOUND else response
+
     async def _fetch_token(
         self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
     ) -> str:
@@ -600,11 +625,15 @@ class RegistryClient:
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
         credentials = self.credentials.for_host(host)
-        headers = {"Authorization": credentials.basic_header()} if credentials else {}
         realm = challenge.params["realm"]
-        self.stats.requests += 1
         try:
-            response = await self._http.get(realm, params=params, headers=headers)
+            response = None
+            if credentials is not None and credentials.identity_token is not None:
+                response = await self._refresh_token_grant(realm, credentials, scopes, challenge)
+            if response is None:  # no identity token, or a server without the OAuth2 flow
+                headers = {"Authorization": credentials.basic_header()} if credentials else {}
+                self.stats.requests += 1
+                response = await self._http.get(realm, params=params, headers=headers)
         except httpx.TransportError as error:
             raise AuthenticationError(
                 f"{what}: the token service {realm} of {host} is unreachable ({error})"
@@ -627,6 +656,9 @@ class RegistryClient:
         if not isinstance(token, str) or not token:
             raise AuthenticationError(f"{what}: the token service {realm} answered without a token")
         return token
+
+
+CLIENT_ID: Final = "metrics-api"  # for the token server's audit log (oauth.md: client_id)
 
 
 def _answers_only_tls(response: httpx.Response) -> bool:
