@@ -108,6 +108,15 @@ class Tamper:
 
 
 @dataclass(frozen=True)
+class BodyLimit:
+    """Answer 413 to a request whose body is longer than ``limit`` bytes, as a proxy in front
+    of a registry does (nginx's ``client_max_body_size``, a CDN's upload limit)."""
+
+    limit: int
+    match: Match = Match()
+
+
+@dataclass(frozen=True)
 class Hang:
     """Accept the request and answer nothing for ``seconds`` (or until the proxy stops)."""
 
@@ -135,7 +144,7 @@ class DieAfterIndexPut:
     mode: Literal["reset", "503"] = "reset"
 
 
-Fault = Status | Drop | NotYet | Tamper | Hang | Hold
+Fault = Status | Drop | NotYet | Tamper | Hang | Hold | BodyLimit
 
 
 @dataclass(frozen=True)
@@ -299,6 +308,10 @@ class _Handler(BaseHTTPRequestHandler):
         latency = state.scenario.latency
         if latency:
             time.sleep(latency / 2)
+        if isinstance(fault, BodyLimit) and len(body) > fault.limit:
+            self._send(413, [], b"<html><body>413 Request Entity Too Large</body></html>")
+            proxy.record(self.command, self.path, 413, "body limit", self._started)
+            return
         if self._injected(state, fault):
             return
         if isinstance(fault, Hold) and not fault.after_forward:
@@ -596,6 +609,7 @@ def start_proxy(upstream: str, scenario: Scenario | None = None) -> FaultProxy:
 
 
 __all__ = [
+    "BodyLimit",
     "DieAfterIndexPut",
     "Drop",
     "Entry",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
+from metrics_api.oci.blobcopy import copy_blob
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
@@ -27,7 +28,7 @@ async def _ensure_blob(
         return "present"
     if source.registry == target.registry and await client.mount_blob(target, digest, source):
         return "mounted"
-    await client.upload_blob(target, digest, await client.get_blob(source, digest))
+    await copy_blob(client, source, target, digest)
     return "copied"
 
 
