@@ -32,22 +32,44 @@ async def _ensure_blob(
     return "copied"
 
 
+async def _ensure_manifest(
+    client: RegistryClient,
+    target: Reference,
+    source: Reference,
+    manifest: Manifest,
+    blobs: Sequence[str],
+) -> str:
+    """Make ``manifest`` and its blobs present in the target repository, byte for byte."""
+    pinned = target.with_digest(manifest.digest)
+    if await client.head_manifest(pinned) is not None:
+        return "present"
+    actions = await run_all(
+        [partial(_ensure_blob, client, target, source, digest) for digest in dict.fromkeys(blobs)]
+    )
+    await client.put_manifest(pinned, manifest.raw, manifest.media_type)
+    return "copied" if "copied" in actions else "mounted"
+
+
 async def ensure_child(client: RegistryClient, target: Reference, variant: ResolvedVariant) -> str:
     """Make the variant's image manifest present in the target repository, byte for byte."""
     if variant.source.same_repository(target):
         return "present"
-    pinned = target.with_digest(variant.manifest.digest)
-    if await client.head_manifest(pinned) is not None:
-        return "present"
     blobs = [variant.image.config.digest, *(layer.digest for layer in variant.image.layers)]
-    actions = await run_all(
+    return await _ensure_manifest(client, target, variant.source, variant.manifest, blobs)
+
+
+async def ensure_attestations(
+    client: RegistryClient, target: Reference, variant: ResolvedVariant
+) -> list[str]:
+    """Make the variant's kept attestation manifests present there too, like any child."""
+    if variant.source.same_repository(target):
+        return ["present"] * len(variant.attestations)
+    return await run_all(
         [
-            partial(_ensure_blob, client, target, variant.source, digest)
-            for digest in dict.fromkeys(blobs)
+            partial(_ensure_manifest, client, target, variant.source, kept.manifest, kept.blobs)
+            for kept in variant.attestations
         ]
     )
-    await client.put_manifest(pinned, variant.manifest.raw, variant.manifest.media_type)
-    return "copied" if "copied" in actions else "mounted"
 
 
 def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
@@ -186,11 +208,17 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         return PublishOutcome(
             "unchanged", release.current, present, verified, [], list(variant_tags)
         )
-    child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
-    written = [
-        f"{variant.declared} image {variant.manifest.digest} ({action})"
-        for variant, action in zip(variants, child_actions, strict=True)
-    ]
+    child_actions, attested = await both(
+        partial(run_all, [partial(ensure_child, client, target, v) for v in variants]),
+        partial(run_all, [partial(ensure_attestations, client, target, v) for v in variants]),
+    )
+    written = []
+    for variant, action, kept in zip(variants, child_actions, attested, strict=True):
+        written.append(f"{variant.declared} image {variant.manifest.digest} ({action})")
+        written.extend(
+            f"{variant.declared} attestation {attestation.manifest.digest} ({how})"
+            for attestation, how in zip(variant.attestations, kept, strict=True)
+        )
     await client.put_manifest(pinned, index.raw, index.media_type)
     written.append(f"index {index.digest} by digest")
     # The last look at the tags rides along with the verification read: no round trip more.
