@@ -149,8 +149,12 @@ async def resolve(client: RegistryClient, reference: str, platform: str) -> Vari
     return variant_report(variant)
 
 
-async def _resolve(client: RegistryClient, request: VariantRequest) -> ResolvedVariant:
-    variant = await resolve_variant(client, request.reference, request.platform)
+async def _resolve(
+    client: RegistryClient, request: VariantRequest, keep_attestations: bool = False
+) -> ResolvedVariant:
+    variant = await resolve_variant(
+        client, request.reference, request.platform, attestations=keep_attestations
+    )
     if request.expected_digest and variant.manifest.digest != request.expected_digest:
         raise ResolutionError(
             f"variant {request.reference} for {request.platform}: expected the image "
@@ -169,13 +173,20 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     source_date_epoch: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    keep_attestations: bool = False,
 ) -> AssembleReport:
-    """Resolve the variants, build the index, publish it safely and verify it."""
+    """Resolve the variants, build the index, publish it safely and verify it.
+
+    ``keep_attestations``: the index carries each variant's attestation manifests too.
+    """
     target_ref = parse_target(target)
     # Where the tag points now is independent of the variants: ask while they resolve.
     current, variants = await both(
         partial(client.head_manifest, target_ref),
-        partial(run_all, [partial(_resolve, client, request) for request in requests]),
+        partial(
+            run_all,
+            [partial(_resolve, client, request, keep_attestations) for request in requests],
+        ),
     )
     index = build_index(
         variants,
