@@ -14,6 +14,7 @@ import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
+from metrics_api.oci.attestations import MODES, keep_attestations
 from metrics_api.oci.auth import Credentials
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
@@ -83,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     assemble.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
     assemble.add_argument("--force", action="store_true", help="move a tag that points elsewhere")
+    assemble.add_argument(
+        "--attestations",
+        choices=MODES,
+        default="drop",
+        help="keep: carry each variant's provenance/SBOM attestation manifests into the index, "
+        "right after its image; drop (default): the platform images only",
+    )
     assemble.add_argument("--dry-run", action="store_true", help="print the index, push nothing")
     verify = commands.add_parser(
         "verify", parents=[common], help="check a published index against a digest ledger"
@@ -131,6 +139,7 @@ async def _run(args: argparse.Namespace) -> VariantReport | AssembleReport | Ver
             source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
             force=args.force,
             dry_run=args.dry_run,
+            keep_attestations=keep_attestations(args.attestations),
         )
 
 
