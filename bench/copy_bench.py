@@ -13,7 +13,8 @@ Every run copies into a registry B of its own, started empty: the peers keep cac
 they saw a blob (skopeo's blob-info cache), and on a B that already holds the layer in any
 repository they would mount it instead of copying it.
 
-Measured per run: wall time; peak RSS of the tool's process, as GNU time reports it (the
+Measured per run: wall time; CPU time of the tool's process (user + system: on a shared
+machine the steadier figure); peak RSS of the tool's process, as GNU time reports it (the
 ``wait4`` rusage ``ru_maxrss`` of a process it forks: a child forked by this large Python
 process would inherit its resident set in that figure); bytes moved, counted by the kernel
 (nftables counters on the loopback traffic to and from both registries' ports, headers
@@ -71,6 +72,7 @@ class Sample:
     """One tool's runs."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     peak_rss_kib: list[int] = field(default_factory=list)
     moved_bytes: list[int | None] = field(default_factory=list)
 
@@ -252,12 +254,12 @@ def check_run(job: Job, tool: str, repository: str, proc: subprocess.CompletedPr
         raise RuntimeError(f"{tool}: the layer is not on B with its size: {head.stdout}")
 
 
-def run_one(command: list[str], env: dict[str, str]) -> tuple[float, int, str, str, int]:
-    """Run a tool under GNU time; its wall time, peak RSS (KiB), stdout, stderr, exit code."""
+def run_one(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str, int]:
+    """Run a tool under GNU time: wall, CPU (user + system), peak RSS (KiB), output, code."""
     with tempfile.NamedTemporaryFile(mode="r") as peak:
         started = time.perf_counter()
         proc = subprocess.run(
-            [require_tool("time", "time"), "-f", "%M", "-o", peak.name, *command],
+            [require_tool("time", "time"), "-f", "%M %U %S", "-o", peak.name, *command],
             capture_output=True,
             text=True,
             env=env,
@@ -265,8 +267,9 @@ def run_one(command: list[str], env: dict[str, str]) -> tuple[float, int, str, s
             check=False,
         )
         elapsed = time.perf_counter() - started
-        kib = int(peak.read().strip().splitlines()[-1])
-    return elapsed, kib, proc.stdout, proc.stderr, proc.returncode
+        kib, user, system = peak.read().strip().splitlines()[-1].split()
+    cpu = float(user) + float(system)
+    return elapsed, cpu, int(kib), proc.stdout, proc.stderr, proc.returncode
 
 
 def measure(
@@ -285,7 +288,7 @@ def measure(
                 job = Job(source.source, target, source.manifest, source.layer, source.layer_size)
                 counters = Counters([source.source.port, target.port])
                 try:
-                    elapsed, peak, out, err, code = run_one(command(job, repository), env)
+                    elapsed, cpu, peak, out, err, code = run_one(command(job, repository), env)
                     moved = counters.total()
                 finally:
                     counters.close()
@@ -295,16 +298,28 @@ def measure(
                 )
             if run:
                 samples[name].seconds.append(elapsed)
+                samples[name].cpu_seconds.append(cpu)
                 samples[name].peak_rss_kib.append(peak)
                 samples[name].moved_bytes.append(moved)
             label = "warm-up" if not run else f"run {run}"
-            print(f"  {label} {name}: {elapsed:.2f} s, {peak / 1024:.0f} MiB", flush=True)
+            print(
+                f"  {label} {name}: {elapsed:.2f} s, CPU {cpu:.2f} s, {peak / 1024:.0f} MiB",
+                flush=True,
+            )
     return samples, reason
 
 
 def table(samples: dict[str, Sample], layer_size: int) -> tuple[str, list[str]]:
     """The figures as a markdown table, and the verdicts against the targets."""
-    header = ["tool", "median wall", "min wall", "bytes moved", "peak RSS", "vs fastest peer"]
+    header = [
+        "tool",
+        "median wall",
+        "min wall",
+        "CPU (user+sys)",
+        "bytes moved",
+        "peak RSS",
+        "vs fastest peer",
+    ]
     peers = [statistics.median(s.seconds) for name, s in samples.items() if name != "ours"]
     fastest = min(peers, default=None)
     rows = []
@@ -322,6 +337,7 @@ def table(samples: dict[str, Sample], layer_size: int) -> tuple[str, list[str]]:
                 name,
                 f"{wall:.2f} s",
                 f"{min(sample.seconds):.2f} s",
+                f"{statistics.median(sample.cpu_seconds):.2f} s",
                 shown,
                 f"{statistics.median(sample.peak_rss_kib) / 1024:.0f} MiB",
                 f"{wall / fastest:.2f}x" if fastest else "n/a",
