@@ -14,6 +14,7 @@ from pydantic import BaseModel, SecretStr
 
 from metrics_api import release as release_job
 from metrics_api.oci import jobs
+from metrics_api.oci.attestations import keep_attestations
 from metrics_api.oci.auth import Credentials, auths_from_text
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.layout import write_layout
@@ -101,6 +102,15 @@ def _check_format(format_: str) -> None:
     if format_ not in FORMATS:
         msg = f"expected --format text or json, found {format_!r}"
         raise PipelineError(msg)
+
+
+def _keep_attestations(mode: str) -> bool:
+    """Refuse an unknown attestation mode before anything is built or pushed."""
+    try:
+        return keep_attestations(mode)
+    except InvalidInputError:
+        msg = f"expected --attestations keep or drop, found {mode!r}"
+        raise PipelineError(msg) from None
 
 
 def _render(report: BaseModel, text: str, format_: str) -> str:
@@ -207,6 +217,13 @@ DockerConfig = Annotated[
     ),
 ]
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
+Attestations = Annotated[
+    str,
+    Doc(
+        "keep: carry each variant's provenance/SBOM attestation manifests into the index, "
+        "right after its image; drop: the platform images only"
+    ),
+]
 
 
 @object_type
@@ -265,6 +282,7 @@ class MetricsApi:
         expect: Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")] = [],
         annotations: Annotated[list[str], Doc("index annotations, KEY=VALUE")] = [],
         force: Annotated[bool, Doc("move the tag if it points at another index")] = False,
+        attestations: Attestations = "drop",
         dry_run: Annotated[bool, Doc("assemble and print the index, push nothing")] = False,
         insecure_registries: Insecure = [],
         username: Username = "",
@@ -276,6 +294,7 @@ class MetricsApi:
     ) -> str:
         """Assemble pushed variants into one index by digest, publish it, verify it, then tag."""
         _check_format(format_)
+        keep = _keep_attestations(attestations)
         try:
             requests = jobs.parse_requests(variants, expect)
             settings = await _settings(
@@ -295,6 +314,7 @@ class MetricsApi:
                     annotations=dict(jobs.parse_annotation(text) for text in annotations),
                     force=force,
                     dry_run=dry_run,
+                    keep_attestations=keep,
                 )
         except OciError as error:
             raise _failed(error) from error
@@ -352,6 +372,7 @@ class MetricsApi:
         force: Annotated[
             bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
         ] = False,
+        attestations: Attestations = "drop",
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
@@ -365,6 +386,7 @@ class MetricsApi:
     ) -> str:
         """Build every variant, check the target, then publish each VERSION-ARCH and VERSION."""
         _check_format(format_)
+        keep = _keep_attestations(attestations)
         build = _ReleaseBuild.parse(
             source, variants, version, revision, _stamped(build_args, source_url)
         )
@@ -388,6 +410,7 @@ class MetricsApi:
                     source_date_epoch=source_date_epoch,
                     force=force,
                     dry_run=dry_run,
+                    keep_attestations=keep,
                 )
             except OciError as error:
                 raise _failed(error) from error
@@ -486,6 +509,7 @@ class _ReleaseBuild:
         source_date_epoch: str,
         force: bool = False,
         dry_run: bool = False,
+        keep_attestations: bool = False,
     ) -> release_job.ReleaseReport:
         """Stage every variant in the embedded registry, then release to ``target``."""
 
@@ -515,6 +539,7 @@ class _ReleaseBuild:
             source_date_epoch=source_date_epoch or None,
             force=force,
             dry_run=dry_run,
+            keep_attestations=keep_attestations,
         )
 
 

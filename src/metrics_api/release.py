@@ -157,8 +157,13 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     source_date_epoch: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    keep_attestations: bool = False,
 ) -> ReleaseReport:
-    """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants."""
+    """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
+
+    ``keep_attestations``: the index carries the attestation manifests staged with each
+    variant (a builder that attests pushes them), right after its image.
+    """
     target = parse_reference(f"{registry}/{repository}:{version}")
     tags = [variant_tag(version, plan.platform) for plan in plans]
     for tag in tags:  # a bad version fails before any build
@@ -170,7 +175,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     async with jobs.open_client(settings) as client:
         variants = await run_all(
             [
-                partial(resolve_variant, client, ref, p.platform)
+                partial(resolve_variant, client, ref, p.platform, attestations=keep_attestations)
                 for ref, p in zip(staged, plans, strict=True)
             ]
         )

@@ -57,3 +57,20 @@ def test_a_bug_keeps_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
         "Unhandled exception while executing function"
     ]
     assert logged[0].exc_info is not None
+
+
+@pytest.mark.parametrize("function", ["assemble", "release"])
+def test_an_unknown_attestation_mode_is_refused_before_any_work(
+    function: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    arguments: dict[str, object] = (
+        {"target": "r.example/a:v1", "variants": ["linux/amd64=r.example/a:x"]}
+        if function == "assemble"
+        else {"source": None}
+    )
+    error, logged = _call_and_capture(
+        caplog, getattr(MetricsApi(), function), attestations="maybe", **arguments
+    )
+    assert isinstance(error, PipelineError)
+    assert str(error) == "expected --attestations keep or drop, found 'maybe'"
+    assert logged == []

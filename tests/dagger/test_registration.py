@@ -49,6 +49,7 @@ def test_release_defaults_build_both_variants_from_the_repository(
     assert defaults["repository"] == "metrics-api"
     assert defaults["version"] == "v2.0.0"
     assert defaults["force"] is False
+    assert defaults["attestations"] == "drop"
     assert defaults["dry_run"] is False
     assert defaults["format"] == "text"
     assert defaults["deadline"] == 600.0
@@ -69,3 +70,9 @@ def test_assemble_and_verify_take_ledgers_as_text(functions: dict[str, Any]) -> 
     assert assemble["expect"]["type"] == "list[str]"
     assert verify["expect"]["type"] == "list[str]"
     assert not verify["expect"]["optional"]
+
+
+def test_assemble_drops_attestations_unless_told(functions: dict[str, Any]) -> None:
+    args = functions["assemble"]["args"]
+    assert json.loads(args["attestations"]["default"]) == "drop"
+    assert "keep" in args["attestations"]["doc"]

@@ -4,7 +4,9 @@ Docker 29 (containerd image store, provenance on by default) turns every single-
 push into an OCI index: the image manifest plus an attestation manifest (platform
 ``unknown/unknown``, ``vnd.docker.reference.*`` annotations) whose layers are in-toto
 statements. ``wrap_docker29()`` produces exactly that shape around an image already in
-the registry; the raw helpers let tests craft broken manifests on purpose.
+the registry, with the attestation layers BuildKit writes for the options given
+(``MODE_MIN``, ``MODE_MAX``, ``WITH_SBOM``); the raw helpers let tests craft broken
+manifests on purpose.
 Format: docs.docker.com "Image attestation storage" (build/metadata/attestations).
 """
 
@@ -18,7 +20,7 @@ from urllib.parse import quote, urljoin
 import httpx
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -28,6 +30,8 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 IN_TOTO = "application/vnd.in-toto+json"
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
 IN_TOTO_STATEMENT_V01 = "https://in-toto.io/Statement/v0.1"
+SPDX_DOCUMENT = "https://spdx.dev/Document"
+PREDICATE_TYPE = "in-toto.io/predicate-type"
 ATTESTATION_REF_TYPE = "attestation-manifest"
 ALL_MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
 ACCEPT_ALL = ", ".join(ALL_MANIFEST_TYPES)
@@ -214,28 +218,115 @@ def platform_of_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return platform
 
 
+class Statement(NamedTuple):
+    """One in-toto statement of an attestation manifest: its predicate type and predicate."""
+
+    predicate_type: str
+    predicate: dict[str, Any]
+
+
+def _min_predicate() -> dict[str, Any]:
+    return {
+        "builder": {"id": ""},
+        "buildType": "https://mobyproject.org/buildkit@v1",
+        "materials": [],
+        "invocation": {"configSource": {}, "parameters": {"frontend": "dockerfile.v0"}},
+        "metadata": {
+            "buildInvocationID": "metrics-api-tests",
+            "completeness": {"parameters": False, "environment": True, "materials": False},
+            "reproducible": False,
+        },
+    }
+
+
+def provenance(mode: str = "min") -> Statement:
+    """SLSA provenance v0.2 as BuildKit writes it for ``--provenance=mode=min|max``.
+
+    mode=max adds the build's full definition and per-step metadata: a much larger
+    statement (still one layer; several layers come from SBOMs, see ``MODE_MAX``).
+    """
+    predicate = _min_predicate()
+    if mode == "max":
+        predicate["materials"] = [
+            {
+                "uri": "pkg:docker/golang@1.26-bookworm?platform=linux%2Famd64",
+                "digest": {"sha256": "1" * 64},
+            }
+        ]
+        predicate["invocation"]["parameters"]["args"] = {"build-arg:VERSION": "2.0.0"}
+        predicate["invocation"]["configSource"] = {"entryPoint": "Dockerfile"}
+        predicate["buildConfig"] = {
+            "llbDefinition": [
+                {"id": f"step{i}", "op": {"Op": {"exec": {"meta": {"args": ["go", "build"]}}}}}
+                for i in range(40)
+            ]
+        }
+        predicate["metadata"]["completeness"] = {
+            "parameters": True,
+            "environment": True,
+            "materials": False,
+        }
+        predicate["metadata"]["https://mobyproject.org/buildkit@v1#metadata"] = {
+            "vcs": {"revision": "0" * 40, "source": "https://git.example.com/metrics-api"},
+            "source": {"locations": {f"step{i}": {} for i in range(40)}},
+            "layers": {"step39:0": [[{"mediaType": "application/vnd.oci.image.layer.v1.tar"}]]},
+        }
+    return Statement(SLSA_PROVENANCE_V02, predicate)
+
+
+def spdx_sbom(scanned: str = "image") -> Statement:
+    """An SPDX 2.3 SBOM statement as BuildKit's scanner writes one for ``--sbom=true``."""
+    return Statement(
+        SPDX_DOCUMENT,
+        {
+            "spdxVersion": "SPDX-2.3",
+            "dataLicense": "CC0-1.0",
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "name": f"sbom of the {scanned}",
+            "documentNamespace": f"https://docker.com/docker-scout/sbom/{scanned}",
+            "creationInfo": {
+                "creators": ["Organization: Anchore, Inc", "Tool: syft-v1.20.0"],
+                "created": "2026-01-01T00:00:00Z",
+            },
+            "packages": [
+                {
+                    "name": name,
+                    "SPDXID": f"SPDXRef-Package-{name}",
+                    "versionInfo": version,
+                    "downloadLocation": "NOASSERTION",
+                }
+                for name, version in (("metrics-api", "2.0.0"), ("golang.org/x/net", "0.40.0"))
+            ],
+        },
+    )
+
+
+# What ``docker buildx build --push`` attaches: the default (provenance, mode=min); mode=max
+# with SBOMs of the image and of a build stage (BUILDKIT_SBOM_SCAN_STAGE); provenance plus
+# the image's SBOM.
+MODE_MIN = (provenance("min"),)
+MODE_MAX = (provenance("max"), spdx_sbom("image"), spdx_sbom("build stage"))
+WITH_SBOM = (provenance("min"), spdx_sbom("image"))
+
+
 def provenance_statement(
     subject_name: str, image_digest: str, predicate: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """In-toto statement (SLSA provenance v0.2) about one image manifest, as BuildKit writes."""
+    content = Statement(
+        SLSA_PROVENANCE_V02, dict(predicate) if predicate is not None else _min_predicate()
+    )
+    return in_toto_statement(subject_name, image_digest, content)
+
+
+def in_toto_statement(subject_name: str, image_digest: str, content: Statement) -> dict[str, Any]:
+    """In-toto statement v0.1 about one image manifest, as BuildKit writes."""
     algo, hex_digest = image_digest.split(":", 1)
     return {
         "_type": IN_TOTO_STATEMENT_V01,
-        "predicateType": SLSA_PROVENANCE_V02,
+        "predicateType": content.predicate_type,
         "subject": [{"name": subject_name, "digest": {algo: hex_digest}}],
-        "predicate": dict(predicate)
-        if predicate is not None
-        else {
-            "builder": {"id": ""},
-            "buildType": "https://mobyproject.org/buildkit@v1",
-            "materials": [],
-            "invocation": {"configSource": {}, "parameters": {"frontend": "dockerfile.v0"}},
-            "metadata": {
-                "buildInvocationID": "metrics-api-tests",
-                "completeness": {"parameters": False, "environment": True, "materials": False},
-                "reproducible": False,
-            },
-        },
+        "predicate": content.predicate,
     }
 
 
@@ -246,14 +337,17 @@ def wrap_docker29(  # noqa: PLR0913 - keyword options for crafted variants
     tag: str,
     *,
     platform: Mapping[str, Any] | None = None,
-    statements: int = 1,
+    statements: int | Sequence[Statement] = 1,
+    about: str | None = None,
 ) -> Docker29Push:
     """Wrap a pushed flat image manifest into a Docker-29 per-platform index tagged ``tag``.
 
     ``image`` is a tag or digest of an image manifest already in ``repository``.
     ``platform`` overrides the entry's platform (default: read from the image config),
-    e.g. to fake an arm64 entry around an amd64 image. ``statements`` in-toto layers are
-    attached (Docker attaches one provenance statement; SBOMs would add more).
+    e.g. to fake an arm64 entry around an amd64 image. ``statements``: the in-toto layers of
+    the attestation (``MODE_MIN``, ``MODE_MAX``, ``WITH_SBOM``), or a number of provenance
+    statements. ``about``: the image digest the statements' subjects name (default: the
+    image's own), to craft a lying attestation.
     Returns (index digest, image digest, attestation digest).
     """
     manifest = get_manifest(host, repository, image)
@@ -268,15 +362,17 @@ def wrap_docker29(  # noqa: PLR0913 - keyword options for crafted variants
     plat = "/".join(str(platform[k]) for k in ("os", "architecture", "variant") if platform.get(k))
     subject = f"pkg:docker/{host}/{repository}@{tag}?platform={quote(plat, safe='')}"
 
+    if isinstance(statements, int):
+        statements = [
+            provenance() if i == 0 else Statement(SLSA_PROVENANCE_V02, {"note": f"statement {i}"})
+            for i in range(statements)
+        ]
     layers: list[dict[str, Any]] = []
-    for i in range(statements):
-        predicate = None if i == 0 else {"note": f"statement {i}"}
-        blob = json_bytes(provenance_statement(subject, manifest.digest, predicate))
+    for content in statements:
+        blob = json_bytes(in_toto_statement(subject, about or manifest.digest, content))
         push_blob(host, repository, blob)
         layers.append(
-            descriptor(
-                IN_TOTO, blob, annotations={"in-toto.io/predicate-type": SLSA_PROVENANCE_V02}
-            )
+            descriptor(IN_TOTO, blob, annotations={PREDICATE_TYPE: content.predicate_type})
         )
     att_config = json_bytes(
         {
@@ -327,23 +423,32 @@ __all__ = [
     "DOCKER_LIST",
     "DOCKER_MANIFEST",
     "IN_TOTO",
+    "MODE_MAX",
+    "MODE_MIN",
     "OCI_CONFIG",
     "OCI_INDEX",
     "OCI_MANIFEST",
+    "PREDICATE_TYPE",
     "SLSA_PROVENANCE_V02",
+    "SPDX_DOCUMENT",
+    "WITH_SBOM",
     "Docker29Push",
     "RawManifest",
     "RegistryHTTPError",
+    "Statement",
     "delete_manifest",
     "descriptor",
     "get_blob",
     "get_manifest",
+    "in_toto_statement",
     "json_bytes",
     "manifest_digest",
     "platform_of_config",
+    "provenance",
     "provenance_statement",
     "push_blob",
     "put_manifest",
+    "spdx_sbom",
     "tag_digest",
     "wrap_docker29",
 ]

@@ -108,6 +108,15 @@ class Tamper:
 
 
 @dataclass(frozen=True)
+class BodyLimit:
+    """Answer 413 to a request whose body is longer than ``limit`` bytes, as a proxy in front
+    of a registry does (nginx's ``client_max_body_size``, a CDN's upload limit)."""
+
+    limit: int
+    match: Match = Match()
+
+
+@dataclass(frozen=True)
 class Hang:
     """Accept the request and answer nothing for ``seconds`` (or until the proxy stops)."""
 
@@ -159,7 +168,7 @@ class DieAfterIndexPut:
     mode: Literal["reset", "503"] = "reset"
 
 
-Fault = Status | Drop | NotYet | Tamper | Hang | Hold | Page | Flood
+Fault = Status | Drop | NotYet | Tamper | Hang | Hold | Page | Flood | BodyLimit
 
 _FLOOD_CHUNK = 64 * 1024
 
@@ -332,7 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
         latency = state.scenario.latency
         if latency:
             time.sleep(latency / 2)
-        if self._injected(state, fault):
+        if self._injected(state, fault, len(body)):
             return
         if isinstance(fault, Hold) and not fault.after_forward:
             _wait(fault)
@@ -391,9 +400,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client stopped reading: what this fault is about
         proxy.record(self.command, self.path, 200, "flood", self._started, sent=sent)
 
-    def _injected(self, state: _State, fault: Fault | None) -> bool:
+    def _injected(self, state: _State, fault: Fault | None, body_length: int) -> bool:
         """Answer in place of the registry when the scenario says so; True if it did."""
         proxy = self.server.proxy
+        if isinstance(fault, BodyLimit) and body_length > fault.limit:
+            self._send(413, [], b"<html><body>413 Request Entity Too Large</body></html>")
+            proxy.record(self.command, self.path, 413, "body limit", self._started)
+            return True
         dying = state.scenario.die_after_index_put
         if state.dead and dying is not None:
             if dying.mode == "503":
@@ -672,6 +685,7 @@ def start_proxy(upstream: str, scenario: Scenario | None = None) -> FaultProxy:
 
 
 __all__ = [
+    "BodyLimit",
     "DieAfterIndexPut",
     "Drop",
     "Entry",

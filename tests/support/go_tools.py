@@ -10,6 +10,7 @@ into place, so a half-finished one is never found. ``scripts/test.sh`` installs 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -42,16 +43,45 @@ class GoTool:
         return f"GOBIN={self.path.parent} go install {self.package}@{self.version}"
 
 
+@dataclass(frozen=True)
+class LocalGoTool:
+    """A Go program of this repository (its own module, dependencies pinned in go.sum)."""
+
+    name: str
+    directory: Path
+
+    @property
+    def version(self) -> str:
+        """The hash of its sources: a change to them is a new version, built anew."""
+        digest = hashlib.sha256()
+        modules = [self.directory / "go.mod", self.directory / "go.sum"]
+        for source in [*sorted(self.directory.glob("*.go")), *modules]:
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        return digest.hexdigest()[:12]
+
+    @property
+    def path(self) -> Path:
+        """Where the binary of these sources lives once built."""
+        return CACHE / f"{self.name}@{self.version}" / self.name
+
+    @property
+    def install_command(self) -> str:
+        """The command that builds it by hand."""
+        return f"cd {self.directory} && go build -o {self.path} ."
+
+
 # The registry of the `registry:3` image (Dagger's embedded registry); the latest v3 release.
 DISTRIBUTION_V3 = GoTool(
     "registry", "github.com/distribution/distribution/v3/cmd/registry", "v3.1.2"
 )
 # The version bench/assemble_bench.py compares against.
 CRANE = GoTool("crane", "github.com/google/go-containerregistry/cmd/crane", "v0.22.1")
-TOOLS = (DISTRIBUTION_V3, CRANE)
+# go-containerregistry's registry with the OCI 1.1 referrers API on (in this repository).
+REFERRERS_REGISTRY = LocalGoTool("referrers-registry", Path(__file__).parent / "referrers_registry")
+TOOLS: tuple[GoTool | LocalGoTool, ...] = (DISTRIBUTION_V3, CRANE, REFERRERS_REGISTRY)
 
 
-def require_go_tool(tool: GoTool) -> str:
+def require_go_tool(tool: GoTool | LocalGoTool) -> str:
     """The pinned binary's path, or ToolMissingError saying how to install it."""
     if tool.path.is_file():
         return str(tool.path)
@@ -72,18 +102,25 @@ def go_binary() -> str:
         raise ToolMissingError("go", "golang-go (or Go 1.24+ in /usr/local/go)") from None
 
 
-def install(tool: GoTool) -> Path:
-    """Install ``tool`` unless it is there already; its path."""
+def install(tool: GoTool | LocalGoTool) -> Path:
+    """Install (or build) ``tool`` unless it is there already; its path."""
     if tool.path.is_file():
         return tool.path
     CACHE.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{tool.name}@{tool.version}-", dir=CACHE))
     try:
-        run(
-            [go_binary(), "install", f"{tool.package}@{tool.version}"],
-            env={**os.environ, "GOBIN": str(staging)},
-            timeout=INSTALL_TIMEOUT,
-        )
+        if isinstance(tool, LocalGoTool):
+            run(
+                [go_binary(), "build", "-o", str(staging / tool.name), "."],
+                cwd=tool.directory,
+                timeout=INSTALL_TIMEOUT,
+            )
+        else:
+            run(
+                [go_binary(), "install", f"{tool.package}@{tool.version}"],
+                env={**os.environ, "GOBIN": str(staging)},
+                timeout=INSTALL_TIMEOUT,
+            )
         staging.chmod(0o755)
         staging.rename(tool.path.parent)
     finally:
@@ -95,7 +132,8 @@ def main() -> None:
     """Install every pinned tool that is missing; say which."""
     for tool in TOOLS:
         if not tool.path.is_file():
-            print(f"installing {tool.package}@{tool.version} into {tool.path.parent}")  # noqa: T201
+            what = tool.package if isinstance(tool, GoTool) else tool.directory.name
+            print(f"installing {what}@{tool.version} into {tool.path.parent}")  # noqa: T201
             install(tool)
     sys.stdout.flush()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .go_tools import CRANE, DISTRIBUTION_V3, require_go_tool
+from .go_tools import CRANE, DISTRIBUTION_V3, REFERRERS_REGISTRY, require_go_tool
 from .registry import Registry, start_registry
 
 if TYPE_CHECKING:
@@ -46,6 +46,24 @@ class GgcrRegistry(Registry):
 
     def _command(self) -> list[str]:
         return [self.executable(), "registry", "serve", "--address", self.host]
+
+
+class ReferrersRegistry(GgcrRegistry):
+    """go-containerregistry's registry with the OCI 1.1 referrers API served.
+
+    Not one of ``KINDS``: none of the three registries the suite runs everything against
+    serves ``GET /v2/<name>/referrers/<digest>``, so the tests of referrers use this one.
+    """
+
+    program = "go-containerregistry registry with referrers (tests/support/referrers_registry)"
+
+    @classmethod
+    def executable(cls) -> str:
+        """The binary built from tests/support/referrers_registry."""
+        return require_go_tool(REFERRERS_REGISTRY)
+
+    def _command(self) -> list[str]:
+        return [self.executable(), "--address", self.host]
 
 
 @dataclass(frozen=True)
@@ -125,5 +143,6 @@ __all__ = [
     "KINDS",
     "DistributionV3Registry",
     "GgcrRegistry",
+    "ReferrersRegistry",
     "RegistryKind",
 ]

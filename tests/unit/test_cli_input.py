@@ -82,3 +82,16 @@ def test_username_without_password_is_refused(
     code = main(["resolve", "r.example/m:v1", "--platform", "linux/amd64", "--username", "ci"])
     assert code == 2
     assert "expected the password in $REGISTRY_PASSWORD" in capsys.readouterr().err
+
+
+def test_an_unknown_attestation_mode_is_refused_naming_the_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--attestations", "x"]
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --attestations: invalid choice: 'x'" in error
+    assert "keep" in error
+    assert "drop" in error

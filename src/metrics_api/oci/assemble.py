@@ -83,7 +83,10 @@ def build_index(
     *,
     annotations: Mapping[str, str] | None = None,
 ) -> Manifest:
-    """The OCI index bytes for ``variants``, one entry each, in the order given."""
+    """The OCI index bytes for ``variants``, one entry each, in the order given.
+
+    A variant's kept attestation manifests (``ResolvedVariant.attestations``) follow its entry.
+    """
     if not variants:
         raise AssemblyError(
             "expected at least one variant to assemble, found none", remedy=Remedy.VARIANTS
@@ -109,6 +112,8 @@ def build_index(
         if notes := entry_annotations(variant):
             entry["annotations"] = notes
         entries.append(entry)
+        # Kept attestations follow their image, each entry exactly as the variant had it.
+        entries.extend(dict(attestation.entry) for attestation in variant.attestations)
     document: dict[str, object] = {
         "schemaVersion": 2,
         "mediaType": media_types.OCI_INDEX,

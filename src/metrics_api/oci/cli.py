@@ -20,6 +20,7 @@ import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
+from metrics_api.oci.attestations import MODES, keep_attestations
 from metrics_api.oci.auth import Credentials
 from metrics_api.oci.client import ClientStats
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
@@ -238,6 +239,13 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--force", action="store_true", help="move the tag if it points at another index"
     )
     assemble.add_argument(
+        "--attestations",
+        choices=MODES,
+        default="drop",
+        help="keep: carry each variant's provenance/SBOM attestation manifests into the index, "
+        "right after its image; drop (default): the platform images only",
+    )
+    assemble.add_argument(
         "--dry-run", action="store_true", help="resolve and print the index, push nothing"
     )
 
@@ -319,6 +327,7 @@ async def _run(
             source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
             force=args.force,
             dry_run=args.dry_run,
+            keep_attestations=keep_attestations(args.attestations),
         )
 
 

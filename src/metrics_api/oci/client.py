@@ -10,7 +10,8 @@ not retried, and a request that gets no answer is tried only twice.
 import json
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Final, Self
@@ -350,6 +351,50 @@ class RegistryClient:
         )
         self._expect(finished, {201}, what)
 
+    @asynccontextmanager
+    async def stream(  # noqa: PLR0913 - the request options of ``_request``
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | None = None,
+        push: bool = False,
+    ) -> AsyncIterator[httpx.Response]:
+        """One request whose answer is handed over unread, for content too large to hold.
+
+        A streamed body cannot be sent twice, so there is no retry here: the caller restarts
+        its whole operation. A challenge is answered (and a bodyless request sent again); a
+        request with a body answered 401 is handed over after the challenge was answered,
+        so the caller's next attempt carries the credentials.
+        """
+        url = self._url(ref, path, params)
+        scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}",)
+        for answered in (False, True):
+            request = self._http.build_request(
+                method, url, headers=self._headers(ref.host, scopes, headers), content=content
+            )
+            sending = f"{method} {request.url}"
+            self._in_flight.append(sending)
+            self.stats.requests += 1
+            try:
+                response = await self._http.send(request, stream=True)
+            finally:
+                self._in_flight.remove(sending)
+            try:
+                if response.status_code != httpx.codes.UNAUTHORIZED or answered:
+                    yield response
+                    return
+                await self._answer_challenge(ref.host, scopes, response, what)
+                if content is not None:
+                    yield response
+                    return
+            finally:
+                await response.aclose()
+
     # -- transport ---------------------------------------------------------------------
 
     def _expect(
@@ -445,7 +490,7 @@ class RegistryClient:
         )
 
     def _url(self, ref: Reference, path: str, params: Mapping[str, str] | None) -> httpx.URL:
-        # Paths are relative to the repository; upload Locations arrive absolute.
+        """A repository-relative path, or an upload Location (absolute), with ``params``."""
         relative = not path.startswith(("/", "http://", "https://"))
         url = httpx.URL(self.base_url(ref.host)).join(
             f"{ref.repository}/{path}" if relative else path

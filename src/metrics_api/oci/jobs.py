@@ -195,13 +195,17 @@ async def resolve(client: RegistryClient, reference: str, platform: str) -> Vari
     return variant_report(variant)
 
 
-async def _resolve(client: RegistryClient, request: VariantRequest) -> ResolvedVariant:
+async def _resolve(
+    client: RegistryClient, request: VariantRequest, keep_attestations: bool = False
+) -> ResolvedVariant:
     """Resolve a variant and hold it to its ledger line.
 
     The line may name the image or the index it was unwrapped from: ``docker push`` of a
     Docker 29 build prints the digest of that wrapper index.
     """
-    variant = await resolve_variant(client, request.reference, request.platform)
+    variant = await resolve_variant(
+        client, request.reference, request.platform, attestations=keep_attestations
+    )
     expected = request.expected_digest
     if expected and expected not in (variant.manifest.digest, variant.wrapper_digest):
         found = f"the image manifest {variant.manifest.digest}" + (
@@ -230,13 +234,20 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     source_date_epoch: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    keep_attestations: bool = False,
 ) -> AssembleReport:
-    """Resolve the variants, build the index, publish it safely and verify it."""
+    """Resolve the variants, build the index, publish it safely and verify it.
+
+    ``keep_attestations``: the index carries each variant's attestation manifests too.
+    """
     target_ref = parse_target(target)
     # Where the tag points now is independent of the variants: ask while they resolve.
     current, variants = await both(
         partial(client.head_manifest, target_ref),
-        partial(run_all, [partial(_resolve, client, request) for request in requests]),
+        partial(
+            run_all,
+            [partial(_resolve, client, request, keep_attestations) for request in requests],
+        ),
     )
     index = build_index(
         variants,

@@ -2,7 +2,9 @@
 
 A registry may reject an index whose children live in another repository, so each child
 is made present in the target repository first (mounted across repositories, copied across
-registries). The release tag is the last thing written, and never moved without ``force``.
+registries), with its kept attestations and the artifacts that refer to it (OCI 1.1
+referrers: signatures, SBOMs). The release tag is the last thing written, and never moved
+without ``force``.
 """
 
 from collections.abc import Sequence
@@ -10,11 +12,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
+from metrics_api.oci import media_types
+from metrics_api.oci.blobcopy import copy_blob
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
-from metrics_api.oci.models import Manifest
+from metrics_api.oci.models import Descriptor, ImageManifest, Manifest
 from metrics_api.oci.reference import Reference
+from metrics_api.oci.referrers import list_referrers
 from metrics_api.oci.reports import Check, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant
 from metrics_api.oci.verify import Ledger, verify_index
@@ -27,26 +32,111 @@ async def _ensure_blob(
         return "present"
     if source.registry == target.registry and await client.mount_blob(target, digest, source):
         return "mounted"
-    await client.upload_blob(target, digest, await client.get_blob(source, digest))
+    await copy_blob(client, source, target, digest)
     return "copied"
+
+
+async def _ensure_manifest(
+    client: RegistryClient,
+    target: Reference,
+    source: Reference,
+    manifest: Manifest,
+    blobs: Sequence[str],
+) -> str:
+    """Make ``manifest`` and its blobs present in the target repository, byte for byte."""
+    pinned = target.with_digest(manifest.digest)
+    if await client.head_manifest(pinned) is not None:
+        return "present"
+    actions = await run_all(
+        [partial(_ensure_blob, client, target, source, digest) for digest in dict.fromkeys(blobs)]
+    )
+    await client.put_manifest(pinned, manifest.raw, manifest.media_type)
+    return "copied" if "copied" in actions else "mounted"
 
 
 async def ensure_child(client: RegistryClient, target: Reference, variant: ResolvedVariant) -> str:
     """Make the variant's image manifest present in the target repository, byte for byte."""
     if variant.source.same_repository(target):
         return "present"
-    pinned = target.with_digest(variant.manifest.digest)
-    if await client.head_manifest(pinned) is not None:
-        return "present"
     blobs = [variant.image.config.digest, *(layer.digest for layer in variant.image.layers)]
-    actions = await run_all(
+    return await _ensure_manifest(client, target, variant.source, variant.manifest, blobs)
+
+
+async def ensure_attestations(
+    client: RegistryClient, target: Reference, variant: ResolvedVariant
+) -> list[str]:
+    """Make the variant's kept attestation manifests present there too, like any child."""
+    if variant.source.same_repository(target):
+        return ["present"] * len(variant.attestations)
+    return await run_all(
         [
-            partial(_ensure_blob, client, target, variant.source, digest)
-            for digest in dict.fromkeys(blobs)
+            partial(_ensure_manifest, client, target, variant.source, kept.manifest, kept.blobs)
+            for kept in variant.attestations
         ]
     )
-    await client.put_manifest(pinned, variant.manifest.raw, variant.manifest.media_type)
-    return "copied" if "copied" in actions else "mounted"
+
+
+# Referrers of referrers (a signature of an SBOM) are copied too, this many levels deep.
+REFERRER_DEPTH = 3
+
+
+async def _ensure_referrer(
+    client: RegistryClient, target: Reference, source: Reference, referrer: Descriptor, depth: int
+) -> list[tuple[str, str]]:
+    if referrer.media_type not in media_types.IMAGE_MANIFESTS:
+        return [(referrer.digest, f"left out: a {referrer.media_type}")]
+    manifest = await client.get_manifest(source.with_digest(referrer.digest))
+    document = manifest.document
+    assert isinstance(document, ImageManifest)  # noqa: S101 - its media type says so
+    blobs = [document.config.digest, *(layer.digest for layer in document.layers)]
+    action = await _ensure_manifest(client, target, source, manifest, blobs)
+    further = await ensure_referrers(client, target, source, referrer.digest, depth + 1)
+    return [(referrer.digest, action), *further]
+
+
+async def ensure_referrers(
+    client: RegistryClient, target: Reference, source: Reference, subject: str, depth: int = 0
+) -> list[tuple[str, str]]:
+    """Copy the OCI 1.1 referrers of ``subject`` (signatures, SBOMs) along with it.
+
+    Nothing when the source does not serve the referrers API. Each (digest, action).
+    """
+    if depth >= REFERRER_DEPTH:
+        return []
+    listed = await list_referrers(client, source, subject)
+    copied = await run_all(
+        [partial(_ensure_referrer, client, target, source, item, depth) for item in listed]
+    )
+    return [pair for pairs in copied for pair in pairs]
+
+
+async def ensure_variant(
+    client: RegistryClient, target: Reference, variant: ResolvedVariant
+) -> tuple[str, list[str]]:
+    """Make a variant present in the target repository, with what belongs to it.
+
+    Its image, its kept attestations, and the referrers of its image when it came from
+    elsewhere. Returns the image's action, and a line for each thing made present.
+    """
+
+    async def image() -> tuple[str, list[tuple[str, str]]]:
+        action = await ensure_child(client, target, variant)
+        if action == "present":
+            return action, []
+        return action, await ensure_referrers(
+            client, target, variant.source, variant.manifest.digest
+        )
+
+    (action, referred), kept = await both(
+        image, partial(ensure_attestations, client, target, variant)
+    )
+    lines = [f"{variant.declared} image {variant.manifest.digest} ({action})"]
+    lines.extend(
+        f"{variant.declared} attestation {attestation.manifest.digest} ({how})"
+        for attestation, how in zip(variant.attestations, kept, strict=True)
+    )
+    lines.extend(f"{variant.declared} referrer {digest} ({how})" for digest, how in referred)
+    return action, lines
 
 
 def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
@@ -185,11 +275,9 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         return PublishOutcome(
             "unchanged", release.current, present, verified, [], list(variant_tags)
         )
-    child_actions = await run_all([partial(ensure_child, client, target, v) for v in variants])
-    written = [
-        f"{variant.declared} image {variant.manifest.digest} ({action})"
-        for variant, action in zip(variants, child_actions, strict=True)
-    ]
+    outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
+    child_actions = [action for action, _ in outcomes]
+    written = [line for _, lines in outcomes for line in lines]
     await client.put_manifest(pinned, index.raw, index.media_type)
     written.append(f"index {index.digest} by digest")
     # The last look at the tags rides along with the verification read: no round trip more.

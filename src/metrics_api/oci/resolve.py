@@ -7,9 +7,12 @@ amd64 build is caught here rather than on a consumer's machine.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from metrics_api.oci import media_types
+from metrics_api.oci.attestations import Attestation, fetch_attestations
 from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.concurrency import both
 from metrics_api.oci.errors import ResolutionError
 from metrics_api.oci.models import (
     Descriptor,
@@ -32,6 +35,8 @@ class ResolvedVariant:
     manifest: Manifest
     config: ImageConfig
     wrapper_digest: str | None  # the Docker-29-style index it was unwrapped from, if any
+    # Its attestation manifests from that index, when they were asked for (kept).
+    attestations: tuple[Attestation, ...] = ()
 
     @property
     def image(self) -> ImageManifest:
@@ -83,9 +88,12 @@ def select_image(index: ImageIndex, declared: Platform, where: str) -> Descripto
 
 
 async def resolve_variant(
-    client: RegistryClient, source: Reference, declared: Platform
+    client: RegistryClient, source: Reference, declared: Platform, *, attestations: bool = False
 ) -> ResolvedVariant:
-    """Find the image manifest that ``source`` provides for ``declared`` and check it."""
+    """Find the image manifest that ``source`` provides for ``declared`` and check it.
+
+    ``attestations``: also fetch the attestation manifests its index lists for the image.
+    """
     if not source.manifest_reference:
         raise ResolutionError(
             f"variant {source} for {declared}: expected a tag or a digest, found neither; "
@@ -112,7 +120,16 @@ async def resolve_variant(
             f"found {config_descriptor.media_type}; "
             "an artifact is not a runnable image"
         )
-    raw_config = await client.get_blob(source, config_descriptor.digest)
+    wrapped = top if attestations and wrapper else None
+
+    async def attached() -> tuple[Attestation, ...]:
+        if wrapped is None:
+            return ()
+        return await fetch_attestations(client, source, wrapped, manifest.digest)
+
+    raw_config, kept = await both(
+        partial(client.get_blob, source, config_descriptor.digest), attached
+    )
     config = parse_config(raw_config, f"variant {source} configuration")
     if not declared.matches(config.platform):
         raise ResolutionError(
@@ -121,5 +138,10 @@ async def resolve_variant(
             f"for {declared}, or fix the declaration"
         )
     return ResolvedVariant(
-        declared=declared, source=source, manifest=manifest, config=config, wrapper_digest=wrapper
+        declared=declared,
+        source=source,
+        manifest=manifest,
+        config=config,
+        wrapper_digest=wrapper,
+        attestations=kept,
     )

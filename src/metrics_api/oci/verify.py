@@ -7,6 +7,7 @@ prove that each platform a consumer can pull is exactly the image that was pushe
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from metrics_api.oci.attestations import check_attestations
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError
@@ -96,9 +97,14 @@ async def _check_children(
     configs: Mapping[str, ImageConfig],
 ) -> list[Check]:
     images = [entry for entry in index.manifests if entry.is_image]
-    return await run_all(
-        [partial(_check_child, client, ref, entry, just_pushed, configs) for entry in images]
+    children, attested = await both(
+        partial(
+            run_all,
+            [partial(_check_child, client, ref, entry, just_pushed, configs) for entry in images],
+        ),
+        partial(check_attestations, client, ref, index, just_pushed),
     )
+    return [*children, *attested]
 
 
 async def _no_checks() -> list[Check]:

@@ -1,0 +1,295 @@
+"""Copy a blob from one registry to another as a stream: never whole in memory.
+
+The source's bytes go straight into the target's upload, hashed and counted as they pass.
+The last piece is held back until the digest and the size are proved, so the target never
+receives the whole of a wrong blob; and the final PUT carries ``?digest=``, so the registry
+checks it too. Nothing here holds more than two pieces of a blob (``PIECE_SIZE``) at a time.
+
+Upload (distribution spec v1.1.1, "pushing blobs"): one PUT of the streamed body where the
+registry takes it; where it refuses a body that large (a proxy's 413, ...), chunked PATCHes
+of ``CHUNK_SIZE`` bytes, each streamed too, then a PUT without body. A refusal is remembered
+per registry for the rest of the job. Any failure on the way (a dropped connection, a 5xx,
+a lost upload session) restarts the blob from its first byte in a new upload session, a
+bounded number of times. At most ``CONCURRENT_BLOBS`` blobs are copied at once.
+"""
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Final
+from weakref import WeakKeyDictionary
+
+import anyio
+import httpcore
+import httpx
+
+from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.digest import validate_digest
+from metrics_api.oci.errors import DigestMismatchError, RegistryError
+from metrics_api.oci.reference import Reference
+
+PIECE_SIZE: Final = 1024 * 1024
+CHUNK_SIZE: Final = 16 * 1024 * 1024
+CONCURRENT_BLOBS: Final = 4
+_RESTART_STATUSES: Final = frozenset({401, 404, 408, 429, 500, 502, 503, 504})
+# Answers to the content itself: restarting would send the same bytes again.
+_CONTENT_CODES: Final = frozenset({"DIGEST_INVALID", "SIZE_INVALID"})
+_ERROR_BODY_LIMIT: Final = 4096
+# httpcore reads an HTTP/1.1 connection 64 KiB at a time, and each read costs as much CPU
+# as hashing it: a 512 MiB blob took 8192 reads. A read returns what the socket holds, up to
+# this; larger reads cut the copy's CPU by a fifth (bench/copy_bench.py). Process-wide: a
+# class attribute of httpcore's public connection class, for every connection of the job.
+httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = max(
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES, PIECE_SIZE
+)
+
+
+@dataclass
+class _CopyState:
+    """Per client: the bound on concurrent copies, and the registries that refuse a PUT body."""
+
+    limiter: anyio.CapacityLimiter
+    chunked_hosts: set[str] = field(default_factory=set)
+
+
+_STATES: "WeakKeyDictionary[RegistryClient, _CopyState]" = WeakKeyDictionary()
+
+
+def _state(client: RegistryClient) -> _CopyState:
+    if client not in _STATES:
+        _STATES[client] = _CopyState(anyio.CapacityLimiter(CONCURRENT_BLOBS))
+    return _STATES[client]
+
+
+class _Restart(Exception):  # noqa: N818 - a signal, not an error anyone sees
+    """The attempt failed in a way a new attempt may not; ``cause`` says how."""
+
+    def __init__(self, cause: str, *, refused_body: bool = False) -> None:
+        super().__init__(cause)
+        self.refused_body = refused_body
+
+
+async def _described(response: httpx.Response) -> str:
+    """``HTTP 404 (BLOB_UNKNOWN: ...)`` from an answer that was not read yet."""
+    body = b""
+    async for piece in response.aiter_raw():
+        body += piece
+        if len(body) >= _ERROR_BODY_LIMIT:
+            break
+    try:
+        errors = httpx.Response(200, content=body).json().get("errors") or []
+        detail = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors)
+    except (ValueError, AttributeError):
+        detail = ""
+    return f"HTTP {response.status_code}" + (f" ({detail})" if detail else "")
+
+
+async def _checked(
+    response: httpx.Response, digest: str, size: int, what: str
+) -> AsyncIterator[bytes]:
+    """The body of ``response`` in pieces of ``PIECE_SIZE``, checked on the fly.
+
+    The last piece is handed out only once the whole proved right. Pieces are gathered from
+    what the connection delivers (64 KiB at a time): one large write costs less than many.
+    """
+    hasher = hashlib.new(digest.split(":", 1)[0])
+    seen = 0
+    gathered = bytearray()
+    held = b""
+    async for received in response.aiter_raw():
+        seen += len(received)
+        if seen > size:
+            raise DigestMismatchError(
+                f"{what}: expected {size} bytes, the source sent more; the registry or "
+                "something between us and it altered the content"
+            )
+        hasher.update(received)
+        gathered += received
+        if len(gathered) >= PIECE_SIZE:
+            if held:
+                yield held
+            held, gathered = bytes(gathered), bytearray()
+    found = f"{hasher.name}:{hasher.hexdigest()}"
+    if seen != size or found != digest:
+        raise DigestMismatchError(
+            f"{what}: expected {size} bytes with digest {digest}, received {seen} bytes that "
+            f"hash to {found}; the registry or something between us and it altered the "
+            "content: nothing was committed to the target"
+        )
+    if held:
+        yield held
+    if gathered:
+        yield bytes(gathered)
+
+
+class _Pieces:
+    """Hands out a stream in consecutive slices of exact sizes (one PATCH each)."""
+
+    def __init__(self, stream: AsyncIterator[bytes]) -> None:
+        self._stream = stream
+        self._left = b""
+
+    async def take(self, count: int) -> AsyncIterator[bytes]:
+        """The next ``count`` bytes of the stream, as they arrive."""
+        while count > 0:
+            piece = self._left or await anext(self._stream, b"")
+            if not piece:
+                return  # the stream ended early: the size check has said why already
+            self._left, piece = piece[count:], piece[:count]
+            count -= len(piece)
+            yield piece
+
+    async def finish(self) -> None:
+        """Drain the stream's end, which is where its digest is checked."""
+        async for _ in self._stream:
+            pass
+
+
+@dataclass(frozen=True)
+class _Copy:
+    client: RegistryClient
+    source: Reference
+    target: Reference
+    digest: str
+
+    @property
+    def what(self) -> str:
+        return (
+            f"copying blob {self.digest} from {self.source.repository_name} "
+            f"to {self.target.repository_name}"
+        )
+
+    async def _fail_or_restart(self, response: httpx.Response, step: str) -> None:
+        description = await _described(response)
+        cause = f"{step}: {response.request.method} {response.request.url.path} {description}"
+        if response.status_code in _RESTART_STATUSES:
+            raise _Restart(cause)
+        if response.status_code == httpx.codes.FORBIDDEN:
+            raise RegistryError(
+                f"{self.what}: {cause}; the credentials lack permission for this repository"
+            )
+        if step == "PUT with body" and not any(code in description for code in _CONTENT_CODES):
+            raise _Restart(cause, refused_body=True)
+        raise RegistryError(f"{self.what}: {cause}; check the registry's logs")
+
+    async def start_upload(self) -> str:
+        async with self.client.stream(
+            "POST", self.target, "blobs/uploads/", what=self.what, push=True
+        ) as started:
+            if started.status_code != httpx.codes.ACCEPTED:
+                await self._fail_or_restart(started, "starting the upload")
+            location = str(started.headers.get("Location", ""))
+        if not location:
+            raise RegistryError(f"{self.what}: the registry answered 202 without a Location")
+        return location
+
+    async def once(self, *, chunked: bool) -> None:
+        """One attempt: a new upload session, the source read from its first byte."""
+        location = await self.start_upload()
+        async with self.client.stream(
+            "GET", self.source, f"blobs/{self.digest}", what=self.what
+        ) as fetched:
+            if fetched.status_code != httpx.codes.OK:
+                if fetched.status_code == httpx.codes.NOT_FOUND:
+                    raise RegistryError(
+                        f"{self.what}: the source answered {await _described(fetched)}; "
+                        f"check that the blob exists in {self.source.repository_name}"
+                    )
+                await self._fail_or_restart(fetched, "reading the source")
+            size = await self._size(fetched)
+            body = _checked(fetched, self.digest, size, self.what)
+            if chunked:
+                location = await self._patch_all(location, body, size)
+                await self._finish(location, None, 0)
+            else:
+                await self._finish(location, body, size)
+
+    async def _size(self, fetched: httpx.Response) -> int:
+        length = fetched.headers.get("Content-Length")
+        if length is not None and length.isdigit():
+            return int(length)
+        size = await self.client.blob_size(self.source, self.digest)
+        if size is None or size < 0:
+            raise RegistryError(
+                f"{self.what}: the source announced no size for the blob, neither on GET "
+                "nor on HEAD; a blob's size is needed to upload it"
+            )
+        return size
+
+    async def _patch_all(self, location: str, body: AsyncIterator[bytes], size: int) -> str:
+        pieces = _Pieces(body)
+        offset = 0
+        while offset < size:
+            count = min(CHUNK_SIZE, size - offset)
+            async with self.client.stream(
+                "PATCH",
+                self.target,
+                location,
+                what=self.what,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(count),
+                    "Content-Range": f"{offset}-{offset + count - 1}",
+                },
+                content=pieces.take(count),
+                push=True,
+            ) as patched:
+                if patched.status_code != httpx.codes.ACCEPTED:
+                    await self._fail_or_restart(patched, "PATCH of a chunk")
+                location = patched.headers.get("Location") or location
+            offset += count
+        await pieces.finish()
+        return location
+
+    async def _finish(self, location: str, body: AsyncIterator[bytes] | None, size: int) -> None:
+        async with self.client.stream(
+            "PUT",
+            self.target,
+            location,
+            what=self.what,
+            params={"digest": self.digest},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            content=body,
+            push=True,
+        ) as finished:
+            if finished.status_code != httpx.codes.CREATED:
+                step = "PUT with body" if body is not None else "closing the upload"
+                await self._fail_or_restart(finished, step)
+            stored = finished.headers.get("Docker-Content-Digest")
+        if stored and stored != self.digest:
+            raise DigestMismatchError(
+                f"{self.what}: the target says it stored {stored}, expected {self.digest}"
+            )
+
+
+async def copy_blob(
+    client: RegistryClient, source: Reference, target: Reference, digest: str
+) -> None:
+    """Stream blob ``digest`` from ``source``'s repository into ``target``'s, checked."""
+    copy = _Copy(client, source, target, validate_digest(digest))
+    state = _state(client)
+    chunked = target.host in state.chunked_hosts
+    cause = ""
+    async with state.limiter:
+        for attempt in range(client.retry.attempts):
+            if attempt:
+                client.stats.retries += 1
+            try:
+                await copy.once(chunked=chunked or target.host in state.chunked_hosts)
+            except _Restart as restart:
+                cause = str(restart)
+                if restart.refused_body:
+                    state.chunked_hosts.add(target.host)
+                    continue  # not a fault: upload again, in chunks, at once
+            except httpx.TransportError as error:
+                cause = f"{type(error).__name__}: {error}"
+                # The target hung up while a whole blob was being sent to it: in chunks next.
+                chunked = chunked or isinstance(error, httpx.WriteError)
+            else:
+                return
+            if attempt + 1 < client.retry.attempts:
+                await anyio.sleep(client.retry.delay(attempt, None))
+    raise RegistryError(
+        f"{copy.what}: still failing after {client.retry.attempts} attempts, each from the "
+        f"first byte, last cause: {cause}; check that both registries are up and reachable"
+    )

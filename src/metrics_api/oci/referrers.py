@@ -1,0 +1,94 @@
+"""The OCI 1.1 referrers of a manifest: signatures, SBOMs and other artifacts attached to it.
+
+An artifact names the manifest it is about in its ``subject``; a registry that serves the
+referrers API lists them (``GET /v2/<name>/referrers/<digest>``, an image index of their
+descriptors; distribution spec v1.1.1, "listing referrers"). A registry that does not
+answers 404, and then there is nothing to list: the spec's fallback tag
+(``sha256-<hex>``) is not read here.
+"""
+
+from typing import Final
+
+import anyio
+import httpx
+
+from metrics_api.oci import media_types
+from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.errors import RegistryError
+from metrics_api.oci.models import Descriptor, ImageIndex, parse_manifest
+from metrics_api.oci.reference import Reference
+
+# A referrers list is an index of descriptors; one this large is not a list of referrers.
+LIST_LIMIT: Final = 4 * 1024 * 1024
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_NOT_SERVED: Final = frozenset({400, 404, 405, 501})
+
+
+async def _read(response: httpx.Response, what: str) -> bytes:
+    body = b""
+    async for piece in response.aiter_raw():
+        body += piece
+        if len(body) > LIST_LIMIT:
+            raise RegistryError(
+                f"{what}: the answer is larger than {LIST_LIMIT} bytes; a referrers list is "
+                "an index of descriptors: check the registry"
+            )
+    return body
+
+
+async def _attempt(
+    client: RegistryClient, source: Reference, subject: str, what: str
+) -> tuple[int, bytes, str | None]:
+    async with client.stream(
+        "GET",
+        source,
+        f"referrers/{subject}",
+        what=what,
+        headers={"Accept": media_types.OCI_INDEX},
+    ) as response:
+        if response.status_code != httpx.codes.OK:
+            return response.status_code, b"", None
+        return (
+            response.status_code,
+            await _read(response, what),
+            response.headers.get("Content-Type"),
+        )
+
+
+async def list_referrers(
+    client: RegistryClient, source: Reference, subject: str
+) -> list[Descriptor]:
+    """The descriptors of the manifests about ``subject`` in ``source``'s repository.
+
+    Empty when the registry does not serve the referrers API (404; some answer 400, 405 or
+    501 to a path they do not know).
+    """
+    what = f"listing the referrers of {subject} in {source.repository_name}"
+    cause = ""
+    for attempt in range(client.retry.attempts):
+        if attempt:
+            client.stats.retries += 1
+            await anyio.sleep(client.retry.delay(attempt - 1, None))
+        try:
+            status, body, content_type = await _attempt(client, source, subject, what)
+        except httpx.TransportError as error:
+            cause = f"{type(error).__name__}: {error}"
+            continue
+        if status in _RETRY_STATUSES:
+            cause = f"HTTP {status}"
+            continue
+        if status in _NOT_SERVED:
+            return []
+        if status != httpx.codes.OK:
+            raise RegistryError(
+                f"{what}: the registry answered HTTP {status}; check the credentials' "
+                "permissions and the registry's logs"
+            )
+        listed = parse_manifest(body, content_type, what)
+        if not isinstance(listed.document, ImageIndex):
+            raise RegistryError(f"{what}: expected an image index, found {listed.media_type}")
+        return list(listed.document.manifests)
+    raise RegistryError(
+        f"{what}: still failing after {client.retry.attempts} attempts, last cause: {cause}; "
+        f"check that {source.host} is up"
+    )

@@ -1,0 +1,189 @@
+"""Artifacts attached to a copied child by ``subject`` (OCI 1.1 referrers) come with it.
+
+The source serves the referrers API (go-containerregistry's registry with it switched on;
+neither distribution 2.8 nor v3 serves it): a signature and an SBOM of the image, and a
+signature of the SBOM, are copied to the target with the image, byte for byte, and the
+target lists them. From a registry without the API (distribution 2.8 and v3 answer 404),
+the image is copied alone and nothing fails.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from support.docker29 import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    descriptor,
+    get_blob,
+    get_manifest,
+    json_bytes,
+    push_blob,
+    put_manifest,
+)
+from support.faultproxy import start_proxy
+from support.oci_cli import run_cli
+from support.proc import ToolMissingError
+from support.registry import Registry, RegistryStartError, start_registry
+from support.registry_kinds import DISTRIBUTION_2_8, DISTRIBUTION_3, ReferrersRegistry, RegistryKind
+
+pytestmark = pytest.mark.integration
+
+REPOSITORY = "team/signed"
+EMPTY = b"{}"
+EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_manifest(registry: Registry, body: bytes) -> str:
+    return put_manifest(registry.host, REPOSITORY, digest_of(body), body, OCI_MANIFEST)
+
+
+def push_image(registry: Registry) -> tuple[bytes, str]:
+    """A one-layer linux/amd64 image; its manifest bytes and digest."""
+    config = json_bytes(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    )
+    layer = b"a layer of the signed image"
+    push_blob(registry.host, REPOSITORY, config)
+    push_blob(registry.host, REPOSITORY, layer)
+    manifest = json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG, config),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar", layer)],
+        }
+    )
+    return manifest, push_manifest(registry, manifest)
+
+
+def push_artifact(registry: Registry, subject: bytes, artifact_type: str, content: bytes) -> str:
+    """An OCI 1.1 artifact about ``subject`` (an empty config, one layer); its digest."""
+    push_blob(registry.host, REPOSITORY, EMPTY)
+    push_blob(registry.host, REPOSITORY, content)
+    body = json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": descriptor(EMPTY_TYPE, EMPTY),
+            "layers": [descriptor(artifact_type, content)],
+            "subject": descriptor(OCI_MANIFEST, subject),
+        }
+    )
+    return push_manifest(registry, body)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """An image with a signature and an SBOM, and a signature of the SBOM."""
+
+    registry: Registry
+    image: str
+    signature: str
+    sbom: str
+    sbom_signature: str
+
+
+def sign(registry: Registry) -> Signed:
+    manifest, image = push_image(registry)
+    signature = push_artifact(
+        registry, manifest, "application/vnd.example.signature", b"signature of the image"
+    )
+    sbom = push_artifact(registry, manifest, "application/spdx+json", b'{"spdxVersion":"2.3"}')
+    sbom_manifest = get_manifest(registry.host, REPOSITORY, sbom).body
+    sbom_signature = push_artifact(
+        registry, sbom_manifest, "application/vnd.example.signature", b"signature of the SBOM"
+    )
+    return Signed(registry, image, signature, sbom, sbom_signature)
+
+
+def start(registry_class: type[Registry]) -> Registry:
+    try:
+        return start_registry(registry_class=registry_class)
+    except (ToolMissingError, RegistryStartError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def referrers_registry() -> Iterator[Registry]:
+    """A registry that serves the referrers API."""
+    with start(ReferrersRegistry) as registry:
+        yield registry
+
+
+def referrers(registry: Registry, repository: str, subject: str) -> list[str]:
+    """What the registry's referrers API lists for ``subject``."""
+    with httpx.Client(timeout=10) as client:
+        listed = client.get(
+            f"{registry.url}/v2/{repository}/referrers/{subject}", headers={"Accept": OCI_INDEX}
+        )
+    assert listed.status_code == 200, listed.text
+    return sorted(entry["digest"] for entry in listed.json()["manifests"])
+
+
+def test_referrers_of_a_copied_child_are_copied_with_it(referrers_registry: Registry) -> None:
+    source = sign(referrers_registry)
+    assert referrers(referrers_registry, REPOSITORY, source.image) == sorted(
+        [source.signature, source.sbom]
+    )
+    with start(ReferrersRegistry) as target:
+        result = run_cli(
+            "assemble",
+            target.ref("metrics-api", "v2.0.0"),
+            "--variant",
+            f"linux/amd64={referrers_registry.ref(REPOSITORY, source.image)}",
+        )
+        assert result.code == 0, result.stderr
+        written = result.report["written"]
+        assert f"linux/amd64 image {source.image} (copied)" in written
+        for artifact in (source.signature, source.sbom, source.sbom_signature):
+            assert f"linux/amd64 referrer {artifact} (copied)" in written
+            copy = get_manifest(target.host, "metrics-api", artifact)
+            assert copy.body == get_manifest(referrers_registry.host, REPOSITORY, artifact).body
+            for layer in copy.json()["layers"]:
+                get_blob(target.host, "metrics-api", layer["digest"])
+        assert referrers(target, "metrics-api", source.image) == sorted(
+            [source.signature, source.sbom]
+        )
+        assert referrers(target, "metrics-api", source.sbom) == [source.sbom_signature]
+        assert result.report["verification"]["ok"] is True
+
+
+@pytest.mark.parametrize("kind", [DISTRIBUTION_2_8, DISTRIBUTION_3], ids=lambda kind: kind.name)
+def test_a_source_without_the_referrers_api_gives_the_image_alone(
+    kind: RegistryKind, fresh_registry: Registry
+) -> None:
+    with start(kind.registry_class) as registry:
+        source = sign(registry)  # both store a manifest with a subject ...
+        with start_proxy(registry.host) as proxy:
+            result = run_cli(
+                "assemble",
+                fresh_registry.ref("metrics-api", "v2.0.0"),
+                "--variant",
+                f"linux/amd64={proxy.ref(REPOSITORY, source.image)}",
+            )
+    assert result.code == 0, result.stderr
+    # ... but neither lists referrers: 404, and the image is copied alone.
+    assert [e.status for e in proxy.log if "/referrers/" in e.path] == [404]
+    assert not [line for line in result.report["written"] if " referrer " in line]
+    with httpx.Client(timeout=10) as client:
+        absent = client.head(
+            f"{fresh_registry.url}/v2/metrics-api/manifests/{source.signature}",
+            headers={"Accept": OCI_MANIFEST},
+        )
+    assert absent.status_code == 404
+    assert (
+        json.loads(get_manifest(fresh_registry.host, "metrics-api", "v2.0.0").body)["manifests"][0][
+            "digest"
+        ]
+        == source.image
+    )
