@@ -330,27 +330,6 @@ class RegistryClient:
             await self._request("DELETE", target, location, what=f"{what} (closing upload)")
         return False
 
-    async def upload_blob(self, target: Reference, digest: str, data: bytes) -> None:
-        """Upload a blob monolithically (POST, then PUT with ``?digest=``)."""
-        check_digest(data, digest, f"uploading blob {digest}")
-        what = f"uploading blob {digest} to {target.repository_name}"
-        started = await self._request("POST", target, "blobs/uploads/", what=what, push=True)
-        self._expect(started, {202}, what)
-        location = started.headers.get("Location")
-        if not location:
-            raise RegistryError(f"{what}: the registry answered 202 without a Location header")
-        finished = await self._request(
-            "PUT",
-            target,
-            location,
-            what=what,
-            params={"digest": digest},
-            headers={"Content-Type": "application/octet-stream"},
-            content=data,
-            push=True,
-        )
-        self._expect(finished, {201}, what)
-
     @asynccontextmanager
     async def stream(  # noqa: PLR0913 - the request options of ``_request``
         self,
