@@ -19,18 +19,15 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from metrics_api.oci import jobs
-from metrics_api.oci.assemble import build_index, index_annotations, index_entries
-from metrics_api.oci.client import ClientStats
+from metrics_api.oci.assemble import build_index, index_annotations
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError
-from metrics_api.oci.models import Manifest
 from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import TagPlan, plan_tags, publish_index, refuse_moves
+from metrics_api.oci.publish import plan_tags, publish_index, refuse_moves
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport
-from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.verify import entry_report
+from metrics_api.oci.resolve import resolve_variant
 
 DEFAULT_VARIANTS = ("linux/amd64=app-amd64", "linux/arm64=app-arm64")
 
@@ -186,31 +183,23 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         ]
         release_tag, *variant_tags = await plan_tags(client, wanted)
         refuse_moves([release_tag, *variant_tags], force)
-        if dry_run:
-            assembly = _dry_run_report(index, variants, release_tag, client.stats)
-            tagged = variant_tags
-        else:
+        # The digests each stage returned are this release's ledger.
+        recorded = [ref.digest for ref in staged]
+        outcome = None
+        if not dry_run:
             outcome = await publish_index(
                 client, index, variants, release_tag, variant_tags, force=force
             )
-            tagged = outcome.variant_tags
-            assembly = AssembleReport(
-                ok=outcome.verification.ok,
-                target=str(target),
-                digest=index.digest,
-                tag_action=outcome.tag_action,
-                previous_digest=outcome.previous_digest,
-                variants=[
-                    jobs.variant_report(v, a)
-                    for v, a in zip(variants, outcome.child_actions, strict=True)
-                ],
-                entries=[entry_report(entry) for entry in index_entries(index)],
-                verification=outcome.verification,
-                written=outcome.written,
-                index=index.raw.decode(),
-                requests=client.stats.requests,
-                retries=client.stats.retries,
-            )
+        assembly = jobs.assembly_report(
+            target,
+            index,
+            variants,
+            recorded,
+            client.stats,
+            previous=release_tag.current,
+            outcome=outcome,
+        )
+        tagged = outcome.variant_tags if outcome else variant_tags
     released = [
         ReleasedVariant(
             platform=str(variant.declared),
@@ -222,21 +211,3 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         for variant, plan in zip(variants, tagged, strict=True)
     ]
     return ReleaseReport(ok=assembly.ok, target=str(target), variants=released, assembly=assembly)
-
-
-def _dry_run_report(
-    index: Manifest, variants: Sequence[ResolvedVariant], release_tag: TagPlan, stats: ClientStats
-) -> AssembleReport:
-    return AssembleReport(
-        ok=True,
-        target=str(release_tag.reference),
-        digest=index.digest,
-        tag_action="dry-run",
-        previous_digest=release_tag.current,
-        variants=[jobs.variant_report(v) for v in variants],
-        entries=[entry_report(entry) for entry in index_entries(index)],
-        verification=None,
-        index=index.raw.decode(),
-        requests=stats.requests,
-        retries=stats.retries,
-    )

@@ -18,8 +18,9 @@ from metrics_api.oci.client import ClientStats, RegistryClient, RetryPolicy
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
+from metrics_api.oci.models import Manifest
 from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import TagPlan, publish_index
+from metrics_api.oci.publish import PublishOutcome, TagPlan, publish_index
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
@@ -253,41 +254,47 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         variants,
         annotations=index_annotations(annotations or {}, source_date_epoch),
     )
-    entries = [entry_report(entry) for entry in index_entries(index)]
     expected = [request.expected_digest for request in requests]
+    previous = current.digest if current else None
     if dry_run:
-        return AssembleReport(
-            ok=True,
-            target=str(target_ref),
-            digest=index.digest,
-            tag_action="dry-run",
-            previous_digest=current.digest if current else None,
-            variants=[variant_report(v, "", e) for v, e in zip(variants, expected, strict=True)],
-            entries=entries,
-            verification=None,
-            index=index.raw.decode(),
-            requests=client.stats.requests,
-            retries=client.stats.retries,
+        return assembly_report(
+            target_ref, index, variants, expected, client.stats, previous=previous
         )
-    release = TagPlan(target_ref, index, current.digest if current else None)
+    release = TagPlan(target_ref, index, previous)
     outcome = await publish_index(client, index, variants, release, force=force)
+    return assembly_report(
+        target_ref, index, variants, expected, client.stats, previous=previous, outcome=outcome
+    )
+
+
+def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produced it
+    target: Reference,
+    index: Manifest,
+    variants: Sequence[ResolvedVariant],
+    expected: Sequence[str | None],
+    stats: ClientStats,
+    *,
+    previous: str | None,
+    outcome: PublishOutcome | None = None,
+) -> AssembleReport:
+    """The report of an assembly that was published (``outcome``), or of a dry run."""
+    actions = outcome.child_actions if outcome else [""] * len(variants)
     recorded = [(v.declared, v.manifest.digest, e) for v, e in zip(variants, expected, strict=True)]
     return AssembleReport(
-        ok=outcome.verification.ok,
-        target=str(target_ref),
+        ok=outcome.verification.ok if outcome else True,
+        target=str(target),
         digest=index.digest,
-        tag_action=outcome.tag_action,
-        previous_digest=outcome.previous_digest,
+        tag_action=outcome.tag_action if outcome else "dry-run",
+        previous_digest=outcome.previous_digest if outcome else previous,
         variants=[
-            variant_report(v, a, e)
-            for v, a, e in zip(variants, outcome.child_actions, expected, strict=True)
+            variant_report(v, a, e) for v, a, e in zip(variants, actions, expected, strict=True)
         ],
-        entries=entries,
-        verification=label_ledger(outcome.verification, recorded),
-        written=outcome.written,
+        entries=[entry_report(entry) for entry in index_entries(index)],
+        verification=label_ledger(outcome.verification, recorded) if outcome else None,
+        written=outcome.written if outcome else [],
         index=index.raw.decode(),
-        requests=client.stats.requests,
-        retries=client.stats.retries,
+        requests=stats.requests,
+        retries=stats.retries,
     )
 
 
