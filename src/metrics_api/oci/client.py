@@ -5,6 +5,7 @@ content a registry briefly reports as unknown right after a push) a bounded numb
 times, answers auth challenges, and checks every byte it receives against its digest.
 """
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -70,6 +71,33 @@ def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
     ]
 
 
+class _DefaultTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, except that the HTTPS one is made on the first HTTPS request.
+
+    Making it loads the CA bundle, about 20 ms of CPU, which a job that only talks to
+    plain-HTTP registries (loopback, ``insecure_registries``) never needs.
+    """
+
+    def __init__(self) -> None:
+        # Plain HTTP never uses this TLS context; it trusts no certificate at all.
+        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        self._tls: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send over plain HTTP, or over TLS verified against the CA bundle."""
+        if request.url.scheme != "https":
+            return await self._plain.handle_async_request(request)
+        if self._tls is None:
+            self._tls = httpx.AsyncHTTPTransport()
+        return await self._tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
+
+
 def _describe(response: httpx.Response) -> str:
     errors = _registry_errors(response)
     detail = "; ".join(f"{code}: {message}" for code, message in errors)
@@ -95,7 +123,7 @@ class RegistryClient:
         self.stats = ClientStats()
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            transport=transport,
+            transport=transport or _DefaultTransport(),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._auth: dict[tuple[str, str], str] = {}
