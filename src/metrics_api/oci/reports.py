@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class _Report(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Check(_Report):
