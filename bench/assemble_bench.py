@@ -11,10 +11,11 @@ counts the requests and adds latency: ``loopback`` (0 ms) and ``+50 ms`` (50 ms 
 round trip: 25 ms before forwarding, 25 ms before answering, and 50 ms more for the first
 request on each new connection, as a TCP handshake would cost). The job runs with 2
 platforms on loopback, and with 2, 4 and 8 platforms at +50 ms. Runs are interleaved
-(ours, crane, regctl, ours, ...) so machine noise hits every tool alike; every run uses
-a fresh tag, so every run does the whole job. Each run is one process: its wall time,
-its CPU time (user + sys, from the kernel's accounting of the finished child) and the
-requests the proxy saw. Then the CPU our imports cost, beside our dependencies'.
+(each condition in turn, and in it ours, crane, regctl; then again) so machine noise hits
+every figure alike; every run uses a fresh tag, so every run does the whole job. Each run
+is one process: its wall time, its CPU time (user + sys, from the kernel's accounting of
+the finished child) and the requests the proxy saw. Then the CPU our imports cost,
+beside our dependencies'.
 
     python bench/assemble_bench.py [--runs 10] [--latency-ms 50] [--cache-dir DIR]
 
@@ -159,6 +160,9 @@ class Condition:
     network: str
     latency: float  # seconds per round trip
     platforms: int
+
+
+Results = dict[Condition, dict[str, Sample]]
 
 
 @dataclass(frozen=True)
@@ -366,24 +370,31 @@ def measure(
     tools: dict[str, Callable[[Job, Sequence[Variant], str], list[str]]],
     env: dict[str, str],
     runs: int,
-    platforms: int,
-) -> dict[str, Sample]:
-    """Interleaved runs of every tool (one warm-up each, not counted)."""
-    variants = job.variants[:platforms]
-    samples = {name: Sample() for name in tools}
+    conditions: Sequence[Condition],
+) -> Results:
+    """Runs interleaved across conditions and tools; the first round warms up, not counted.
+
+    Round after round, every condition in turn and every tool in it, so a change in the
+    machine's load hits every figure alike, the 2-to-8-platform growth included.
+    """
+    results = {condition: {name: Sample() for name in tools} for condition in conditions}
     for number in range(runs + 1):
-        for name, command in tools.items():
-            tag = f"{name}-{platforms}-{number}-{uuid.uuid4().hex[:12]}"
-            job.proxy.clear_log()
-            run = run_process(command(job, variants, tag), env)
-            log = job.proxy.log
-            check_run(job, name, tag, variants, run)
-            if number:  # run 0 warms caches (page cache, bytecode, registry)
-                samples[name].seconds.append(run.seconds)
-                samples[name].cpu.append(run.cpu)
-                samples[name].requests.append(len(log))
-                samples[name].round_trips.append(round_trips(log))
-    return samples
+        for condition in conditions:
+            job.proxy.scenario = Scenario(latency=condition.latency)
+            variants = job.variants[: condition.platforms]
+            for name, command in tools.items():
+                tag = f"{name}-{condition.platforms}-{number}-{uuid.uuid4().hex[:12]}"
+                job.proxy.clear_log()
+                run = run_process(command(job, variants, tag), env)
+                log = job.proxy.log
+                check_run(job, name, tag, variants, run)
+                if number:  # round 0 warms caches (page cache, bytecode, registry)
+                    sample = results[condition][name]
+                    sample.seconds.append(run.seconds)
+                    sample.cpu.append(run.cpu)
+                    sample.requests.append(len(log))
+                    sample.round_trips.append(round_trips(log))
+    return results
 
 
 @dataclass(frozen=True)
@@ -468,9 +479,6 @@ def import_cost(job: Job, env: dict[str, str], runs: int) -> ImportCost:
         own=medians["own"] - medians["dependencies"],
         packages=tuple(packages),
     )
-
-
-Results = dict[Condition, dict[str, Sample]]
 
 
 def ms(seconds: float) -> str:
@@ -643,10 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Condition("loopback", 0.0, min(PLATFORM_COUNTS)),
             *(Condition(latency, args.latency_ms / 1000, n) for n in PLATFORM_COUNTS),
         ]
-        results: Results = {}
-        for condition in conditions:
-            proxy.scenario = Scenario(latency=condition.latency)
-            results[condition] = measure(job, tools, env, args.runs, condition.platforms)
+        results = measure(job, tools, env, args.runs, conditions)
         proxy.scenario = Scenario()
         imports = import_cost(job, env, max(args.runs, 20))
     finally:
