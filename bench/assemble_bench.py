@@ -429,7 +429,8 @@ def import_cost(job: Job, env: dict[str, str], runs: int) -> ImportCost:
     Three programs, interleaved: ``pass``; every third-party module a real assemble
     imports (at start or while it runs); the same, then every module of ours it imports.
     Dependencies = the second less the first; ours = the third less the second: our
-    module bodies, our pydantic classes, and the standard modules only we import.
+    module bodies, our pydantic classes, and the standard modules only we import. Each
+    program ends with ``os._exit``: imports only, not the interpreter's shutdown.
     """
     names = imported_modules(job, env)
     own = [name for name in names if name.startswith("metrics_api") and "__main__" not in name]
@@ -444,7 +445,7 @@ def import_cost(job: Job, env: dict[str, str], runs: int) -> ImportCost:
         # Some are imports that failed on purpose (httpx._main without click): skip those.
         # It prints the top-level packages it loaded, among those it was asked to import.
         return (
-            "import importlib, json, sys\n"
+            "import importlib, json, os, sys\n"
             "before = set(sys.modules)\n"
             f"names = {list(modules)!r}\n"
             "for name in names:\n"
@@ -453,7 +454,8 @@ def import_cost(job: Job, env: dict[str, str], runs: int) -> ImportCost:
             "    except ImportError:\n"
             "        pass\n"
             "loaded = {n.split('.')[0] for n in names if n in sys.modules and n not in before}\n"
-            "print(json.dumps(sorted(loaded)))\n"
+            "print(json.dumps(sorted(loaded)), flush=True)\n"
+            "os._exit(0)\n"  # the imports only, not the interpreter's shutdown
         )
 
     programs = {
