@@ -111,13 +111,13 @@ def job_minimum(variants: Sequence[Variant]) -> tuple[int, int]:
 def safe_minimum(variants: Sequence[Variant]) -> tuple[int, int]:
     """Requests and round trips of the job published safely (``publish.publish_index``).
 
-    Beyond the bare job: the release tag looked at (HEAD) while the variants resolve, so a
-    tag that would move is refused before anything is written; the index PUT by digest
-    instead of by tag, while each image is read in the target repository (one GET each,
-    the verification's child checks); the index read back by digest (verification) with
-    the tag's last look (HEAD) beside it; the tag PUT; the tag read back (HEAD).
-    Requests: the job's + 5 + one per platform. Round trips: the job's + 3 (read-back
-    with last look; tag PUT; tag read-back); the number of platforms adds none.
+    The bare job's one PUT becomes the index PUT by digest, and beyond it: the release tag
+    looked at (HEAD) while the variants resolve, so a tag that would move is refused
+    before anything is written; each image read in the target repository while the index
+    is PUT (one GET each: the verification's child checks); the index read back by digest
+    (verification) with the tag's last look (HEAD) beside it; the tag PUT; the tag read
+    back (HEAD). Requests: the job's + 5 + one per platform. Round trips: the job's + 3
+    (read-back with last look; tag PUT; tag read-back); more platforms add none.
     """
     requests, trips = job_minimum(variants)
     return requests + 5 + len(variants), trips + 3
