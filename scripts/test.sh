@@ -1,36 +1,14 @@
 #!/usr/bin/env bash
 # The one test command: on a fresh Debian/Ubuntu machine, as root, install what the tests
-# need (Debian packages, then the project into its own virtual environment, .venv), check
-# style and types, then run every test. The Python first on PATH is only used to create
-# .venv; nothing is installed into it.
+# need (scripts/setup.sh: Debian packages, then the project into its own virtual
+# environment, .venv), check style and types, then run every test.
 # Extra arguments go to pytest (for example: bash scripts/test.sh -m unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-bash scripts/debian-packages.sh
-
-# Reuse .venv while it works and pyproject.toml is what it was installed from.
-venv=.venv
-python=$venv/bin/python
-stamp=$venv/metrics-api-installed
-wanted="$PWD $(sha256sum pyproject.toml)"
-if ! "$python" -c pass 2>/dev/null; then
-  echo "creating $venv"
-  python3 -m venv --clear "$venv"
-fi
-if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
-  echo "installing the project and its test tools into $venv"
-  # uv (a test tool anyway) installs in seconds what pip takes half a minute for;
-  # --no-sources: sdk/ exists only inside a Dagger engine (pyproject.toml, tool.uv.sources).
-  "$python" -m pip install -q --disable-pip-version-check 'uv>=0.8'
-  "$python" -m uv pip install -q --no-sources --python "$python" -e '.[test]'
-  echo "$wanted" >"$stamp"
-fi
-
-# The registries Debian does not package (distribution v3, go-containerregistry's), `go
-# install`ed at pinned versions into /var/cache/metrics-api-tools when missing.
-PYTHONPATH=tests "$python" -m support.go_tools
+bash scripts/setup.sh
+python=.venv/bin/python
 
 echo "== lint and types"
 "$python" -m ruff check .

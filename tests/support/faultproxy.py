@@ -488,6 +488,9 @@ def _tampered(
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog is 5: a client opening more connections at once (one
+    # per platform) had the rest of its SYNs dropped and retried a second later.
+    request_queue_size = 128
     proxy: FaultProxy
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:

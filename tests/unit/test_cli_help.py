@@ -101,8 +101,8 @@ def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_the_console_script_and_the_module_name_themselves() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"metrics-oci": "metrics_api.oci.cli:main"}
-    assert inspect.signature(cli.main).parameters["prog"].default == "metrics-oci"
+    assert scripts == {"metrics-oci": "metrics_api.oci.cli:run"}
+    assert inspect.signature(cli.run).parameters["prog"].default == "metrics-oci"
     module = subprocess.run(
         [sys.executable, "-m", "metrics_api.oci", "--help"],
         capture_output=True,

@@ -38,7 +38,7 @@ class Credentials(BaseModel):
     username ``<token>``), so a client that only knows basic auth sends what it always did.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     username: str
     password: SecretStr

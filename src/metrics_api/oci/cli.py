@@ -6,6 +6,7 @@ interrupted. ``--json`` prints one JSON object on stdout, on failure too.
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -397,3 +398,15 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         print(f"error: verification failed: {failed}", file=sys.stderr)
         return 1
     return 0
+
+
+def run(prog: str = PROG) -> NoReturn:
+    """The process: ``main``, then exit without the shutdown's garbage collections.
+
+    The interpreter's shutdown collects every object still alive, the modules a job loaded
+    included: about 50 ms of CPU for a process that is ending anyway. Frozen objects are
+    exempt; everything that must happen at exit has happened by then.
+    """
+    code = main(prog=prog)
+    gc.freeze()
+    sys.exit(code)

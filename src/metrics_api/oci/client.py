@@ -10,7 +10,7 @@ not retried, and a request that gets no answer is tried only twice.
 import json
 import socket
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -84,6 +84,34 @@ def _registry_errors(response: httpx.Response) -> list[tuple[str, str]]:
         for item in errors
         if isinstance(item, dict)
     ]
+
+
+class _DefaultTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, except that the HTTPS one is made on the first HTTPS request.
+
+    Making it loads the trust store, CPU a job that only talks to plain-HTTP registries
+    (loopback, ``insecure_registries``) never needs.
+    """
+
+    def __init__(self, tls: Callable[[], ssl.SSLContext]) -> None:
+        # Plain HTTP never uses this TLS context; it trusts no certificate at all.
+        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        self._make_tls = tls
+        self._tls: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send over plain HTTP, or over TLS verified against the CA bundle."""
+        if request.url.scheme != "https":
+            return await self._plain.handle_async_request(request)
+        if self._tls is None:
+            self._tls = httpx.AsyncHTTPTransport(verify=self._make_tls())
+        return await self._tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
 
 
 def _describe(response: httpx.Response) -> str:
@@ -160,7 +188,7 @@ class RegistryClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         stats: ClientStats | None = None,
-        tls: ssl.SSLContext | None = None,
+        tls: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         """Configure; nothing connects until the first request."""
         self.credentials = credentials or CredentialStore()
@@ -170,9 +198,8 @@ class RegistryClient:
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._http = httpx.AsyncClient(
             timeout=self._timeout,
-            transport=transport,
+            transport=transport or _DefaultTransport(tls or trust_context),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
-            verify=tls or trust_context(),
         )
         self._auth: dict[tuple[str, str], str] = {}
         self._in_flight: list[str] = []

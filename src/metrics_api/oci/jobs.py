@@ -59,7 +59,7 @@ async def open_client(
         retry=settings.retry,
         timeout=settings.request_timeout,
         stats=stats,
-        tls=trust_context(settings.ca_certificates),
+        tls=partial(trust_context, settings.ca_certificates),
     )
     try:
         with anyio.fail_after(settings.deadline):

@@ -19,7 +19,11 @@ from metrics_api.oci.platform import Platform
 
 class _SpecModel(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="allow",
+        defer_build=True,
     )
 
 
@@ -75,7 +79,7 @@ class ImageIndex(_SpecModel):
 class ImageConfigDetails(BaseModel):
     """The ``config`` object inside an image configuration; only labels matter here."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
     labels: dict[str, str] | None = Field(default=None, alias="Labels")
 
@@ -83,7 +87,7 @@ class ImageConfigDetails(BaseModel):
 class ImageConfig(BaseModel):
     """image-spec ``config``: the platform an image was really built for, and its labels."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
     architecture: str
     os: str

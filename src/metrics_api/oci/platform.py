@@ -18,7 +18,7 @@ ATTESTATION_PLATFORM: Final = ("unknown", "unknown")
 class Platform(BaseModel):
     """image-spec ``platform``: ``architecture`` and ``os`` required, the rest optional."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore", defer_build=True)
 
     architecture: str
     os: str

@@ -17,12 +17,12 @@ from metrics_api.oci.blobcopy import copy_blob
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
-from metrics_api.oci.models import Descriptor, ImageManifest, Manifest
+from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.reference import Reference
 from metrics_api.oci.referrers import list_referrers
 from metrics_api.oci.reports import Check, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant
-from metrics_api.oci.verify import Ledger, verify_index
+from metrics_api.oci.verify import Ledger, check_children, verify_index
 
 
 async def _ensure_blob(
@@ -278,7 +278,14 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
     child_actions = [action for action, _ in outcomes]
     written = [line for _, lines in outcomes for line in lines]
-    await client.put_manifest(pinned, index.raw, index.media_type)
+    document = index.document
+    assert isinstance(document, ImageIndex)  # noqa: S101 - build_index makes an index
+    # The children are in the repository now: check them while the index is stored, so
+    # the verification's read-back is all that is left before the tags.
+    _, children = await both(
+        partial(client.put_manifest, pinned, index.raw, index.media_type),
+        partial(check_children, client, pinned, document, just_pushed=True, configs=configs),
+    )
     written.append(f"index {index.digest} by digest")
     # The last look at the tags rides along with the verification read: no round trip more.
     report, latest = await both(
@@ -289,6 +296,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
             ledger_of(variants),
             just_pushed=True,
             pushed=index,
+            children=children,
             configs=configs,
         ),
         partial(run_all, [partial(_look, client, plan.reference) for plan in tags]),

@@ -10,7 +10,7 @@ Basis = Literal["", "ledger", "resolution"]
 
 
 class _Report(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Check(_Report):

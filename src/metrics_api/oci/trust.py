@@ -8,13 +8,13 @@ registry's CA, PEM text) are trusted in addition.
 
 import ssl
 
-import truststore
-
 from metrics_api.oci.errors import InvalidInputError
 
 
 def trust_context(ca_certificates: str = "", where: str = "the CA certificates") -> ssl.SSLContext:
     """A TLS client context trusting the system store and ``ca_certificates`` (PEM)."""
+    import truststore  # noqa: PLC0415 - only a job that speaks HTTPS pays for its import
+
     context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca_certificates:
         try:

@@ -89,13 +89,14 @@ async def _check_child(
     )
 
 
-async def _check_children(
+async def check_children(
     client: RegistryClient,
     ref: Reference,
     index: ImageIndex,
     just_pushed: bool,
     configs: Mapping[str, ImageConfig],
 ) -> list[Check]:
+    """Check that each image entry of ``index`` is in ``ref``'s repository, as the entry says."""
     images = [entry for entry in index.manifests if entry.is_image]
     children, attested = await both(
         partial(
@@ -105,10 +106,6 @@ async def _check_children(
         partial(check_attestations, client, ref, index, just_pushed),
     )
     return [*children, *attested]
-
-
-async def _no_checks() -> list[Check]:
-    return []
 
 
 async def _ledger_names(
@@ -201,27 +198,30 @@ def label_ledger(report: VerificationReport, recorded: Recorded) -> Verification
     return report.model_copy(update={"checks": checks, "ledger": ledger})
 
 
-async def verify_index(  # noqa: PLR0913 - pushed and configs only save round trips
+async def verify_index(  # noqa: PLR0913 - pushed, children and configs only save round trips
     client: RegistryClient,
     ref: Reference,
     ledger: Ledger,
     *,
     just_pushed: bool = False,
     pushed: Manifest | None = None,
+    children: Sequence[Check] | None = None,
     configs: Mapping[str, ImageConfig] | None = None,
 ) -> VerificationReport:
     """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``.
 
-    ``pushed``: the index this job just PUT at ``ref`` by digest. Its children are checked
-    while it is read back, because a read that passes the digest check has exactly these
-    entries. ``configs``: image configurations this job fetched and checked, by digest;
-    content-addressed, so they need not be fetched again.
+    ``pushed``: the index this job just PUT at ``ref`` by digest, and ``children``: the
+    checks of its children (``check_children``) the job made while it was PUT. A read that
+    passes the digest check has exactly these entries, so those checks hold for it, and
+    the children are not read again. ``configs``: image configurations this job fetched
+    and checked, by digest; content-addressed, so they need not be fetched again.
     """
     checks: list[Check] = []
     known = configs or {}
     early = (
         pushed.document
         if pushed is not None
+        and children is not None
         and ref.digest == pushed.digest
         and isinstance(pushed.document, ImageIndex)
         else None
@@ -245,10 +245,7 @@ async def verify_index(  # noqa: PLR0913 - pushed and configs only save round tr
         except OciError as error:
             return error
 
-    index, child_checks = await both(
-        fetch,
-        partial(_check_children, client, ref, early, just_pushed, known) if early else _no_checks,
-    )
+    index = await fetch()
     if isinstance(index, OciError):
         checks.append(Check(name="fetch", ok=False, detail=str(index)))
         return report(None, None, [])
@@ -300,7 +297,7 @@ async def verify_index(  # noqa: PLR0913 - pushed and configs only save round tr
             or "every image entry is in the ledger",
         )
     )
-    if early is None or index.document != early:
-        child_checks = await _check_children(client, ref, document, just_pushed, known)
-    checks.extend(child_checks)
+    if early is None or children is None or index.document != early:
+        children = await check_children(client, ref, document, just_pushed, known)
+    checks.extend(children)
     return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])
