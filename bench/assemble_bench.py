@@ -357,7 +357,8 @@ def check_run(job: Job, tool: str, tag: str, variants: Sequence[Variant], run: R
             raise RuntimeError(f"ours did not create and verify {tag}: {report}")
         if report["requests"] != len(job.proxy.log):
             raise RuntimeError(
-                f"ours counted {report['requests']} requests, the proxy saw {len(job.proxy.log)}"
+                f"ours counted {report['requests']} requests, the proxy saw {len(job.proxy.log)}: "
+                + "; ".join(f"{e.method} {e.path} {e.status}" for e in job.proxy.log)
             )
     served = get_manifest(job.registry.host, REPOSITORY, tag)  # the registry itself
     digests = sorted(entry["digest"] for entry in served.json()["manifests"])
@@ -648,6 +649,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 timeout=RUN_TIMEOUT,
                 check=True,
             )
+            # Its ping is logged by the proxy just after regctl got the answer and exited:
+            # wait for that entry, or it lands in the log of the first measured run.
+            deadline = time.monotonic() + 5
+            while not proxy.log and time.monotonic() < deadline:
+                time.sleep(0.01)
         latency = f"+{args.latency_ms} ms"
         conditions = [
             Condition("loopback", 0.0, min(PLATFORM_COUNTS)),
