@@ -191,7 +191,7 @@ class Entry:
     status: int | None
     fault: str  # "" when forwarded untouched
     started: float = 0.0  # time.monotonic() when the request arrived
-    ended: float = 0.0  # ... and when its answer (or the fault) was complete
+    ended: float = 0.0  # ... and when its answer was ready to send (or the fault complete)
     sent: int = 0  # body bytes written, for a Flood
 
 
@@ -300,14 +300,18 @@ class _Handler(BaseHTTPRequestHandler):
             return response.status, out, data, length
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(
+    def _send(  # noqa: PLR0913 - an answer and its log entry
         self,
         status: int,
         headers: list[tuple[str, str]],
         body: bytes,
         *,
+        fault: str,
         length: int | None = None,
+        sent: int = 0,
     ) -> None:
+        """Log the answer, then send it: a client that has its answer finds it in the log."""
+        self.server.proxy.record(self.command, self.path, status, fault, self._started, sent=sent)
         self.send_response_only(status)
         for key, value in headers:
             self.send_header(key, value)
@@ -348,8 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, headers, data, length = self._forward(body)
         except OSError:
-            self._send(502, [], _error_body("UNAVAILABLE", "upstream unreachable"))
-            proxy.record(self.command, self.path, 502, "upstream down", self._started)
+            self._send(
+                502, [], _error_body("UNAVAILABLE", "upstream unreachable"), fault="upstream down"
+            )
             return
         proxy.after_forward(self.command, path, status, self.headers.get("Content-Type", ""))
         if isinstance(fault, Hold) and fault.after_forward:
@@ -357,9 +362,8 @@ class _Handler(BaseHTTPRequestHandler):
         if latency:
             time.sleep(latency / 2)
         if isinstance(fault, Drop) and len(data) >= 2:
-            self._send(status, headers, data[: len(data) // 2], length=len(data))
+            self._send(status, headers, data[: len(data) // 2], fault="drop", length=len(data))
             self._abort(reset=False)
-            proxy.record(self.command, self.path, status, "drop", self._started)
             return
         if isinstance(fault, Flood) and status == 200 and self.command == "GET":
             self._flood(fault, data, headers)
@@ -368,8 +372,9 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(fault, Tamper) and status == 200 and data:
             data, headers = _tampered(data, headers, fault)
             label = f"tamper {fault.how}/{fault.digest_header}"
-        self._send(status, headers, data, length=length if self.command == "HEAD" else None)
-        proxy.record(self.command, self.path, status, label, self._started)
+        self._send(
+            status, headers, data, fault=label, length=length if self.command == "HEAD" else None
+        )
 
     def _flood(self, fault: Flood, data: bytes, headers: list[tuple[str, str]]) -> None:
         proxy = self.server.proxy
@@ -379,8 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = [
                 (k, forged if k.lower() == "docker-content-digest" else v) for k, v in headers
             ]
-            self._send(200, headers, padded)
-            proxy.record(self.command, self.path, 200, "flood", self._started, sent=len(padded))
+            self._send(200, headers, padded, fault="flood", sent=len(padded))
             return
         self.close_connection = True
         self.send_response_only(200)
@@ -404,21 +408,20 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer in place of the registry when the scenario says so; True if it did."""
         proxy = self.server.proxy
         if isinstance(fault, BodyLimit) and body_length > fault.limit:
-            self._send(413, [], b"<html><body>413 Request Entity Too Large</body></html>")
-            proxy.record(self.command, self.path, 413, "body limit", self._started)
+            page = b"<html><body>413 Request Entity Too Large</body></html>"
+            self._send(413, [], page, fault="body limit")
             return True
         dying = state.scenario.die_after_index_put
         if state.dead and dying is not None:
             if dying.mode == "503":
-                self._send(503, [], _error_body("UNAVAILABLE", "registry is down (injected)"))
-                proxy.record(self.command, self.path, 503, "dead", self._started)
+                body = _error_body("UNAVAILABLE", "registry is down (injected)")
+                self._send(503, [], body, fault="dead")
             else:
-                self._abort(reset=True)
                 proxy.record(self.command, self.path, None, "dead", self._started)
+                self._abort(reset=True)
             return True
         if isinstance(fault, Page):
-            self._send(200, [("Content-Type", fault.content_type)], fault.body)
-            proxy.record(self.command, self.path, 200, "page", self._started)
+            self._send(200, [("Content-Type", fault.content_type)], fault.body, fault="page")
             return True
         if isinstance(fault, Hang):
             proxy.record(self.command, self.path, None, "hang", self._started)
@@ -438,8 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers.append(("Retry-After", fault.retry_after))
             if state.scenario.latency:
                 time.sleep(state.scenario.latency / 2)
-            self._send(code, headers, _error_body(error, message))
-            proxy.record(self.command, self.path, code, label, self._started)
+            self._send(code, headers, _error_body(error, message), fault=label)
             return True
         return False
 
@@ -517,7 +519,7 @@ class FaultProxy:
         self.upstream_host, self.upstream_port = name, int(port)
         self.upstream_url = f"http://{upstream}"
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified whenever the log grows
         self._log: list[Entry] = []
         self._state = _State(Scenario())
         self._connections: set[socket.socket] = set()
@@ -638,6 +640,18 @@ class FaultProxy:
         """Append one entry to the log."""
         with self._lock:
             self._log.append(Entry(method, path, status, fault, started, time.monotonic(), sent))
+            self._lock.notify_all()
+
+    def logged(self, fault: str) -> Entry:
+        """The first entry with this fault, waiting for it: a streamed answer is logged only
+        once the client hangs up, which may be after the client's process has exited."""
+        with self._lock:
+            found = self._lock.wait_for(
+                lambda: [entry for entry in self._log if entry.fault == fault], timeout=60
+            )
+        if not found:
+            raise AssertionError(f"the proxy logged no request with fault {fault!r}")
+        return found[0]
 
     def track(self, conn: socket.socket, *, add: bool) -> None:
         """Remember open client connections, so ``stop()`` can close them."""
