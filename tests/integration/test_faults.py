@@ -391,9 +391,11 @@ def test_a_request_that_gets_no_answer_is_tried_twice_and_named(
     assert (result.report["requests"], result.report["retries"]) == (2, 1)
 
 
-def test_ctrl_c_is_one_line_exit_130_and_the_tag_untouched(
-    proxy: FaultProxy, variants: Variants
+@pytest.mark.parametrize("received", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_is_one_line_exit_128_plus_signal_and_the_tag_untouched(
+    proxy: FaultProxy, variants: Variants, received: signal.Signals
 ) -> None:
+    """Ctrl-C, and the SIGTERM a CI system sends when it cancels a job."""
     proxy.scenario = Scenario(faults=(Hang(match=Match(methods=GET, path="/manifests/")),))
     target = proxy.ref(variants.repository, "faults-interrupted")
     variant = f"linux/amd64={proxy.ref(variants.repository, 'v2.0.0-amd64')}"
@@ -408,12 +410,12 @@ def test_ctrl_c_is_one_line_exit_130_and_the_tag_untouched(
                 break
             time.sleep(0.1)
         assert proxy.count(fault="hang") == 1, "the job never reached the held request"
-        job.send_signal(signal.SIGINT)
+        job.send_signal(received)
         stdout, stderr = job.communicate(timeout=HUNG_CLI_TIMEOUT)
     result = CliResult(job.returncode, json.loads(stdout), stderr)
-    assert result.code == 130, stderr
+    assert result.code == 128 + received, stderr
     (line,) = stderr.splitlines()
-    assert line.startswith("error: interrupted (SIGINT) before the job finished; ")
+    assert line.startswith(f"error: interrupted ({received.name}) before the job finished; ")
     assert "the release tag is the last thing written" in line
     assert result.report["ok"] is False
     assert tag_on_registry(variants, "faults-interrupted") is None

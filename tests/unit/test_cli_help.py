@@ -86,6 +86,7 @@ def test_the_top_level_help_lists_exit_codes_and_the_environment_it_reads() -> N
         "1",
         "2",
         "130",
+        "143",
     ]
     environment = text.split("environment:\n", 1)[1]
     for variable in ("REGISTRY_PASSWORD", "--password-env", "DOCKER_CONFIG", "SOURCE_DATE_EPOCH"):

@@ -1,8 +1,9 @@
 """``metrics-oci`` (also ``python -m metrics_api.oci``): the core's jobs for CI without Dagger.
 
 Exit 0 only when everything held. Otherwise one clear line on stderr and a non-zero
-code: 2 for bad input (caught before any request), 1 for anything else, 130 when
-interrupted. ``--json`` prints one JSON object on stdout, on failure too.
+code: 2 for bad input (caught before any request), 1 for anything else, 128 + the signal
+when interrupted (130 for Ctrl-C, 143 for a CI system's SIGTERM). ``--json`` prints one
+JSON object on stdout, on failure too.
 """
 
 import argparse
@@ -10,11 +11,13 @@ import gc
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import anyio
@@ -33,7 +36,6 @@ PROG = "metrics-oci"
 MODULE_PROG = "python -m metrics_api.oci"
 HELP_WIDTH = 96  # fixed, so that `--help` reads the same everywhere (README shows it)
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # What each remedy of the core means on this command line.
 HINTS = {
@@ -63,6 +65,7 @@ exit codes:
   1    a registry failed or refused, verification failed, or the tag points elsewhere
   2    bad input (an option, reference, platform, digest or annotation), before any request
   130  interrupted (Ctrl-C); the release tag is the last thing written
+  143  stopped by SIGTERM (a CI system cancelling the job); as for 130
 
 environment:
   REGISTRY_PASSWORD  the password for --username (or the variable --password-env names)
@@ -342,13 +345,21 @@ def _warn_unused_password(args: argparse.Namespace) -> None:
         )
 
 
-def _interrupted(command: str) -> str:
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, taken like Ctrl-C: a CI system cancelling a job sends it, then waits."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def _interrupted(command: str, signal_name: str) -> str:
     if command == "assemble":
         return (
-            "interrupted (SIGINT) before the job finished; the release tag is the last thing "
-            "written, so it is as it was unless tagging had begun: run the command again"
+            f"interrupted ({signal_name}) before the job finished; the release tag is the last "
+            "thing written, so it is as it was unless tagging had begun: run the command again"
         )
-    return "interrupted (SIGINT) before the job finished; nothing was written"
+    return f"interrupted ({signal_name}) before the job finished; nothing was written"
 
 
 def _fail(
@@ -382,10 +393,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         code = EXIT_USAGE if isinstance(error, InvalidInputError) else 1
         elapsed = time.monotonic() - started
         return _fail(render(error, HINTS), code, as_json=args.json, stats=stats, elapsed=elapsed)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         elapsed = time.monotonic() - started
-        message = _interrupted(args.command)
-        return _fail(message, EXIT_INTERRUPTED, as_json=args.json, stats=stats, elapsed=elapsed)
+        received = signal.SIGTERM if isinstance(interrupt, _Terminated) else signal.SIGINT
+        message = _interrupted(args.command, received.name)
+        return _fail(message, 128 + received, as_json=args.json, stats=stats, elapsed=elapsed)
     elapsed = time.monotonic() - started
     if args.json:
         print(
@@ -401,12 +413,13 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
 
 def run(prog: str = PROG) -> NoReturn:
-    """The process: ``main``, then exit without the shutdown's garbage collections.
+    """The process: ``main``, SIGTERM taken like Ctrl-C; exit without the final collections.
 
     The interpreter's shutdown collects every object still alive, the modules a job loaded
     included: about 50 ms of CPU for a process that is ending anyway. Frozen objects are
     exempt; everything that must happen at exit has happened by then.
     """
+    signal.signal(signal.SIGTERM, _on_sigterm)
     code = main(prog=prog)
     gc.freeze()
     sys.exit(code)
