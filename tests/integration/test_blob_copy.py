@@ -184,6 +184,7 @@ def test_copying_64_mib_costs_a_small_fraction_of_it_in_memory(
             sys.executable,
             "-m",
             "support.copy_driver",
+            "blob",
             registry.ref("copy/memory"),
             target_proxy.ref(target, "latest"),
             digest,

@@ -1,6 +1,7 @@
-"""Copy one blob with the core's streaming copy, in a process of its own, and report memory.
+"""Run one streaming job of the core in a process of its own, and report its memory.
 
-    python -m support.copy_driver SOURCE_REPO_REF TARGET_REPO_REF DIGEST
+    python -m support.copy_driver blob SOURCE_REPO_REF TARGET_REPO_REF DIGEST
+    python -m support.copy_driver layout INDEX_REF DIRECTORY
 
 Prints one JSON object: the resident set of this process right before the copy (everything
 imported, a client open) and its peak during the copy, in KiB. The peak is reset right
@@ -14,11 +15,18 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from metrics_api.oci import Settings, open_client, parse_reference
 from metrics_api.oci.blobcopy import copy_blob
+from metrics_api.oci.layout import write_layout
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from metrics_api.oci.client import RegistryClient
 
 STATUS = Path("/proc/self/status")
 
@@ -35,10 +43,23 @@ def _reset_peak() -> int:
     return _status_kib("VmHWM")
 
 
-async def _copy(source: str, target: str, digest: str) -> dict[str, int]:
+def _job(argv: list[str]) -> Callable[[RegistryClient], Awaitable[object]]:
+    match argv:
+        case ["blob", source, target, digest]:
+            return lambda client: copy_blob(
+                client, parse_reference(source), parse_reference(target), digest
+            )
+        case ["layout", index, directory]:
+            return lambda client: write_layout(
+                client, parse_reference(index), Path(directory), "latest"
+            )
+    raise SystemExit(__doc__)
+
+
+async def _measure(job: Callable[[RegistryClient], Awaitable[object]]) -> dict[str, int]:
     async with open_client(Settings(use_docker_config=False)) as client:
         before = _reset_peak()
-        await copy_blob(client, parse_reference(source), parse_reference(target), digest)
+        await job(client)
         return {
             "before_kib": before,
             "after_kib": _status_kib("VmHWM"),
@@ -48,9 +69,8 @@ async def _copy(source: str, target: str, digest: str) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> None:
-    """Copy, then print the figures."""
-    source, target, digest = argv
-    print(json.dumps(anyio.run(_copy, source, target, digest)))  # noqa: T201 - the result
+    """Run the job, then print the figures."""
+    print(json.dumps(anyio.run(_measure, _job(argv))))  # noqa: T201 - the result
 
 
 if __name__ == "__main__":

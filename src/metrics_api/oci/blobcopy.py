@@ -1,9 +1,9 @@
 """Copy a blob from one registry to another as a stream: never whole in memory.
 
-The source's bytes go straight into the target's upload, hashed and counted as they pass.
-The last piece is held back until the digest and the size are proved, so the target never
-receives the whole of a wrong blob; and the final PUT carries ``?digest=``, so the registry
-checks it too. Nothing here holds more than two pieces of a blob (``PIECE_SIZE``) at a time.
+The source's bytes go straight into the target's upload, hashed and counted as they pass
+(``blobstream``): the target never receives the whole of a wrong blob; and the final PUT
+carries ``?digest=``, so the registry checks it too. Nothing here holds more than two pieces
+of a blob (``blobstream.PIECE_SIZE``) at a time.
 
 Upload (distribution spec v1.1.1, "pushing blobs"): one PUT of the streamed body where the
 registry takes it; where it refuses a body that large (a proxy's 413, ...), chunked PATCHes
@@ -13,35 +13,25 @@ a lost upload session) restarts the blob from its first byte in a new upload ses
 bounded number of times. At most ``CONCURRENT_BLOBS`` blobs are copied at once.
 """
 
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final
 from weakref import WeakKeyDictionary
 
 import anyio
-import httpcore
 import httpx
 
+from metrics_api.oci.blobstream import checked_pieces, describe_answer
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import DigestMismatchError, RegistryError
 from metrics_api.oci.reference import Reference
 
-PIECE_SIZE: Final = 1024 * 1024
 CHUNK_SIZE: Final = 16 * 1024 * 1024
 CONCURRENT_BLOBS: Final = 4
 _RESTART_STATUSES: Final = frozenset({401, 404, 408, 429, 500, 502, 503, 504})
 # Answers to the content itself: restarting would send the same bytes again.
 _CONTENT_CODES: Final = frozenset({"DIGEST_INVALID", "SIZE_INVALID"})
-_ERROR_BODY_LIMIT: Final = 4096
-# httpcore reads an HTTP/1.1 connection 64 KiB at a time, and each read costs as much CPU
-# as hashing it: a 512 MiB blob took 8192 reads. A read returns what the socket holds, up to
-# this; larger reads cut the copy's CPU by a fifth (bench/copy_bench.py). Process-wide: a
-# class attribute of httpcore's public connection class, for every connection of the job.
-httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = max(
-    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES, PIECE_SIZE
-)
 
 
 @dataclass
@@ -67,59 +57,6 @@ class _Restart(Exception):  # noqa: N818 - a signal, not an error anyone sees
     def __init__(self, cause: str, *, refused_body: bool = False) -> None:
         super().__init__(cause)
         self.refused_body = refused_body
-
-
-async def _described(response: httpx.Response) -> str:
-    """``HTTP 404 (BLOB_UNKNOWN: ...)`` from an answer that was not read yet."""
-    body = b""
-    async for piece in response.aiter_raw():
-        body += piece
-        if len(body) >= _ERROR_BODY_LIMIT:
-            break
-    try:
-        errors = httpx.Response(200, content=body).json().get("errors") or []
-        detail = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors)
-    except (ValueError, AttributeError):
-        detail = ""
-    return f"HTTP {response.status_code}" + (f" ({detail})" if detail else "")
-
-
-async def _checked(
-    response: httpx.Response, digest: str, size: int, what: str
-) -> AsyncIterator[bytes]:
-    """The body of ``response`` in pieces of ``PIECE_SIZE``, checked on the fly.
-
-    The last piece is handed out only once the whole proved right. Pieces are gathered from
-    what the connection delivers (64 KiB at a time): one large write costs less than many.
-    """
-    hasher = hashlib.new(digest.split(":", 1)[0])
-    seen = 0
-    gathered = bytearray()
-    held = b""
-    async for received in response.aiter_raw():
-        seen += len(received)
-        if seen > size:
-            raise DigestMismatchError(
-                f"{what}: expected {size} bytes, the source sent more; the registry or "
-                "something between us and it altered the content"
-            )
-        hasher.update(received)
-        gathered += received
-        if len(gathered) >= PIECE_SIZE:
-            if held:
-                yield held
-            held, gathered = bytes(gathered), bytearray()
-    found = f"{hasher.name}:{hasher.hexdigest()}"
-    if seen != size or found != digest:
-        raise DigestMismatchError(
-            f"{what}: expected {size} bytes with digest {digest}, received {seen} bytes that "
-            f"hash to {found}; the registry or something between us and it altered the "
-            "content: nothing was committed to the target"
-        )
-    if held:
-        yield held
-    if gathered:
-        yield bytes(gathered)
 
 
 class _Pieces:
@@ -160,7 +97,7 @@ class _Copy:
         )
 
     async def _fail_or_restart(self, response: httpx.Response, step: str) -> None:
-        description = await _described(response)
+        description = await describe_answer(response)
         cause = f"{step}: {response.request.method} {response.request.url.path} {description}"
         if response.status_code in _RESTART_STATUSES:
             raise _Restart(cause)
@@ -192,12 +129,12 @@ class _Copy:
             if fetched.status_code != httpx.codes.OK:
                 if fetched.status_code == httpx.codes.NOT_FOUND:
                     raise RegistryError(
-                        f"{self.what}: the source answered {await _described(fetched)}; "
+                        f"{self.what}: the source answered {await describe_answer(fetched)}; "
                         f"check that the blob exists in {self.source.repository_name}"
                     )
                 await self._fail_or_restart(fetched, "reading the source")
             size = await self._size(fetched)
-            body = _checked(fetched, self.digest, size, self.what)
+            body = checked_pieces(fetched, self.digest, size, self.what)
             if chunked:
                 location = await self._patch_all(location, body, size)
                 await self._finish(location, None, 0)

@@ -3,23 +3,31 @@
 The layout (image-spec ``image-layout.md``) is what a user without a registry keeps of a
 release: ``skopeo copy --all oci:DIR:TAG docker://...``, ``crane push`` or ``oras`` push it
 later, byte for byte, so the digests stay the ones that were verified.
+
+Layers are streamed to disk, checked on the fly, and get their name only once proved right:
+a layer of any size costs a piece of memory, and an interrupted export leaves no wrong blob.
 """
 
 import json
 from functools import partial
 from pathlib import Path
+from typing import Final
 
 import anyio
+import httpx
 
 from metrics_api.oci import media_types
+from metrics_api.oci.blobstream import checked_pieces, describe_answer
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.errors import VerificationError
-from metrics_api.oci.models import ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.errors import RegistryError, VerificationError
+from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.reference import Reference
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
+CONCURRENT_BLOBS: Final = 4
+_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def _blob_path(directory: Path, digest: str) -> anyio.Path:
@@ -33,24 +41,63 @@ async def _write_blob(directory: Path, digest: str, data: bytes) -> None:
     await path.write_bytes(data)
 
 
-async def _copy_blob(
-    client: RegistryClient, source: Reference, directory: Path, digest: str
-) -> None:
-    if not await _blob_path(directory, digest).exists():
-        await _write_blob(directory, digest, await client.get_blob(source, digest))
+async def _save_once(
+    client: RegistryClient, source: Reference, blob: Descriptor, path: anyio.Path
+) -> str:
+    """One attempt at the whole blob; the cause of a failure worth another, else ``""``."""
+    what = f"fetching blob {blob.digest} of {source.repository_name}"
+    partial_path = path.with_name(f"{path.name}.partial")
+    async with client.stream("GET", source, f"blobs/{blob.digest}", what=what) as fetched:
+        if fetched.status_code != httpx.codes.OK:
+            cause = f"GET {fetched.request.url} answered {await describe_answer(fetched)}"
+            if fetched.status_code in _RETRY_STATUSES:
+                return cause
+            raise RegistryError(f"{what}: {cause}; check that the blob exists in the registry")
+        try:
+            async with await anyio.open_file(partial_path, "wb") as file:
+                async for piece in checked_pieces(fetched, blob.digest, blob.size, what):
+                    await file.write(piece)
+            await partial_path.rename(path)
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # cancelled too when another blob failed
+                await partial_path.unlink(missing_ok=True)
+            raise
+    return ""
 
 
-async def _copy_image(
-    client: RegistryClient, source: Reference, directory: Path, digest: str
+async def _save_blob(
+    client: RegistryClient, source: Reference, directory: Path, blob: Descriptor
 ) -> None:
+    """Stream one blob into the layout, from its first byte again when an attempt fails."""
+    path = _blob_path(directory, blob.digest)
+    if await path.exists():
+        return
+    await path.parent.mkdir(parents=True, exist_ok=True)
+    cause = ""
+    for attempt in range(client.retry.attempts):
+        if attempt:
+            client.stats.retries += 1
+            await anyio.sleep(client.retry.delay(attempt - 1, None))
+        try:
+            cause = await _save_once(client, source, blob, path)
+        except httpx.TransportError as error:
+            cause = f"{type(error).__name__}: {error}"
+        if not cause:
+            return
+    raise RegistryError(
+        f"fetching blob {blob.digest} of {source.repository_name}: still failing after "
+        f"{client.retry.attempts} attempts, each from the first byte, last cause: {cause}; "
+        f"check that {source.host} is up and reachable"
+    )
+
+
+async def _image(client: RegistryClient, source: Reference, digest: str) -> Manifest:
     image = await client.get_manifest(source.with_digest(digest))
     if not isinstance(image.document, ImageManifest):
         raise VerificationError(
             f"{source.with_digest(digest)}: expected an image manifest, found {image.media_type}"
         )
-    blobs = [image.document.config.digest, *(layer.digest for layer in image.document.layers)]
-    await run_all([partial(_copy_blob, client, source, directory, b) for b in dict.fromkeys(blobs)])
-    await _write_blob(directory, digest, image.raw)
+    return image
 
 
 async def write_layout(
@@ -63,7 +110,22 @@ async def write_layout(
     images = [
         e.digest for e in index.document.manifests if e.media_type in media_types.IMAGE_MANIFESTS
     ]
-    await run_all([partial(_copy_image, client, index_ref, directory, d) for d in images])
+    manifests = await run_all([partial(_image, client, index_ref, d) for d in images])
+    blobs = {
+        blob.digest: blob
+        for image in manifests
+        if isinstance(image.document, ImageManifest)
+        for blob in (image.document.config, *image.document.layers)
+    }
+    limiter = anyio.CapacityLimiter(CONCURRENT_BLOBS)
+
+    async def save(blob: Descriptor) -> None:
+        async with limiter:
+            await _save_blob(client, index_ref, directory, blob)
+
+    await run_all([partial(save, blob) for blob in blobs.values()])
+    for image in manifests:
+        await _write_blob(directory, image.digest, image.raw)
     await _write_blob(directory, index.digest, index.raw)
     descriptor = {
         "mediaType": index.media_type,

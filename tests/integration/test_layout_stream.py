@@ -1,0 +1,130 @@
+"""The layout export streams layers to disk: bounded memory, no wrong blob kept, restarts.
+
+A layer gets its name in ``blobs/sha256/`` only once its bytes proved right; a dropped
+connection restarts it from its first byte. Every image is pushed to the real registry
+and read back through a proxy that counts and faults the requests.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from support.docker29 import descriptor, json_bytes, push_blob, put_manifest
+from support.faultproxy import Drop, Match, Scenario, Tamper, start_proxy
+from support.images import sha256_digest
+from support.registry import Registry
+
+from metrics_api.oci import DigestMismatchError, Settings, media_types, open_client, parse_reference
+from metrics_api.oci.client import RetryPolicy
+from metrics_api.oci.layout import write_layout
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+GET = frozenset({"GET"})
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def push_index(registry: Registry, repository: str, layer: bytes) -> tuple[str, str]:
+    """An index of one linux/amd64 image with ``layer``; its digest and the layer's."""
+    config = json_bytes({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}})
+    push_blob(registry.host, repository, config)
+    layer_digest = push_blob(registry.host, repository, layer)
+    image = json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_MANIFEST,
+            "config": descriptor(media_types.OCI_CONFIG, config),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
+        }
+    )
+    put_manifest(registry.host, repository, sha256_digest(image), image, media_types.OCI_MANIFEST)
+    platform = {"architecture": "amd64", "os": "linux"}
+    index = json_bytes(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_INDEX,
+            "manifests": [descriptor(media_types.OCI_MANIFEST, image, platform=platform)],
+        }
+    )
+    return put_manifest(registry.host, repository, "v1", index, media_types.OCI_INDEX), layer_digest
+
+
+def export(index_ref: str, directory: Path) -> int:
+    """Write the layout with the core; the client's retry count."""
+
+    async def run() -> int:
+        settings = Settings(use_docker_config=False, retry=RetryPolicy(base_delay=0.01))
+        async with open_client(settings) as client:
+            await write_layout(client, parse_reference(index_ref), directory, "v1")
+            return client.stats.retries
+
+    return anyio.run(run)
+
+
+def blob_file(directory: Path, digest: str) -> Path:
+    return directory / "blobs" / "sha256" / digest.removeprefix("sha256:")
+
+
+def test_a_dropped_layer_download_restarts_from_its_first_byte(
+    registry: Registry, tmp_path: Path
+) -> None:
+    layer = os.urandom(8 * MIB)
+    _, layer_digest = push_index(registry, "layout/dropped", layer)
+    drop = Drop(match=Match(methods=GET, path=f"/blobs/{layer_digest}", first=1))
+    with start_proxy(registry.host, Scenario(faults=(drop,))) as proxy:
+        retries = export(proxy.ref("layout/dropped", "v1"), tmp_path)
+        layer_gets = [e.fault for e in proxy.log if e.path.endswith(f"/blobs/{layer_digest}")]
+    assert layer_gets == ["drop", ""]
+    assert retries == 1
+    assert blob_file(tmp_path, layer_digest).read_bytes() == layer
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_an_altered_layer_is_refused_and_not_kept(registry: Registry, tmp_path: Path) -> None:
+    _, layer_digest = push_index(registry, "layout/tampered", os.urandom(2 * MIB))
+    flip = Tamper(how="flip", match=Match(methods=GET, path=f"/blobs/{layer_digest}"))
+    with (
+        start_proxy(registry.host, Scenario(faults=(flip,))) as proxy,
+        pytest.raises(DigestMismatchError, match=f"received {2 * MIB} bytes that hash to"),
+    ):
+        export(proxy.ref("layout/tampered", "v1"), tmp_path)
+    kept = [path.name for path in (tmp_path / "blobs" / "sha256").iterdir()]
+    assert layer_digest.removeprefix("sha256:") not in kept
+    assert not [name for name in kept if name.endswith(".partial")]
+    assert not (tmp_path / "index.json").exists()
+
+
+def test_exporting_a_64_mib_layer_costs_a_small_fraction_of_it_in_memory(
+    registry: Registry, tmp_path: Path
+) -> None:
+    size = 64 * MIB
+    layer = os.urandom(size)
+    index_digest, layer_digest = push_index(registry, "layout/memory", layer)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "support.copy_driver",
+            "layout",
+            registry.ref("layout/memory", "v1"),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    grown = (figures["after_kib"] - figures["before_kib"]) * 1024
+    print(f"\n[layout] peak RSS grew {grown / MIB:.1f} MiB")  # noqa: T201
+    assert grown < size / 8, f"exporting {size / MIB:.0f} MiB raised the peak RSS by {grown} B"
+    assert blob_file(tmp_path, layer_digest).read_bytes() == layer
+    (entry,) = json.loads((tmp_path / "index.json").read_text())["manifests"]
+    assert entry["digest"] == index_digest
