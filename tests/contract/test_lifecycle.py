@@ -62,6 +62,23 @@ def listening_addresses(port: int) -> set[str]:
     return addresses
 
 
+def accepted(connection: socket.socket, port: int) -> bool:
+    """Whether the service has accepted this client connection (not just the handshake).
+
+    The kernel completes a handshake before the service's ``accept()``; until then the
+    server side's entry in /proc/net/tcp{,6} has no socket inode.
+    """
+    client_port = connection.getsockname()[1]
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if (local_port, remote_port) == (port, client_port) and fields[9] != "0":
+                return True
+    return False
+
+
 def read_response(connection: socket.socket) -> bytes:
     """Read one response with a Content-Length body."""
     data = b""
@@ -117,6 +134,7 @@ def test_sigterm_lets_an_in_flight_request_finish(
             b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10]
         )
+        assert wait_for(lambda: accepted(connection, service.port), timeout=60)
         time.sleep(0.3)  # the request is being read when SIGTERM arrives
         service.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
