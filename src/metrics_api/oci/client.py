@@ -357,6 +357,17 @@ class RegistryClient:
             await self._request("DELETE", target, location, what=f"{what} (closing upload)")
         return False
 
+    async def attempts(self) -> AsyncIterator[int]:
+        """Attempt numbers for an operation that restarts itself, as a streamed one must.
+
+        The pause before each new attempt is taken, and the retry counted, here.
+        """
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                self.stats.retries += 1
+                await anyio.sleep(self.retry.delay(attempt - 1, None))
+            yield attempt
+
     @asynccontextmanager
     async def stream(  # noqa: PLR0913 - the request options of ``_request``
         self,

@@ -74,10 +74,7 @@ async def _save_blob(
         return
     await path.parent.mkdir(parents=True, exist_ok=True)
     cause = ""
-    for attempt in range(client.retry.attempts):
-        if attempt:
-            client.stats.retries += 1
-            await anyio.sleep(client.retry.delay(attempt - 1, None))
+    async for _ in client.attempts():
         try:
             cause = await _save_once(client, source, blob, path)
         except httpx.TransportError as error:

@@ -9,7 +9,6 @@ answers 404, and then there is nothing to list: the spec's fallback tag
 
 from typing import Final
 
-import anyio
 import httpx
 
 from metrics_api.oci import media_types
@@ -65,10 +64,7 @@ async def list_referrers(
     """
     what = f"listing the referrers of {subject} in {source.repository_name}"
     cause = ""
-    for attempt in range(client.retry.attempts):
-        if attempt:
-            client.stats.retries += 1
-            await anyio.sleep(client.retry.delay(attempt - 1, None))
+    async for _ in client.attempts():
         try:
             status, body, content_type = await _attempt(client, source, subject, what)
         except httpx.TransportError as error:
