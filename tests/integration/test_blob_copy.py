@@ -6,18 +6,15 @@ and a blob restarted from its first byte when a connection drops. Every test rea
 result back from the target registry itself (never through a proxy).
 """
 
-import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import anyio
 import httpx
 import pytest
+from support.copy_driver import peak_growth
 from support.docker29 import get_blob, push_blob
 from support.faultproxy import BodyLimit, Drop, FaultProxy, Match, Scenario, Tamper, start_proxy
 from support.images import sha256_digest
@@ -31,8 +28,6 @@ pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 GET = frozenset({"GET"})
-COPY_TIMEOUT = 300
-TESTS = Path(__file__).resolve().parents[1]
 
 
 def digest_param(digest: str) -> str:
@@ -179,25 +174,9 @@ def test_copying_64_mib_costs_a_small_fraction_of_it_in_memory(
     if refuse_body:
         target_proxy.scenario = Scenario(faults=(BodyLimit(CHUNK_SIZE + MIB),))
     target = f"copy/memory-{uuid.uuid4().hex[:8]}"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "support.copy_driver",
-            "blob",
-            registry.ref("copy/memory"),
-            target_proxy.ref(target, "latest"),
-            digest,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=COPY_TIMEOUT,
-        env={**os.environ, "PYTHONPATH": str(TESTS)},
-        check=False,
+    grown = peak_growth(
+        "blob", registry.ref("copy/memory"), target_proxy.ref(target, "latest"), digest
     )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
-    grown = (figures["after_kib"] - figures["before_kib"]) * 1024
     print(f"\n[{'chunked' if refuse_body else 'one PUT'}] peak RSS grew {grown / MIB:.1f} MiB")  # noqa: T201
     assert grown < size / 8, f"copying {size / MIB:.0f} MiB raised the peak RSS by {grown} B"
     assert target_proxy.count("PATCH") == (4 if refuse_body else 0)

@@ -7,12 +7,11 @@ and read back through a proxy that counts and faults the requests.
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import anyio
 import pytest
+from support.copy_driver import peak_growth
 from support.docker29 import descriptor, json_bytes, push_blob, put_manifest
 from support.faultproxy import Drop, Match, Scenario, Tamper, start_proxy
 from support.images import sha256_digest
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 GET = frozenset({"GET"})
-TESTS = Path(__file__).resolve().parents[1]
 
 
 def push_index(registry: Registry, repository: str, layer: bytes) -> tuple[str, str]:
@@ -105,24 +103,7 @@ def test_exporting_a_64_mib_layer_costs_a_small_fraction_of_it_in_memory(
     size = 64 * MIB
     layer = os.urandom(size)
     index_digest, layer_digest = push_index(registry, "layout/memory", layer)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "support.copy_driver",
-            "layout",
-            registry.ref("layout/memory", "v1"),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(TESTS)},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
-    grown = (figures["after_kib"] - figures["before_kib"]) * 1024
+    grown = peak_growth("layout", registry.ref("layout/memory", "v1"), str(tmp_path))
     print(f"\n[layout] peak RSS grew {grown / MIB:.1f} MiB")  # noqa: T201
     assert grown < size / 8, f"exporting {size / MIB:.0f} MiB raised the peak RSS by {grown} B"
     assert blob_file(tmp_path, layer_digest).read_bytes() == layer

@@ -12,7 +12,9 @@ earlier peak (the imports) cannot hide what the copy itself held.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,24 @@ if TYPE_CHECKING:
     from metrics_api.oci.client import RegistryClient
 
 STATUS = Path("/proc/self/status")
+TESTS = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+
+
+def peak_growth(*argv: str) -> int:
+    """Run this driver in a process of its own; by how many bytes the job raised its peak."""
+    done = subprocess.run(
+        [sys.executable, "-m", "support.copy_driver", *argv],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"copy_driver {argv[0]} failed: {done.stderr}")
+    figures: dict[str, int] = json.loads(done.stdout)
+    return (figures["after_kib"] - figures["before_kib"]) * 1024
 
 
 def _status_kib(field: str) -> int:
