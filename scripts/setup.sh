@@ -22,8 +22,10 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   echo "installing the project and its test tools into $venv"
   # uv (a test tool anyway) installs in seconds what pip takes half a minute for;
   # --no-sources: sdk/ exists only inside a Dagger engine (pyproject.toml, tool.uv.sources).
+  # --compile-bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set (CI images often
+  # set it) every process would otherwise compile its imports again, half its start-up CPU.
   "$python" -m pip install -q --disable-pip-version-check 'uv>=0.8'
-  "$python" -m uv pip install -q --no-sources --python "$python" -e '.[test]'
+  "$python" -m uv pip install -q --no-sources --compile-bytecode --python "$python" -e '.[test]'
   echo "$wanted" >"$stamp"
 fi
 
