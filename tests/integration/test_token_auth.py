@@ -8,13 +8,20 @@ mount); the token server grants only what the account may do. Secrets never show
 import json
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from pydantic import SecretStr
 from support.docker29 import ACCEPT_ALL
+from support.faultproxy import FaultProxy, start_proxy
 from support.oci_cli import CliResult, Variants, run_cli
 from support.registry import Registry
 from support.token_registry import CI_BOT
-from support.token_server import TokenServer
+from support.token_server import TOKEN_LIFETIME, TokenServer
+
+from metrics_api.oci import Settings, open_client, parse_reference
+from metrics_api.oci.auth import Credentials
+from metrics_api.oci.reference import Reference
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +252,40 @@ def test_a_token_server_without_the_oauth2_flow_is_asked_the_get_way(
     # The fallback sent the token as Docker's GET flow does (username <token>), and no more.
     assert [(t.account, t.status) for t in token_server.log[asked:]] == [("<token>", 401)]
     assert refresh not in line
+
+
+def test_a_token_is_renewed_before_it_expires_not_after_a_refusal(
+    token_variants: Variants, token_server: TokenServer
+) -> None:
+    """A long job (a large layer's upload) must not send a request with an expired token:
+    the registry would refuse it, and a streamed upload would start over."""
+    manifest = parse_reference(token_variants.ref("v2.0.0-amd64"))
+    login = {
+        token_variants.registry.host: Credentials(
+            username=CI_BOT.username, password=SecretStr(CI_BOT.password)
+        )
+    }
+    settings = Settings(credentials=login, use_docker_config=False)
+    token_server.lifetime = 2
+
+    async def job(proxy: FaultProxy) -> None:
+        async with open_client(settings) as client:
+            await client.get_manifest(proxy_ref(proxy, manifest))
+            await anyio.sleep(token_server.lifetime)  # past the share of its life we renew at
+            await client.get_manifest(proxy_ref(proxy, manifest))
+
+    try:
+        with start_proxy(token_variants.registry.host) as proxy:
+            asked = len(token_server.log)
+            anyio.run(job, proxy)
+    finally:
+        token_server.lifetime = TOKEN_LIFETIME
+    assert [(e.method, e.status) for e in proxy.log] == [("GET", 401), ("GET", 200), ("GET", 200)]
+    # The first token, then its renewal (another, should the machine stall past 1.5 s).
+    fetched = [t.status for t in token_server.log[asked:]]
+    assert len(fetched) >= 2, fetched
+    assert set(fetched) == {200}
+
+
+def proxy_ref(proxy: FaultProxy, ref: Reference) -> Reference:
+    return parse_reference(proxy.ref(ref.repository, ref.manifest_reference))

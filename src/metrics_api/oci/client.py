@@ -8,8 +8,10 @@ not retried, and a request that gets no answer is tried only twice.
 """
 
 import json
+import math
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -33,6 +35,22 @@ _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _NOT_YET_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN"})
 # The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
 MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
+
+
+# A token without ``expires_in`` lives 60 s (token.md). One is renewed before a request once
+# less than this share of its life is left, so no request of a long job (a large layer's
+# upload) is sent with a token about to expire, refused 401 and, if streamed, restarted.
+DEFAULT_TOKEN_SECONDS: Final = 60.0
+RENEW_SHARE: Final = 0.25
+
+
+@dataclass(frozen=True)
+class _Authorization:
+    """An Authorization header; for a Bearer token, when to renew it and from where."""
+
+    header: str
+    renew_at: float = math.inf  # time.monotonic()
+    challenge: Challenge | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +219,7 @@ class RegistryClient:
             transport=transport or _DefaultTransport(tls or trust_context),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
-        self._auth: dict[tuple[str, str], str] = {}
+        self._auth: dict[tuple[str, str], _Authorization] = {}
         self._in_flight: list[str] = []
         self._speaks_tls: set[str] = set()  # plain-HTTP hosts found to answer only TLS
 
@@ -392,7 +410,10 @@ class RegistryClient:
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}",)
         for answered in (False, True):
             request = self._http.build_request(
-                method, url, headers=self._headers(ref.host, scopes, headers), content=content
+                method,
+                url,
+                headers=await self._headers(ref.host, scopes, headers, what),
+                content=content,
             )
             sending = f"{method} {request.url}"
             self._in_flight.append(sending)
@@ -460,7 +481,7 @@ class RegistryClient:
             request = self._http.build_request(
                 method,
                 url,
-                headers=self._headers(ref.host, scopes, headers),
+                headers=await self._headers(ref.host, scopes, headers, what),
                 content=content,
             )
             try:
@@ -468,7 +489,7 @@ class RegistryClient:
                 if response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
                     answered_challenge = True
                     await self._answer_challenge(ref.host, scopes, response, what)
-                    request.headers.update(self._headers(ref.host, scopes, None))
+                    request.headers.update(await self._headers(ref.host, scopes, None, what))
                     response = await self._send(request, what, limit)
             except httpx.TimeoutException as error:
                 cause, unknown = self._timeout_cause(error), False
@@ -621,13 +642,17 @@ class RegistryClient:
             return any(code in _NOT_YET_CODES for code, _ in _registry_errors(response))
         return False
 
-    def _headers(
-        self, host: str, scopes: tuple[str, ...], extra: Mapping[str, str] | None
+    async def _headers(
+        self, host: str, scopes: tuple[str, ...], extra: Mapping[str, str] | None, what: str
     ) -> dict[str, str]:
         headers = dict(extra or {})
-        authorization = self._auth.get((host, " ".join(scopes))) or self._auth.get((host, ""))
+        key = (host, " ".join(scopes))
+        authorization = self._auth.get(key) or self._auth.get((host, ""))
+        if authorization and authorization.challenge and time.monotonic() >= authorization.renew_at:
+            authorization = await self._bearer(host, scopes, authorization.challenge, what)
+            self._auth[key] = authorization
         if authorization:
-            headers["Authorization"] = authorization
+            headers["Authorization"] = authorization.header
         return headers
 
     async def _answer_challenge(
@@ -642,16 +667,22 @@ class RegistryClient:
                     remedy=Remedy.CREDENTIALS,
                     host=host,
                 )
-            self._auth[(host, "")] = credentials.basic_header()
+            self._auth[(host, "")] = _Authorization(credentials.basic_header())
             return
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
             raise AuthenticationError(
                 f"{what}: expected a Basic or Bearer challenge from {host}, found "
                 f"{response.headers.get('WWW-Authenticate', 'none')!r}"
             )
-        self._auth[(host, " ".join(scopes))] = "Bearer " + await self._fetch_token(
-            host, scopes, challenge, what
-        )
+        self._auth[(host, " ".join(scopes))] = await self._bearer(host, scopes, challenge, what)
+
+    async def _bearer(
+        self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
+    ) -> _Authorization:
+        fetched = time.monotonic()
+        token, seconds = await self._fetch_token(host, scopes, challenge, what)
+        renew_at = fetched + seconds * (1 - RENEW_SHARE)
+        return _Authorization(f"Bearer {token}", renew_at, challenge)
 
     async def _refresh_token_grant(
         self,
@@ -680,7 +711,8 @@ class RegistryClient:
 
     async def _fetch_token(
         self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
-    ) -> str:
+    ) -> tuple[str, float]:
+        """A token for ``scopes``, and how many seconds it lives."""
         params: list[tuple[str, str | int | float | bool | None]] = [
             ("scope", scope) for scope in scopes
         ]
@@ -717,7 +749,10 @@ class RegistryClient:
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthenticationError(f"{what}: the token service {realm} answered without a token")
-        return token
+        seconds = body.get("expires_in")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            seconds = DEFAULT_TOKEN_SECONDS
+        return token, float(seconds)
 
 
 CLIENT_ID: Final = "metrics-api"  # for the token server's audit log (oauth.md: client_id)
