@@ -2,7 +2,8 @@
 
 It retries what is worth retrying (429 with ``Retry-After``, 5xx, dropped connections,
 content a registry briefly reports as unknown right after a push) a bounded number of
-times, answers auth challenges, and checks every byte it receives against its digest.
+times, answers auth challenges (renewing a token before it expires), and checks every
+byte it receives against its digest.
 What cannot heal (a name that does not resolve, a certificate that is not trusted) is
 not retried, and a request that gets no answer is tried only twice.
 """
