@@ -206,27 +206,22 @@ async def copy_blob(
     copy = _Copy(client, source, target, validate_digest(digest))
     state = _state(client)
     chunked = target.host in state.chunked_hosts
-    cause = ""
+    attempts = client.attempts()
     async with state.limiter:
-        for attempt in range(client.retry.attempts):
-            if attempt:
-                client.stats.retries += 1
+        async for _ in attempts:
             try:
                 await copy.once(chunked=chunked or target.host in state.chunked_hosts)
             except _Restart as restart:
-                cause = str(restart)
-                if restart.refused_body:
+                attempts.cause = str(restart)
+                if restart.refused_body:  # not a fault: upload again, in chunks
                     state.chunked_hosts.add(target.host)
-                    continue  # not a fault: upload again, in chunks, at once
             except httpx.TransportError as error:
-                cause = f"{type(error).__name__}: {error}"
+                await attempts.failed(error, copy.what)
                 # The target hung up while a whole blob was being sent to it: in chunks next.
                 chunked = chunked or isinstance(error, httpx.WriteError)
             else:
                 return
-            if attempt + 1 < client.retry.attempts:
-                await anyio.sleep(client.retry.delay(attempt, None))
     raise RegistryError(
-        f"{copy.what}: still failing after {client.retry.attempts} attempts, each from the "
-        f"first byte, last cause: {cause}; check that both registries are up and reachable"
+        f"{copy.what}: still failing after {attempts.made} attempts, each from the first "
+        f"byte, last cause: {attempts.cause}; check that both registries are up and reachable"
     )

@@ -54,6 +54,39 @@ class _Authorization:
     challenge: Challenge | None = None
 
 
+class Attempts:
+    """The attempts of an operation that restarts itself from its start (a streamed one).
+
+    As many as one request gets, only ``timeout_attempts`` when nothing answers, paced and
+    counted the same way; ``cause`` says why the last one failed.
+    """
+
+    def __init__(self, client: "RegistryClient") -> None:
+        """Attempts paced by ``client``'s retry policy, counted in its stats."""
+        self.client = client
+        self.cause = ""
+        self.made = 0
+        self._timeouts = 0
+
+    async def __aiter__(self) -> AsyncIterator[int]:
+        """Attempt numbers, with the pause before each new one taken here."""
+        retry = self.client.retry
+        for attempt in range(retry.attempts):
+            if self._timeouts >= retry.timeout_attempts:
+                return
+            if attempt:
+                self.client.stats.retries += 1
+                await anyio.sleep(retry.delay(attempt - 1, None))
+            self.made += 1
+            yield attempt
+
+    async def failed(self, error: httpx.TransportError, what: str) -> None:
+        """Record a transport failure; raises at once for what cannot heal."""
+        self.cause = await self.client.transport_cause(error, what)
+        if isinstance(error, httpx.TimeoutException):
+            self._timeouts += 1
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try: attempts per request and the exponential backoff between them.
@@ -376,16 +409,21 @@ class RegistryClient:
             await self._request("DELETE", target, location, what=f"{what} (closing upload)")
         return False
 
-    async def attempts(self) -> AsyncIterator[int]:
-        """Attempt numbers for an operation that restarts itself, as a streamed one must.
+    def attempts(self) -> "Attempts":
+        """The attempts of an operation that restarts itself, as a streamed one must."""
+        return Attempts(self)
 
-        The pause before each new attempt is taken, and the retry counted, here.
+    async def transport_cause(self, error: httpx.TransportError, what: str) -> str:
+        """Why a request failed in transport, worded for the user.
+
+        Raises at once for what no new attempt can heal: a name that does not resolve, a
+        certificate that is not trusted.
         """
-        for attempt in range(self.retry.attempts):
-            if attempt:
-                self.stats.retries += 1
-                await anyio.sleep(self.retry.delay(attempt - 1, None))
-            yield attempt
+        request = error.request
+        await self._refuse_what_cannot_heal(error, request.method, request.url, what)
+        if isinstance(error, httpx.TimeoutException):
+            return self._timeout_cause(error)
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
     @asynccontextmanager
     async def stream(  # noqa: PLR0913 - the request options of ``_request``

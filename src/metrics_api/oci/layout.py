@@ -20,7 +20,7 @@ from metrics_api.oci import media_types
 from metrics_api.oci.blobstream import checked_pieces, describe_answer
 from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.errors import RegistryError, VerificationError
+from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy, VerificationError
 from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.reference import Reference
 
@@ -41,18 +41,34 @@ async def _write_blob(directory: Path, digest: str, data: bytes) -> None:
     await path.write_bytes(data)
 
 
+def _refusal(status: int, what: str, cause: str, source: Reference) -> RegistryError:
+    """The error for a blob GET answered with a status no new attempt changes."""
+    if status == httpx.codes.UNAUTHORIZED:
+        return AuthenticationError(
+            f"{what}: {cause}; needed: credentials for {source.host} of an account that may "
+            f"pull from {source.repository}",
+            remedy=Remedy.CREDENTIALS,
+            host=source.host,
+        )
+    advice = "check the registry's logs"
+    if status == httpx.codes.FORBIDDEN:
+        advice = "the credentials lack permission for this repository"
+    elif status == httpx.codes.NOT_FOUND:
+        advice = f"check that the blob exists in {source.repository_name}"
+    return RegistryError(f"{what}: {cause}; {advice}")
+
+
 async def _save_once(
-    client: RegistryClient, source: Reference, blob: Descriptor, path: anyio.Path
+    client: RegistryClient, source: Reference, blob: Descriptor, path: anyio.Path, what: str
 ) -> str:
     """One attempt at the whole blob; the cause of a failure worth another, else ``""``."""
-    what = f"fetching blob {blob.digest} of {source.repository_name}"
     partial_path = path.with_name(f"{path.name}.partial")
     async with client.stream("GET", source, f"blobs/{blob.digest}", what=what) as fetched:
         if fetched.status_code != httpx.codes.OK:
             cause = f"GET {fetched.request.url} answered {await describe_answer(fetched)}"
             if fetched.status_code in _RETRY_STATUSES:
                 return cause
-            raise RegistryError(f"{what}: {cause}; check that the blob exists in the registry")
+            raise _refusal(fetched.status_code, what, cause, source)
         try:
             async with await anyio.open_file(partial_path, "wb") as file:
                 async for piece in checked_pieces(fetched, blob.digest, blob.size, what):
@@ -73,18 +89,19 @@ async def _save_blob(
     if await path.exists():
         return
     await path.parent.mkdir(parents=True, exist_ok=True)
-    cause = ""
-    async for _ in client.attempts():
+    what = f"fetching blob {blob.digest} of {source.repository_name}"
+    attempts = client.attempts()
+    async for _ in attempts:
         try:
-            cause = await _save_once(client, source, blob, path)
+            attempts.cause = await _save_once(client, source, blob, path, what)
         except httpx.TransportError as error:
-            cause = f"{type(error).__name__}: {error}"
-        if not cause:
+            await attempts.failed(error, what)
+            continue
+        if not attempts.cause:
             return
     raise RegistryError(
-        f"fetching blob {blob.digest} of {source.repository_name}: still failing after "
-        f"{client.retry.attempts} attempts, each from the first byte, last cause: {cause}; "
-        f"check that {source.host} is up and reachable"
+        f"{what}: still failing after {attempts.made} attempts, each from the first byte, "
+        f"last cause: {attempts.cause}; check that {source.host} is up and reachable"
     )
 
 

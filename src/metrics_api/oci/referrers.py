@@ -63,15 +63,15 @@ async def list_referrers(
     501 to a path they do not know).
     """
     what = f"listing the referrers of {subject} in {source.repository_name}"
-    cause = ""
-    async for _ in client.attempts():
+    attempts = client.attempts()
+    async for _ in attempts:
         try:
             status, body, content_type = await _attempt(client, source, subject, what)
         except httpx.TransportError as error:
-            cause = f"{type(error).__name__}: {error}"
+            await attempts.failed(error, what)
             continue
         if status in _RETRY_STATUSES:
-            cause = f"HTTP {status}"
+            attempts.cause = f"HTTP {status}"
             continue
         if status in _NOT_SERVED:
             return []
@@ -85,6 +85,6 @@ async def list_referrers(
             raise RegistryError(f"{what}: expected an image index, found {listed.media_type}")
         return list(listed.document.manifests)
     raise RegistryError(
-        f"{what}: still failing after {client.retry.attempts} attempts, last cause: {cause}; "
+        f"{what}: still failing after {attempts.made} attempts, last cause: {attempts.cause}; "
         f"check that {source.host} is up"
     )
