@@ -6,6 +6,8 @@ mount); the token server grants only what the account may do. Secrets never show
 """
 
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -19,9 +21,9 @@ from support.registry import Registry
 from support.token_registry import CI_BOT
 from support.token_server import TOKEN_LIFETIME, TokenServer
 
-from metrics_api.oci import Settings, open_client, parse_reference
+import metrics_api.oci.client as client_module
+from metrics_api.oci import AuthenticationError, Settings, open_client, parse_reference
 from metrics_api.oci.auth import Credentials
-from metrics_api.oci.reference import Reference
 
 pytestmark = pytest.mark.integration
 
@@ -254,38 +256,100 @@ def test_a_token_server_without_the_oauth2_flow_is_asked_the_get_way(
     assert refresh not in line
 
 
+class Clock:
+    """The client's token clock, moved forward by the test instead of waiting."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.ahead
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    monkeypatch.setattr(client_module, "_now", moved)
+    return moved
+
+
+@pytest.fixture
+def proxy(token_variants: Variants) -> Iterator[FaultProxy]:
+    """A proxy in front of the token registry, to see each request's answer."""
+    with start_proxy(token_variants.registry.host) as started:
+        yield started
+
+
+def logged_in(variants: Variants) -> Settings:
+    password = SecretStr(CI_BOT.password)
+    login = {variants.registry.host: Credentials(username=CI_BOT.username, password=password)}
+    return Settings(credentials=login, use_docker_config=False)
+
+
+def statuses_since(token_server: TokenServer, asked: int) -> list[int]:
+    return [t.status for t in token_server.log[asked:]]
+
+
 def test_a_token_is_renewed_before_it_expires_not_after_a_refusal(
-    token_variants: Variants, token_server: TokenServer
+    token_variants: Variants, token_server: TokenServer, proxy: FaultProxy, clock: Clock
 ) -> None:
     """A long job (a large layer's upload) must not send a request with an expired token:
     the registry would refuse it, and a streamed upload would start over."""
-    manifest = parse_reference(token_variants.ref("v2.0.0-amd64"))
-    login = {
-        token_variants.registry.host: Credentials(
-            username=CI_BOT.username, password=SecretStr(CI_BOT.password)
-        )
-    }
-    settings = Settings(credentials=login, use_docker_config=False)
-    token_server.lifetime = 2
+    manifest = proxy.ref(token_variants.repository, "v2.0.0-amd64")
+    asked = len(token_server.log)
 
-    async def job(proxy: FaultProxy) -> None:
-        async with open_client(settings) as client:
-            await client.get_manifest(proxy_ref(proxy, manifest))
-            await anyio.sleep(token_server.lifetime)  # past the share of its life we renew at
-            await client.get_manifest(proxy_ref(proxy, manifest))
+    async def job() -> None:
+        async with open_client(logged_in(token_variants)) as client:
+            await client.get_manifest(parse_reference(manifest))
+            clock.ahead = 0.7 * TOKEN_LIFETIME  # not yet three quarters of its life
+            await client.get_manifest(parse_reference(manifest))
+            assert statuses_since(token_server, asked) == [200]
+            clock.ahead = 0.8 * TOKEN_LIFETIME
+            await client.get_manifest(parse_reference(manifest))
+
+    anyio.run(job)
+    assert statuses_since(token_server, asked) == [200, 200]  # the first token, its renewal
+    assert [e.status for e in proxy.log] == [401, 200, 200, 200]
+
+
+def test_requests_that_find_the_token_old_share_one_renewal(
+    token_variants: Variants, token_server: TokenServer, proxy: FaultProxy, clock: Clock
+) -> None:
+    manifest = parse_reference(proxy.ref(token_variants.repository, "v2.0.0-amd64"))
+    asked = len(token_server.log)
+
+    async def job() -> None:
+        async with open_client(logged_in(token_variants)) as client:
+            await client.get_manifest(manifest)
+            clock.ahead = 0.8 * TOKEN_LIFETIME
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(client.get_manifest, manifest)
+
+    anyio.run(job)
+    assert statuses_since(token_server, asked) == [200, 200]
+    assert [e.status for e in proxy.log] == [401, 200, 200, 200, 200, 200]
+
+
+def test_while_the_token_service_fails_the_old_token_serves_until_it_expires(
+    token_variants: Variants, token_server: TokenServer, proxy: FaultProxy, clock: Clock
+) -> None:
+    manifest = parse_reference(proxy.ref(token_variants.repository, "v2.0.0-amd64"))
+    asked = len(token_server.log)
+
+    async def job() -> None:
+        async with open_client(logged_in(token_variants)) as client:
+            await client.get_manifest(manifest)
+            token_server.refuse(token_variants.repository, "pull")
+            clock.ahead = 0.8 * TOKEN_LIFETIME
+            await client.get_manifest(manifest)  # the renewal is refused: the old token serves
+            clock.ahead = TOKEN_LIFETIME + 1
+            with pytest.raises(AuthenticationError, match="answered HTTP 403"):
+                await client.get_manifest(manifest)
 
     try:
-        with start_proxy(token_variants.registry.host) as proxy:
-            asked = len(token_server.log)
-            anyio.run(job, proxy)
+        anyio.run(job)
     finally:
-        token_server.lifetime = TOKEN_LIFETIME
-    assert [(e.method, e.status) for e in proxy.log] == [("GET", 401), ("GET", 200), ("GET", 200)]
-    # The first token, then its renewal (another, should the machine stall past 1.5 s).
-    fetched = [t.status for t in token_server.log[asked:]]
-    assert len(fetched) >= 2, fetched
-    assert set(fetched) == {200}
-
-
-def proxy_ref(proxy: FaultProxy, ref: Reference) -> Reference:
-    return parse_reference(proxy.ref(ref.repository, ref.manifest_reference))
+        token_server.allow_all()
+    assert statuses_since(token_server, asked) == [200, 403, 403]
+    assert [e.status for e in proxy.log] == [401, 200, 200]

@@ -157,7 +157,6 @@ class TokenServer:
         self._refused: set[tuple[str, str]] = set()  # (repository, action)
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> username
         self.oauth = True  # serve POST /token; False answers 404, as GET-only servers do
-        self.lifetime = TOKEN_LIFETIME  # seconds a token lives (its exp, and expires_in)
         self._lock = threading.Lock()
         self._log: list[TokenRequest] = []
         self._server: _Server | None = None
@@ -309,7 +308,7 @@ class TokenServer:
                 "iss": self.issuer,
                 "sub": name,
                 "aud": self.service,
-                "exp": now + self.lifetime,
+                "exp": now + TOKEN_LIFETIME,
                 "nbf": now,
                 "iat": now,
                 "jti": uuid.uuid4().hex,
@@ -319,7 +318,7 @@ class TokenServer:
             }
         )
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        body = {"token": token, "access_token": token, "expires_in": self.lifetime}
+        body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME}
         return 200, {**body, "issued_at": issued}
 
 

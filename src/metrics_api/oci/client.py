@@ -45,12 +45,21 @@ DEFAULT_TOKEN_SECONDS: Final = 60.0
 RENEW_SHARE: Final = 0.25
 
 
+def _now() -> float:
+    """The clock tokens are timed by (a test moves it)."""
+    return time.monotonic()
+
+
 @dataclass(frozen=True)
 class _Authorization:
-    """An Authorization header; for a Bearer token, when to renew it and from where."""
+    """An Authorization header; for a Bearer token, when to renew it and from where.
+
+    ``renew_at`` and ``expires_at`` are ``_now()`` times.
+    """
 
     header: str
-    renew_at: float = math.inf  # time.monotonic()
+    renew_at: float = math.inf
+    expires_at: float = math.inf
     challenge: Challenge | None = None
 
 
@@ -254,6 +263,7 @@ class RegistryClient:
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._auth: dict[tuple[str, str], _Authorization] = {}
+        self._renewing: dict[tuple[str, str], anyio.Lock] = {}
         self._in_flight: list[str] = []
         self._speaks_tls: set[str] = set()  # plain-HTTP hosts found to answer only TLS
 
@@ -687,12 +697,33 @@ class RegistryClient:
         headers = dict(extra or {})
         key = (host, " ".join(scopes))
         authorization = self._auth.get(key) or self._auth.get((host, ""))
-        if authorization and authorization.challenge and time.monotonic() >= authorization.renew_at:
-            authorization = await self._bearer(host, scopes, authorization.challenge, what)
-            self._auth[key] = authorization
+        if authorization and authorization.challenge and _now() >= authorization.renew_at:
+            authorization = await self._renewed(host, scopes, authorization, what)
         if authorization:
             headers["Authorization"] = authorization.header
         return headers
+
+    async def _renewed(
+        self, host: str, scopes: tuple[str, ...], stale: _Authorization, what: str
+    ) -> _Authorization:
+        """A token renewed once for all the requests that found it old.
+
+        While the token service fails, the old token serves as long as it holds.
+        """
+        assert stale.challenge is not None  # noqa: S101 - the caller checked
+        key = (host, " ".join(scopes))
+        async with self._renewing.setdefault(key, anyio.Lock()):
+            current = self._auth.get(key, stale)
+            if current is not stale:
+                return current  # renewed by another request meanwhile
+            try:
+                renewed = await self._bearer(host, scopes, stale.challenge, what)
+            except AuthenticationError:
+                if _now() < stale.expires_at:
+                    return stale  # asked again by the next request
+                raise
+            self._auth[key] = renewed
+            return renewed
 
     async def _answer_challenge(
         self, host: str, scopes: tuple[str, ...], response: httpx.Response, what: str
@@ -718,10 +749,10 @@ class RegistryClient:
     async def _bearer(
         self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
     ) -> _Authorization:
-        fetched = time.monotonic()
+        fetched = _now()
         token, seconds = await self._fetch_token(host, scopes, challenge, what)
         renew_at = fetched + seconds * (1 - RENEW_SHARE)
-        return _Authorization(f"Bearer {token}", renew_at, challenge)
+        return _Authorization(f"Bearer {token}", renew_at, fetched + seconds, challenge)
 
     async def _refresh_token_grant(
         self,
