@@ -17,16 +17,17 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn
 
 import anyio
+import anyio.abc
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.attestations import MODES, keep_attestations
 from metrics_api.oci.auth import Credentials
 from metrics_api.oci.client import ClientStats
+from metrics_api.oci.concurrency import first_leaf
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
@@ -345,12 +346,33 @@ def _warn_unused_password(args: argparse.Namespace) -> None:
         )
 
 
-class _Terminated(KeyboardInterrupt):
+class _Terminated(Exception):  # noqa: N818 - a signal received, not an error
     """SIGTERM, taken like Ctrl-C: a CI system cancelling a job sends it, then waits."""
 
 
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise _Terminated
+async def _run_until_sigterm(
+    args: argparse.Namespace, stats: ClientStats
+) -> VariantReport | AssembleReport | VerificationReport:
+    """The job; cancelled the way Ctrl-C cancels it (at its next await) on SIGTERM."""
+    reports: list[VariantReport | AssembleReport | VerificationReport] = []
+
+    async def job(scope: anyio.CancelScope) -> None:
+        reports.append(await _run(args, stats))
+        scope.cancel()  # the watcher's
+
+    async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM) as received:
+            task_status.started()
+            async for _ in received:
+                raise _Terminated
+
+    try:
+        async with anyio.create_task_group() as group:
+            await group.start(watch)
+            group.start_soon(job, group.cancel_scope)
+    except BaseExceptionGroup as failures:
+        raise first_leaf(failures) from None
+    return reports[0]
 
 
 def _interrupted(command: str, signal_name: str) -> str:
@@ -388,12 +410,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     _warn_unused_password(args)
     stats = ClientStats()
     try:
-        report = anyio.run(_run, args, stats)
+        report = anyio.run(_run_until_sigterm, args, stats)
     except OciError as error:
         code = EXIT_USAGE if isinstance(error, InvalidInputError) else 1
         elapsed = time.monotonic() - started
         return _fail(render(error, HINTS), code, as_json=args.json, stats=stats, elapsed=elapsed)
-    except KeyboardInterrupt as interrupt:
+    except (KeyboardInterrupt, _Terminated) as interrupt:
         elapsed = time.monotonic() - started
         received = signal.SIGTERM if isinstance(interrupt, _Terminated) else signal.SIGINT
         message = _interrupted(args.command, received.name)
@@ -413,13 +435,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
 
 def run(prog: str = PROG) -> NoReturn:
-    """The process: ``main``, SIGTERM taken like Ctrl-C; exit without the final collections.
+    """The process: ``main``, then exit without the shutdown's garbage collections.
 
     The interpreter's shutdown collects every object still alive, the modules a job loaded
     included: about 50 ms of CPU for a process that is ending anyway. Frozen objects are
     exempt; everything that must happen at exit has happened by then.
     """
-    signal.signal(signal.SIGTERM, _on_sigterm)
     code = main(prog=prog)
     gc.freeze()
     sys.exit(code)

@@ -9,9 +9,10 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception of a (nested) group: the failure a user is shown."""
     first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+    return first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def run_all(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -30,7 +31,7 @@ async def run_all(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
             for position, call in enumerate(calls):
                 group.start_soon(run, position, call)
     except BaseExceptionGroup as failures:
-        raise _first_leaf(failures) from None
+        raise first_leaf(failures) from None
     return [results[position] for position in range(len(calls))]
 
 
