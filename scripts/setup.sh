@@ -13,7 +13,7 @@ bash scripts/debian-packages.sh
 venv=.venv
 python=$venv/bin/python
 stamp=$venv/metrics-api-installed
-wanted="$PWD $(sha256sum pyproject.toml)"
+wanted="$PWD $(sha256sum pyproject.toml) compiled"
 if ! "$python" -c pass 2>/dev/null; then
   echo "creating $venv"
   python3 -m venv --clear "$venv"
@@ -25,7 +25,9 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
   # --compile-bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set (CI images often
   # set it) every process would otherwise compile its imports again, half its start-up CPU.
   "$python" -m pip install -q --disable-pip-version-check 'uv>=0.8'
-  "$python" -m uv pip install -q --no-sources --compile-bytecode --python "$python" -e '.[test]'
+  "$python" -m uv pip install -q --no-sources --compile-bytecode --reinstall \
+    --python "$python" -e '.[test]'
+  "$python" -m compileall -q src  # the editable project's own modules, which uv leaves
   echo "$wanted" >"$stamp"
 fi
 
