@@ -353,3 +353,22 @@ def test_while_the_token_service_fails_the_old_token_serves_until_it_expires(
         token_server.allow_all()
     assert statuses_since(token_server, asked) == [200, 403, 403]
     assert [e.status for e in proxy.log] == [401, 200, 200]
+
+
+def test_requests_sent_at_once_before_any_token_share_the_first_one(
+    token_variants: Variants, token_server: TokenServer, proxy: FaultProxy
+) -> None:
+    manifest = parse_reference(proxy.ref(token_variants.repository, "v2.0.0-amd64"))
+    asked = len(token_server.log)
+
+    async def job() -> None:
+        async with (
+            open_client(logged_in(token_variants)) as client,
+            anyio.create_task_group() as group,
+        ):
+            for _ in range(4):
+                group.start_soon(client.get_manifest, manifest)
+
+    anyio.run(job)
+    assert statuses_since(token_server, asked) == [200]
+    assert sorted(e.status or 0 for e in proxy.log) == [200] * 4 + [401] * 4

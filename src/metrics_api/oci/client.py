@@ -263,7 +263,7 @@ class RegistryClient:
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._auth: dict[tuple[str, str], _Authorization] = {}
-        self._renewing: dict[tuple[str, str], anyio.Lock] = {}
+        self._renewing: dict[tuple[str, str], anyio.Lock] = {}  # one token fetch per scope
         self._in_flight: list[str] = []
         self._speaks_tls: set[str] = set()  # plain-HTTP hosts found to answer only TLS
 
@@ -744,7 +744,13 @@ class RegistryClient:
                 f"{what}: expected a Basic or Bearer challenge from {host}, found "
                 f"{response.headers.get('WWW-Authenticate', 'none')!r}"
             )
-        self._auth[(host, " ".join(scopes))] = await self._bearer(host, scopes, challenge, what)
+        key = (host, " ".join(scopes))
+        async with self._renewing.setdefault(key, anyio.Lock()):
+            current = self._auth.get(key)
+            sent = response.request.headers.get("Authorization")
+            if current and current.header != sent and _now() < current.renew_at:
+                return  # requests sent at once share the token the first of them got
+            self._auth[key] = await self._bearer(host, scopes, challenge, what)
 
     async def _bearer(
         self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
