@@ -38,10 +38,7 @@ def assemble(
     result = run_cli(
         "assemble",
         target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *variants.variant_flags(),
         *extra,
         env=env,
     )
@@ -325,10 +322,7 @@ def test_without_a_ledger_the_checks_say_they_compare_what_was_resolved(
     text = run_cli_text(
         "assemble",
         target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *variants.variant_flags(),
     )
     assert text.returncode == 0, text.stderr
     assert (
@@ -350,10 +344,7 @@ def test_a_partial_ledger_is_said_to_be_partial(variants: Variants) -> None:
     text = run_cli_text(
         "assemble",
         target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *variants.variant_flags(),
         *extra,
     )
     assert text.returncode == 0, text.stderr

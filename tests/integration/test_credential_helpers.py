@@ -175,10 +175,7 @@ def test_the_command_line_authenticates_through_a_credential_helper(
         per_registry,
         "assemble",
         target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *variants.variant_flags(),
     )
     ledger = [
         "--expect",

@@ -38,10 +38,7 @@ def assemble(
     return run_cli(
         "assemble",
         target,
-        "--variant",
-        f"linux/amd64={variants.ref('v2.0.0-amd64')}",
-        "--variant",
-        f"linux/arm64={variants.ref('v2.0.0-arm64')}",
+        *variants.variant_flags(),
         *extra,
         env=ENV if env is None else env,
     )

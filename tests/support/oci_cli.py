@@ -72,6 +72,15 @@ class Variants:
         """A reference into the variants' repository."""
         return self.registry.ref(self.repository, tag_or_digest)
 
+    def variant_flags(self) -> tuple[str, ...]:
+        """``--variant`` for each platform, by the tags the variants were pushed under."""
+        return (
+            "--variant",
+            f"linux/amd64={self.ref('v2.0.0-amd64')}",
+            "--variant",
+            f"linux/arm64={self.ref('v2.0.0-arm64')}",
+        )
+
 
 class AuthRegistry(Registry):
     """A registry that wants HTTP basic credentials (distribution's htpasswd auth)."""

@@ -429,8 +429,7 @@ class RegistryClient:
         Raises at once for what no new attempt can heal: a name that does not resolve, a
         certificate that is not trusted.
         """
-        request = error.request
-        await self._refuse_what_cannot_heal(error, request.method, request.url, what)
+        await self._refuse_what_cannot_heal(error, what)
         if isinstance(error, httpx.TimeoutException):
             return self._timeout_cause(error)
         return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -540,16 +539,12 @@ class RegistryClient:
                     await self._answer_challenge(ref.host, scopes, response, what)
                     request.headers.update(await self._headers(ref.host, scopes, None, what))
                     response = await self._send(request, what, limit)
-            except httpx.TimeoutException as error:
-                cause, unknown = self._timeout_cause(error), False
-                timeouts += 1
-                if timeouts < self.retry.timeout_attempts:
-                    await self._pause(attempts - 1, None)
-                continue
             except httpx.TransportError as error:
-                await self._refuse_what_cannot_heal(error, method, url, what)
-                cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-                unknown = False
+                cause, unknown = await self.transport_cause(error, what), False
+                if isinstance(error, httpx.TimeoutException):
+                    timeouts += 1
+                    if timeouts >= self.retry.timeout_attempts:
+                        continue  # the loop ends: no pause before it
                 await self._pause(attempts - 1, None)
                 continue
             if response.status_code == httpx.codes.UNAUTHORIZED:
@@ -626,10 +621,9 @@ class RegistryClient:
             return f"no free connection within {self._timeout.pool:g} s"
         return f"no answer within {self._timeout.read:g} s"
 
-    async def _refuse_what_cannot_heal(
-        self, error: httpx.TransportError, method: str, url: httpx.URL, what: str
-    ) -> None:
+    async def _refuse_what_cannot_heal(self, error: httpx.TransportError, what: str) -> None:
         """Raise at once for a name that does not resolve or a certificate not trusted."""
+        method, url = error.request.method, error.request.url
         root = _root_cause(error)
         host = f"{url.host}:{url.port}" if url.port else url.host
         if isinstance(root, socket.gaierror):
