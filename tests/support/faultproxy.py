@@ -24,13 +24,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal
 
-if TYPE_CHECKING:
-    from types import TracebackType
+from .background import BackgroundServer
 
 UPSTREAM_TIMEOUT = 30.0
-STOP_TIMEOUT = 5.0
 INDEX_TYPES = frozenset(
     {
         "application/vnd.oci.image.index.v1+json",
@@ -510,7 +508,7 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     """The proxy: ``start()`` it, point tools at ``host``, ``stop()`` it."""
 
     def __init__(self, upstream: str) -> None:
@@ -523,57 +521,25 @@ class FaultProxy:
         self._log: list[Entry] = []
         self._state = _State(Scenario())
         self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Listen on a free loopback port and serve in a background thread."""
+    def _make_server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.proxy = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
+        return server
 
     def stop(self) -> None:
         """Stop serving, release hung handlers and close every client connection."""
         self.stopping.set()
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
+        super().stop()
+
+    def _closed(self) -> None:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
-
-    def __enter__(self) -> Self:
-        """``with FaultProxy(upstream).start() as proxy:``."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop."""
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the proxy listens on."""
-        if self._server is None:
-            raise RuntimeError("the proxy is not running: call start() first")
-        return int(self._server.server_address[1])
 
     @property
     def host(self) -> str:

@@ -10,7 +10,7 @@ a new release that changes one fails there first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .go_tools import CRANE, DISTRIBUTION_V3, REFERRERS_REGISTRY, require_go_tool
@@ -110,17 +110,11 @@ DISTRIBUTION_2_8 = RegistryKind(
     serves_index_to_any_accept=False,
     persistent=True,
 )
-DISTRIBUTION_3 = RegistryKind(
+DISTRIBUTION_3 = replace(  # as 2.8, but an index goes to any Accept
+    DISTRIBUTION_2_8,
     name="distribution-3",
     registry_class=DistributionV3Registry,
-    blobs_per_repository=True,
-    mounts_blobs=True,
-    foreign_child_refusal=(400, "MANIFEST_BLOB_UNKNOWN"),
-    checks_pushed_digest=True,
-    checks_manifest_blobs=True,
-    checks_content_type=True,
     serves_index_to_any_accept=True,
-    persistent=True,
 )
 GGCR = RegistryKind(
     name="ggcr",

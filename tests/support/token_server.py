@@ -32,16 +32,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from .background import BackgroundServer
 from .token_signing import TokenSigner
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from types import TracebackType
 
-STOP_TIMEOUT = 5.0
 TOKEN_LIFETIME = 300  # seconds, as Docker Hub's
 
 
@@ -144,7 +143,7 @@ class _Server(ThreadingHTTPServer):
     token_server: TokenServer
 
 
-class TokenServer:
+class TokenServer(BackgroundServer):
     """The server: ``start()`` it, point a registry at ``realm``, ``stop()`` it."""
 
     service = "metrics-api-tests"
@@ -159,51 +158,18 @@ class TokenServer:
         self.oauth = True  # serve POST /token; False answers 404, as GET-only servers do
         self._lock = threading.Lock()
         self._log: list[TokenRequest] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Listen on a free loopback port, serving in a background thread."""
+    def _make_server(self) -> _Server:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.token_server = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
-
-    def __enter__(self) -> Self:
-        """``with TokenServer(accounts).start() as server:``."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop."""
-        self.stop()
+        return server
 
     @property
     def realm(self) -> str:
         """The token endpoint's URL, for the registry's ``auth.token.realm``."""
-        if self._server is None:
-            raise RuntimeError("the token server is not running: call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://127.0.0.1:{self.port}/token"
 
     # -- policy and log --------------------------------------------------------------
 
