@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 from .containers import ContainersEnv, enable_binfmt_arm64
-from .proc import CommandError, ToolMissingError, require_tool, run
+from .go_tools import go_binary
+from .proc import CommandError, require_tool, run
 from .registry import free_port
 
 if TYPE_CHECKING:
@@ -122,19 +123,9 @@ class BaseImages:
 # ---------------------------------------------------------------------------- recipe
 
 
-def _go_binary() -> str:
-    try:
-        return require_tool("go")
-    except ToolMissingError:
-        fallback = Path("/usr/local/go/bin/go")
-        if fallback.is_file():
-            return str(fallback)
-        raise ToolMissingError("go", "golang (or Go 1.26 at /usr/local/go)") from None
-
-
 def go_root() -> Path:
     """The machine's GOROOT, copied into the golang stand-in."""
-    out = run([_go_binary(), "env", "GOROOT"], timeout=30).stdout.strip()
+    out = run([go_binary(), "env", "GOROOT"], timeout=30).stdout.strip()
     if not out:
         raise BaseImageError("`go env GOROOT` printed nothing")
     return Path(out)
@@ -146,7 +137,7 @@ def _go_version(goroot: Path) -> str:
     if version_file.is_file():
         first = version_file.read_text(errors="replace").splitlines()[0].strip()
     else:
-        first = run([_go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
+        first = run([go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
     return first.removeprefix("go")
 
 
@@ -357,7 +348,7 @@ def _build_store(containers: ContainersEnv, staging: Path) -> dict[str, float]:
     tar_cmd = ["tar", "-C", str(goroot), "-cf", str(go_tar)]
     tar_cmd += [f"--exclude={pattern}" for pattern in GOROOT_EXCLUDES]
     go_cache = work / "go-build-cache"
-    go_cache_cmd = ["env", f"GOCACHE={go_cache}", *GO_CACHE_ENV, _go_binary(), "build"]
+    go_cache_cmd = ["env", f"GOCACHE={go_cache}", *GO_CACHE_ENV, go_binary(), "build"]
     go_cache_cmd += ["-trimpath", *GO_CACHE_PACKAGES]
     start = time.monotonic()
     durations = _run_parallel(
