@@ -35,13 +35,7 @@ def fresh_registry(fresh_kind_registry: Registry) -> Registry:
 def assemble(
     variants: Variants, target: str, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any], str]:
-    result = run_cli(
-        "assemble",
-        target,
-        *variants.variant_flags(),
-        *extra,
-        env=env,
-    )
+    result = run_cli("assemble", target, *variants.variant_flags(), *extra, env=env)
     return result.code, result.report, result.stderr
 
 
@@ -319,11 +313,7 @@ def test_without_a_ledger_the_checks_say_they_compare_what_was_resolved(
             "no ledger given, compared with the digest recorded at resolution: "
         )
     assert [v["ledger"] for v in report["variants"]] == ["none", "none"]
-    text = run_cli_text(
-        "assemble",
-        target,
-        *variants.variant_flags(),
-    )
+    text = run_cli_text("assemble", target, *variants.variant_flags())
     assert text.returncode == 0, text.stderr
     assert (
         f"verification of {target}: ok (no ledger given: entries compared with the digests "
@@ -341,12 +331,7 @@ def test_a_partial_ledger_is_said_to_be_partial(variants: Variants) -> None:
     ledger = checks_named(verification, "ledger ")
     assert ledger["ledger linux/amd64"]["basis"] == "ledger"
     assert ledger["ledger linux/arm64"]["basis"] == "resolution"
-    text = run_cli_text(
-        "assemble",
-        target,
-        *variants.variant_flags(),
-        *extra,
-    )
+    text = run_cli_text("assemble", target, *variants.variant_flags(), *extra)
     assert text.returncode == 0, text.stderr
     assert (
         f"verification of {target}: ok (ledger given for linux/amd64 only; linux/arm64 "

@@ -171,12 +171,7 @@ def test_the_command_line_authenticates_through_a_credential_helper(
         assert auth_registry.password not in result.stderr + json.dumps(result.report)
         return result.report
 
-    assembled = cli(
-        per_registry,
-        "assemble",
-        target,
-        *variants.variant_flags(),
-    )
+    assembled = cli(per_registry, "assemble", target, *variants.variant_flags())
     ledger = [
         "--expect",
         f"linux/amd64={variants.amd64}",

@@ -35,13 +35,8 @@ ANONYMOUS = {"DOCKER_CONFIG": "/nonexistent"}
 def assemble(
     variants: Variants, target: str, *extra: str, env: dict[str, str] | None = None
 ) -> CliResult:
-    return run_cli(
-        "assemble",
-        target,
-        *variants.variant_flags(),
-        *extra,
-        env=ENV if env is None else env,
-    )
+    env = ENV if env is None else env
+    return run_cli("assemble", target, *variants.variant_flags(), *extra, env=env)
 
 
 def refused_line(result: CliResult) -> str:
