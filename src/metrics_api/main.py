@@ -142,10 +142,11 @@ async def _settings(
         secret = SecretStr(await password.plaintext())
         credentials[host] = Credentials(username=username, password=secret, source="--password")
     ca_certificates = await ca_file.contents() if ca_file is not None else ""
-    try:
-        trust_context(ca_certificates, where="--ca-file")
-    except OciError as error:
-        raise _failed(error) from error
+    if ca_certificates:  # checked before any request
+        try:
+            trust_context(ca_certificates, where="--ca-file")
+        except OciError as error:
+            raise _failed(error) from error
     return jobs.Settings(
         insecure_registries=frozenset(insecure),
         credentials=credentials,

@@ -58,7 +58,7 @@ class Attestation:
         """The digests of its configuration and its statements."""
         document = self.manifest.document
         assert isinstance(document, ImageManifest)  # noqa: S101 - checked when fetched
-        return list(dict.fromkeys([document.config.digest, *(d.digest for d in document.layers)]))
+        return document.blob_digests
 
 
 def reference_digest(entry: Descriptor) -> str | None:

@@ -22,14 +22,15 @@ import anyio
 import httpx
 
 from metrics_api.oci.blobstream import checked_pieces, describe_answer
-from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.client import RETRY_STATUSES, RegistryClient
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import DigestMismatchError, RegistryError
 from metrics_api.oci.reference import Reference
 
 CHUNK_SIZE: Final = 16 * 1024 * 1024
 CONCURRENT_BLOBS: Final = 4
-_RESTART_STATUSES: Final = frozenset({401, 404, 408, 429, 500, 502, 503, 504})
+# Also a lost upload session (404), a token that expired on the way (401), a timeout (408).
+_RESTART_STATUSES: Final = RETRY_STATUSES | {401, 404, 408}
 # Answers to the content itself: restarting would send the same bytes again.
 _CONTENT_CODES: Final = frozenset({"DIGEST_INVALID", "SIZE_INVALID"})
 

@@ -12,6 +12,7 @@ from typing import Final
 import httpcore
 import httpx
 
+from metrics_api.oci.client import describe
 from metrics_api.oci.errors import DigestMismatchError
 
 PIECE_SIZE: Final = 1024 * 1024
@@ -32,12 +33,7 @@ async def describe_answer(response: httpx.Response) -> str:
         body += piece
         if len(body) >= _ERROR_BODY_LIMIT:
             break
-    try:
-        errors = httpx.Response(200, content=body).json().get("errors") or []
-        detail = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors)
-    except (ValueError, AttributeError):
-        detail = ""
-    return f"HTTP {response.status_code}" + (f" ({detail})" if detail else "")
+    return describe(httpx.Response(response.status_code, content=body))
 
 
 async def checked_pieces(

@@ -31,7 +31,8 @@ from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
 from metrics_api.oci.reference import Reference, is_loopback
 from metrics_api.oci.trust import trust_context
 
-_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+# Answers worth another attempt: the registry is busy or briefly down.
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 # Codes a registry may answer for content it has not finished storing (anchors.md item 7).
 _NOT_YET_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN"})
 # The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
@@ -175,7 +176,8 @@ class _DefaultTransport(httpx.AsyncBaseTransport):
             await self._tls.aclose()
 
 
-def _describe(response: httpx.Response) -> str:
+def describe(response: httpx.Response) -> str:
+    """``HTTP 404 (BLOB_UNKNOWN: ...)``: the status and the registry's own error codes."""
     errors = _registry_errors(response)
     detail = "; ".join(f"{code}: {message}" for code, message in errors)
     return f"HTTP {response.status_code}" + (f" ({detail})" if detail else "")
@@ -354,11 +356,11 @@ class RegistryClient:
             size=int(response.headers.get("Content-Length", "0")),
         )
 
-    async def put_manifest(self, ref: Reference, raw: bytes, media_type: str) -> bool:
+    async def put_manifest(self, ref: Reference, raw: bytes, media_type: str) -> None:
         """Store ``raw`` byte for byte under ``ref`` (a tag or a digest).
 
-        True when the registry confirmed the digest of what it stored (the
-        ``Docker-Content-Digest`` of its answer); a different digest is an error.
+        A ``Docker-Content-Digest`` in the answer other than the digest of ``raw`` is an
+        error.
         """
         what = f"pushing manifest {ref}"
         response = await self._request(
@@ -375,7 +377,6 @@ class RegistryClient:
         announced = response.headers.get("Docker-Content-Digest")
         if announced:
             check_digest(raw, announced, f"{what} (the registry's Docker-Content-Digest)")
-        return bool(announced)
 
     # -- blobs -------------------------------------------------------------------------
 
@@ -495,7 +496,7 @@ class RegistryClient:
         elif response.status_code == httpx.codes.FORBIDDEN:
             advice = "the credentials lack permission for this repository"
         raise RegistryError(
-            f"{what}: {request.method} {request.url} answered {_describe(response)}; {advice}"
+            f"{what}: {request.method} {request.url} answered {describe(response)}; {advice}"
         )
 
     async def _request(  # noqa: PLR0913 - one place that knows every request option
@@ -550,7 +551,7 @@ class RegistryClient:
             if response.status_code == httpx.codes.UNAUTHORIZED:
                 sent = "the configured" if self.credentials.for_host(ref.host) else "no"
                 raise AuthenticationError(
-                    f"{what}: {method} {request.url} answered {_describe(response)} even with "
+                    f"{what}: {method} {request.url} answered {describe(response)} even with "
                     f"{sent} credentials; needed: credentials for {ref.host} of an account "
                     f"that may {'push to' if push else 'pull from'} {ref.repository}",
                     remedy=Remedy.CREDENTIALS,
@@ -558,8 +559,8 @@ class RegistryClient:
                 )
             if not self._worth_retrying(response, just_pushed=just_pushed):
                 return response
-            cause = f"{method} {request.url.path} answered {_describe(response)}"
-            unknown = response.status_code not in _RETRY_STATUSES
+            cause = f"{method} {request.url.path} answered {describe(response)}"
+            unknown = response.status_code not in RETRY_STATUSES
             await self._pause(attempts - 1, response.headers.get("Retry-After"))
         raise self._exhausted(
             f"{what}: {method} {url}",
@@ -679,7 +680,7 @@ class RegistryClient:
 
     @staticmethod
     def _worth_retrying(response: httpx.Response, *, just_pushed: bool) -> bool:
-        if response.status_code in _RETRY_STATUSES:
+        if response.status_code in RETRY_STATUSES:
             return True
         if just_pushed and response.status_code in (400, 404):
             return any(code in _NOT_YET_CODES for code, _ in _registry_errors(response))
@@ -810,7 +811,7 @@ class RegistryClient:
                 else f"check the username and password for {host}"
             )
             raise AuthenticationError(
-                f"{what}: the token service {realm} of {host} answered {_describe(response)} "
+                f"{what}: the token service {realm} of {host} answered {describe(response)} "
                 f"for {' '.join(scopes)}; {advice}",
                 remedy=None if denied else Remedy.CREDENTIALS,
                 host=host,

@@ -17,8 +17,9 @@ import anyio
 import httpx
 
 from metrics_api.oci import media_types
+from metrics_api.oci.blobcopy import CONCURRENT_BLOBS
 from metrics_api.oci.blobstream import checked_pieces, describe_answer
-from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.client import RETRY_STATUSES, RegistryClient
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy, VerificationError
 from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
@@ -26,8 +27,7 @@ from metrics_api.oci.reference import Reference
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
-CONCURRENT_BLOBS: Final = 4
-_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_STATUSES: Final = RETRY_STATUSES | {408}
 
 
 def _blob_path(directory: Path, digest: str) -> anyio.Path:

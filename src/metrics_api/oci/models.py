@@ -66,6 +66,11 @@ class ImageManifest(_SpecModel):
     layers: tuple[Descriptor, ...]
     annotations: dict[str, str] | None = None
 
+    @property
+    def blob_digests(self) -> list[str]:
+        """The digests of its configuration and its layers, each once."""
+        return list(dict.fromkeys([self.config.digest, *(layer.digest for layer in self.layers)]))
+
 
 class ImageIndex(_SpecModel):
     """image-spec ``index`` (and Docker's manifest list)."""

@@ -58,7 +58,7 @@ async def ensure_child(client: RegistryClient, target: Reference, variant: Resol
     """Make the variant's image manifest present in the target repository, byte for byte."""
     if variant.source.same_repository(target):
         return "present"
-    blobs = [variant.image.config.digest, *(layer.digest for layer in variant.image.layers)]
+    blobs = variant.image.blob_digests
     return await _ensure_manifest(client, target, variant.source, variant.manifest, blobs)
 
 
@@ -88,8 +88,7 @@ async def _ensure_referrer(
     manifest = await client.get_manifest(source.with_digest(referrer.digest))
     document = manifest.document
     assert isinstance(document, ImageManifest)  # noqa: S101 - its media type says so
-    blobs = [document.config.digest, *(layer.digest for layer in document.layers)]
-    action = await _ensure_manifest(client, target, source, manifest, blobs)
+    action = await _ensure_manifest(client, target, source, manifest, document.blob_digests)
     further = await ensure_referrers(client, target, source, referrer.digest, depth + 1)
     return [(referrer.digest, action), *further]
 

@@ -12,14 +12,13 @@ from typing import Final
 import httpx
 
 from metrics_api.oci import media_types
-from metrics_api.oci.client import RegistryClient
+from metrics_api.oci.client import RETRY_STATUSES, RegistryClient
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.models import Descriptor, ImageIndex, parse_manifest
 from metrics_api.oci.reference import Reference
 
 # A referrers list is an index of descriptors; one this large is not a list of referrers.
 LIST_LIMIT: Final = 4 * 1024 * 1024
-_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _NOT_SERVED: Final = frozenset({400, 404, 405, 501})
 
 
@@ -70,7 +69,7 @@ async def list_referrers(
         except httpx.TransportError as error:
             await attempts.failed(error, what)
             continue
-        if status in _RETRY_STATUSES:
+        if status in RETRY_STATUSES:
             attempts.cause = f"HTTP {status}"
             continue
         if status in _NOT_SERVED:

@@ -239,15 +239,10 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
             checks=checks,
         )
 
-    async def fetch() -> Manifest | OciError:
-        try:
-            return await client.get_manifest(ref, just_pushed=just_pushed)
-        except OciError as error:
-            return error
-
-    index = await fetch()
-    if isinstance(index, OciError):
-        checks.append(Check(name="fetch", ok=False, detail=str(index)))
+    try:
+        index = await client.get_manifest(ref, just_pushed=just_pushed)
+    except OciError as error:
+        checks.append(Check(name="fetch", ok=False, detail=str(error)))
         return report(None, None, [])
     checks.append(
         Check(
@@ -282,8 +277,9 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     )
     document = index.document
     images = [entry for entry in document.manifests if entry.is_image]
-    for platform, digest in ledger:
-        checks.extend(await _ledger_checks(client, ref, document, platform, digest))
+    per_platform = [partial(_ledger_checks, client, ref, document, p, d) for p, d in ledger]
+    for platform_checks in await run_all(per_platform):  # each may read a wrapper index
+        checks.extend(platform_checks)
     unexpected = [
         e
         for e in images
