@@ -7,6 +7,7 @@ JSON object on stdout, on failure too.
 """
 
 import argparse
+import asyncio
 import gc
 import json
 import math
@@ -20,15 +21,15 @@ from pathlib import Path
 from typing import NoReturn
 
 import anyio
-import anyio.abc
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.attestations import MODES, keep_attestations
 from metrics_api.oci.auth import Credentials
 from metrics_api.oci.client import ClientStats
-from metrics_api.oci.concurrency import first_leaf
-from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
+from metrics_api.oci.concurrency import DaemonThreads, first_leaf
+from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
+from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.trust import trust_context
@@ -39,21 +40,27 @@ HELP_WIDTH = 96  # fixed, so that `--help` reads the same everywhere (README sho
 EXIT_USAGE = 2
 
 # What each remedy of the core means on this command line.
-HINTS = {
-    Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registry {host}",
-    Remedy.TRUST: (
-        "pass --ca-file with the PEM certificate of that authority, or add it to this "
-        "machine's trust store (update-ca-certificates)"
+HINTS = Hints(
+    remedies={
+        Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registry {host}",
+        Remedy.TRUST: (
+            "pass --ca-file with the PEM certificate of that authority, or add it to this "
+            "machine's trust store (update-ca-certificates)"
+        ),
+        Remedy.CREDENTIALS: (
+            "pass --username with the password in $REGISTRY_PASSWORD (or the variable named "
+            "by --password-env), or run `docker login {host}`"
+        ),
+        Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
+        Remedy.DEADLINE: "check the registry, or raise --deadline",
+        Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+        Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
+    },
+    # --username only reaches the registry of the command's reference.
+    other_credentials=(
+        "run `docker login {host}`, or add {host} to the config.json in $DOCKER_CONFIG"
     ),
-    Remedy.CREDENTIALS: (
-        "pass --username with the password in $REGISTRY_PASSWORD (or the variable named by "
-        "--password-env), or run `docker login {host}`"
-    ),
-    Remedy.FORCE: "pass --force to move the release tag, or release under a new version",
-    Remedy.DEADLINE: "check the registry, or raise --deadline",
-    Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
-    Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
-}
+)
 
 DESCRIPTION = f"""\
 Assemble per-platform images into one multi-platform OCI index by digest, publish it
@@ -297,6 +304,14 @@ def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
     )
 
 
+def _login_host(args: argparse.Namespace) -> str:
+    """The registry ``--username`` goes to: the one of the command's reference."""
+    try:
+        return parse_reference(args.reference if args.command == "resolve" else args.target).host
+    except InvalidInputError:
+        return ""
+
+
 def _ca_certificates(path: str | None) -> str:
     """The PEM text of ``--ca-file``, checked before any request."""
     if not path:
@@ -346,29 +361,37 @@ def _warn_unused_password(args: argparse.Namespace) -> None:
         )
 
 
-class _Terminated(Exception):  # noqa: N818 - a signal received, not an error
-    """SIGTERM, taken like Ctrl-C: a CI system cancelling a job sends it, then waits."""
+class _Interrupted(Exception):  # noqa: N818 - a signal received, not an error
+    """SIGINT or SIGTERM: a person's Ctrl-C, or a CI system cancelling the job."""
+
+    def __init__(self, received: signal.Signals) -> None:
+        super().__init__(received.name)
+        self.received = received
 
 
-async def _run_until_sigterm(
+async def _run_until_interrupted(
     args: argparse.Namespace, stats: ClientStats
 ) -> VariantReport | AssembleReport | VerificationReport:
-    """The job; cancelled the way Ctrl-C cancels it (at its next await) on SIGTERM."""
+    """The job; cancelled at its next await by SIGINT or SIGTERM, even one that came first.
+
+    Name lookups run in daemon threads (``DaemonThreads``), so a lookup the cancelled job
+    was waiting for does not hold the process.
+    """
+    asyncio.get_running_loop().set_default_executor(DaemonThreads())
+    if INTERRUPTS.received is not None:  # before the loop ran: send nothing
+        raise _Interrupted(INTERRUPTS.received)
     reports: list[VariantReport | AssembleReport | VerificationReport] = []
 
     async def job(scope: anyio.CancelScope) -> None:
         reports.append(await _run(args, stats))
         scope.cancel()  # the watcher's
 
-    async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM) as received:
-            task_status.started()
-            async for _ in received:
-                raise _Terminated
+    async def watch() -> None:
+        raise _Interrupted(await INTERRUPTS.wait())
 
     try:
         async with anyio.create_task_group() as group:
-            await group.start(watch)
+            group.start_soon(watch)
             group.start_soon(job, group.cancel_scope)
     except BaseExceptionGroup as failures:
         raise first_leaf(failures) from None
@@ -410,14 +433,16 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     _warn_unused_password(args)
     stats = ClientStats()
     try:
-        report = anyio.run(_run_until_sigterm, args, stats)
+        with INTERRUPTS.caught():
+            report = anyio.run(_run_until_interrupted, args, stats)
     except OciError as error:
         code = EXIT_USAGE if isinstance(error, InvalidInputError) else 1
         elapsed = time.monotonic() - started
-        return _fail(render(error, HINTS), code, as_json=args.json, stats=stats, elapsed=elapsed)
-    except (KeyboardInterrupt, _Terminated) as interrupt:
+        message = HINTS.render(error, _login_host(args))
+        return _fail(message, code, as_json=args.json, stats=stats, elapsed=elapsed)
+    except (KeyboardInterrupt, _Interrupted) as interrupt:
         elapsed = time.monotonic() - started
-        received = signal.SIGTERM if isinstance(interrupt, _Terminated) else signal.SIGINT
+        received = interrupt.received if isinstance(interrupt, _Interrupted) else signal.SIGINT
         message = _interrupted(args.command, received.name)
         return _fail(message, 128 + received, as_json=args.json, stats=stats, elapsed=elapsed)
     elapsed = time.monotonic() - started
@@ -440,7 +465,11 @@ def run(prog: str = PROG) -> NoReturn:
     The interpreter's shutdown collects every object still alive, the modules a job loaded
     included: about 50 ms of CPU for a process that is ending anyway. Frozen objects are
     exempt; everything that must happen at exit has happened by then.
+
+    SIGINT and SIGTERM are handled from here to the exit (``python -m`` installs the
+    handler earlier still), so one that comes before the job is heard as well.
     """
+    INTERRUPTS.install()
     code = main(prog=prog)
     gc.freeze()
     sys.exit(code)

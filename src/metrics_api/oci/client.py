@@ -4,18 +4,22 @@ It retries what is worth retrying (429 with ``Retry-After``, 5xx, dropped connec
 content a registry briefly reports as unknown right after a push) a bounded number of
 times, answers auth challenges (renewing a token before it expires), and checks every
 byte it receives against its digest.
-What cannot heal (a name that does not resolve, a certificate that is not trusted) is
-not retried, and a request that gets no answer is tried only twice.
+What cannot heal (a name that does not resolve, plain HTTP where TLS was expected, a
+certificate that is not trusted) is not retried, and a request that gets no answer is
+tried only twice. Pauses between attempts are jittered, so requests that failed together
+do not come back together.
 """
 
 import json
 import math
+import random
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from types import TracebackType
 from typing import Final, Self
 
@@ -25,6 +29,7 @@ import httpx
 from metrics_api.oci import media_types
 from metrics_api.oci.auth import Challenge, Credentials, CredentialStore, parse_challenge
 from metrics_api.oci.certificates import peer_issuer
+from metrics_api.oci.concurrency import off_the_loop
 from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
 from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
@@ -35,6 +40,9 @@ from metrics_api.oci.trust import trust_context
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 # Codes a registry may answer for content it has not finished storing (anchors.md item 7).
 _NOT_YET_CODES: Final = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN"})
+# How OpenSSL words an answer that is no TLS record at all: a plain-HTTP server answering
+# the handshake (``HTTP/1.1 400 ...``). It never heals, unlike a connection cut mid-way.
+_NOT_TLS_REASONS: Final = frozenset({"WRONG_VERSION_NUMBER"})
 # The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
 MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 
@@ -86,7 +94,7 @@ class Attempts:
                 return
             if attempt:
                 self.client.stats.retries += 1
-                await anyio.sleep(retry.delay(attempt - 1, None))
+                await anyio.sleep(retry.pause(attempt - 1, None))
             self.made += 1
             yield attempt
 
@@ -104,6 +112,9 @@ class RetryPolicy:
     A request that timed out is tried ``timeout_attempts`` times at most: a registry that
     accepts connections and then says nothing rarely recovers within one job, and five
     full timeouts would keep a CI job waiting for minutes.
+
+    ``random`` draws numbers in [0, 1) for the jitter of ``pause``; a test passes its own
+    (``random.Random(seed).random``) to know every pause in advance.
     """
 
     attempts: int = 5
@@ -111,17 +122,39 @@ class RetryPolicy:
     base_delay: float = 0.2
     max_delay: float = 5.0
     max_retry_after: float = 30.0
+    random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
-        """Seconds to wait before attempt ``attempt + 1``; honours ``Retry-After`` seconds."""
-        if retry_after is not None:
-            try:
-                seconds = float(retry_after)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
-            else:
-                return min(max(seconds, 0.0), self.max_retry_after)
+        """The longest wait before attempt ``attempt + 1``; honours ``Retry-After`` seconds."""
+        seconds = self._retry_after(retry_after)
+        if seconds is not None:
+            return seconds
         return min(self.base_delay * 2.0**attempt, self.max_delay)
+
+    def pause(self, attempt: int, retry_after: str | None) -> float:
+        """The wait before attempt ``attempt + 1``: ``delay``, its upper half drawn at random.
+
+        Requests that failed together (a job's concurrent requests to a registry that is
+        briefly down) would otherwise all come back at the same moment, and again after
+        each backoff. "Equal jitter": never less than half the backoff, never more than it,
+        so the bounds of ``delay`` hold. A ``Retry-After`` is the registry's own number and
+        is kept as it is.
+        """
+        seconds = self._retry_after(retry_after)
+        if seconds is not None:
+            return seconds
+        backoff = self.delay(attempt, None)
+        return backoff / 2 + backoff / 2 * self.random()
+
+    def _retry_after(self, retry_after: str | None) -> float | None:
+        """``Retry-After`` in seconds, capped; None without one or for an HTTP date."""
+        if retry_after is None:
+            return None
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            return None  # an HTTP date: fall back to our own backoff
+        return min(max(seconds, 0.0), self.max_retry_after)
 
 
 @dataclass
@@ -266,6 +299,7 @@ class RegistryClient:
         )
         self._auth: dict[tuple[str, str], _Authorization] = {}
         self._renewing: dict[tuple[str, str], anyio.Lock] = {}  # one token fetch per scope
+        self._asking: dict[str, anyio.Lock] = {}  # one credential lookup per registry
         self._in_flight: list[str] = []
         self._speaks_tls: set[str] = set()  # plain-HTTP hosts found to answer only TLS
 
@@ -428,7 +462,7 @@ class RegistryClient:
         """Why a request failed in transport, worded for the user.
 
         Raises at once for what no new attempt can heal: a name that does not resolve, a
-        certificate that is not trusted.
+        server that does not speak TLS, a certificate that is not trusted.
         """
         await self._refuse_what_cannot_heal(error, what)
         if isinstance(error, httpx.TimeoutException):
@@ -549,7 +583,7 @@ class RegistryClient:
                 await self._pause(attempts - 1, None)
                 continue
             if response.status_code == httpx.codes.UNAUTHORIZED:
-                sent = "the configured" if self.credentials.for_host(ref.host) else "no"
+                sent = "the configured" if await self._credentials_for(ref.host) else "no"
                 raise AuthenticationError(
                     f"{what}: {method} {request.url} answered {describe(response)} even with "
                     f"{sent} credentials; needed: credentials for {ref.host} of an account "
@@ -623,10 +657,21 @@ class RegistryClient:
         return f"no answer within {self._timeout.read:g} s"
 
     async def _refuse_what_cannot_heal(self, error: httpx.TransportError, what: str) -> None:
-        """Raise at once for a name that does not resolve or a certificate not trusted."""
+        """Raise at once for what no other attempt would change.
+
+        A name that does not resolve, a server that does not speak TLS (plain HTTP answering
+        the handshake), a certificate that is not trusted.
+        """
         method, url = error.request.method, error.request.url
         root = _root_cause(error)
         host = f"{url.host}:{url.port}" if url.port else url.host
+        if isinstance(root, ssl.SSLError) and root.reason in _NOT_TLS_REASONS:
+            raise RegistryError(
+                f"{what}: {method} {url} failed: {host} does not speak TLS on that port "
+                f"({type(error).__name__}: {error}); check that {host} is reachable over HTTPS",
+                remedy=Remedy.PLAIN_HTTP,
+                host=host,
+            ) from None
         if isinstance(root, socket.gaierror):
             raise RegistryError(
                 f"{what}: {method} {url} failed: the name {url.host} does not resolve "
@@ -676,7 +721,7 @@ class RegistryClient:
     async def _pause(self, attempt: int, retry_after: str | None) -> None:
         """Back off before the next attempt; after the last one there is nothing to wait for."""
         if attempt + 1 < self.retry.attempts:
-            await anyio.sleep(self.retry.delay(attempt, retry_after))
+            await anyio.sleep(self.retry.pause(attempt, retry_after))
 
     @staticmethod
     def _worth_retrying(response: httpx.Response, *, just_pushed: bool) -> bool:
@@ -720,11 +765,21 @@ class RegistryClient:
             self._auth[key] = renewed
             return renewed
 
+    async def _credentials_for(self, host: str) -> Credentials | None:
+        """The credentials for ``host``, looked up outside the event loop.
+
+        A credential helper may wait minutes for a keyring to unlock. Meanwhile the loop
+        serves the job's other requests and hears an interrupt, and a cancelled job stops
+        waiting at once (the helper is left to its own timeout).
+        """
+        async with self._asking.setdefault(host, anyio.Lock()):  # the helper runs once
+            return await off_the_loop(partial(self.credentials.for_host, host))
+
     async def _answer_challenge(
         self, host: str, scopes: tuple[str, ...], response: httpx.Response, what: str
     ) -> None:
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-        credentials = self.credentials.for_host(host)
+        credentials = await self._credentials_for(host)
         if challenge.scheme == "basic":
             if credentials is None:
                 raise AuthenticationError(
@@ -789,7 +844,7 @@ class RegistryClient:
         ]
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
-        credentials = self.credentials.for_host(host)
+        credentials = await self._credentials_for(host)
         realm = challenge.params["realm"]
         try:
             response = None

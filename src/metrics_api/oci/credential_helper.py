@@ -21,8 +21,8 @@ from metrics_api.oci.errors import AuthenticationError, InvalidInputError, Remed
 PROGRAM_PREFIX: Final = "docker-credential-"
 # The exact message of docker-credential-helpers' ErrCredentialsNotFound: not an error.
 NOT_FOUND_MESSAGE: Final = "credentials not found in native keychain"
-# A helper may wait for a keyring to unlock; a hung one must not hang the job forever
-# (it runs outside the job's cancellable deadline).
+# A helper may wait for a keyring to unlock; a hung one must not run forever (a job that
+# stops waiting for it, at its deadline or an interrupt, leaves it running in its thread).
 HELPER_TIMEOUT: Final = 120.0
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _MESSAGE_LIMIT: Final = 300

@@ -3,10 +3,11 @@
 Every message says what was expected, what was found and what is needed, in the domain's
 words: the core has several front ends (the command line, the Dagger functions) and each
 names its own flags. An error that a setting can cure carries a ``Remedy``; the front end
-turns it into one sentence naming its flags (``render``).
+turns it into one sentence naming its flags (``Hints``).
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -32,11 +33,28 @@ class OciError(Exception):
         self.host = host
 
 
-def render(error: OciError, hints: Mapping[Remedy, str]) -> str:
-    """The error's message and, when it has a remedy, the front end's hint (``{host}``)."""
-    if error.remedy is None:
-        return str(error)
-    return f"{error}; {hints[error.remedy].format(host=error.host or 'REGISTRY')}"
+@dataclass(frozen=True)
+class Hints:
+    """A front end's words for each remedy (``{host}`` is the registry it applies to).
+
+    ``other_credentials`` is for credentials of a registry that the front end's username
+    and password do not reach (they are only ever sent to one registry of a call).
+    """
+
+    remedies: Mapping[Remedy, str]
+    other_credentials: str
+
+    def render(self, error: OciError, login_host: str = "") -> str:
+        """The error's message and, when it has a remedy, the hint that helps its host.
+
+        ``login_host``: the registry the call's username and password would be sent to.
+        """
+        if error.remedy is None:
+            return str(error)
+        hint = self.remedies[error.remedy]
+        if error.remedy is Remedy.CREDENTIALS and error.host != login_host:
+            hint = self.other_credentials
+        return f"{error}; {hint.format(host=error.host or 'REGISTRY')}"
 
 
 class InvalidInputError(OciError):
