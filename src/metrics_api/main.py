@@ -1,22 +1,25 @@
 """The Dagger object: thin wiring from `dagger call` to the engine-free core."""
 
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Self, TypeVar, cast
 
 import dagger
 from dagger import DefaultPath, Doc, Ignore, dag, function, object_type
+from dagger._exceptions import QueryErrorValue
 from dagger.mod._exceptions import FunctionError
+from gql import GraphQLRequest
 from pydantic import BaseModel, SecretStr
 
 from metrics_api import release as release_job
 from metrics_api.oci import jobs
 from metrics_api.oci.attestations import keep_attestations
 from metrics_api.oci.auth import Credentials, auths_from_text
-from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, render
+from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.layout import write_layout
 from metrics_api.oci.platform import Platform, parse_platform
 from metrics_api.oci.reference import parse_reference
@@ -28,6 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # engine aliases it to the service and talks plain HTTP, as it does for any loopback host.
 EMBEDDED_REGISTRY_IMAGE = "registry:3"
 EMBEDDED_PUSH_HOST = "localhost:5000"
+# Every variant is built, then pushed to the registry inside the pipeline: its digest is then
+# known before the target is touched, and the core copies those exact bytes.
+EMBEDDED_REPOSITORY = "staging/metrics-api"
 LAYOUT_DIRECTORY = "metrics-api-oci"
 DEFAULT_DEADLINE = jobs.Settings.deadline
 
@@ -38,34 +44,64 @@ def uncached(fn: F) -> F:
     return cast("F", cast("Any", function)(cache="never")(fn))
 
 
-class PipelineError(FunctionError):
+class PipelineError(FunctionError, dagger.QueryError):
     """A build, a push or the core failed; the message says which and what to do.
 
-    The SDK shows a ``FunctionError`` as its message alone; any other exception is logged
-    with its traceback, which is right only for bugs (dagger/mod/_module.py, ``call``).
+    The SDK shows a ``FunctionError`` without a traceback, which is right for an expected
+    failure (any other exception is logged with its stack: dagger/mod/_module.py,
+    ``Module.call``). It names the error's class before the message, except for an API
+    error (a ``QueryError``), whose message it passes on as it is
+    (dagger/mod/_exceptions.py, ``record_exception``): being both, the user reads the
+    message alone, as from the command line.
     """
+
+    def __new__(cls, message: str) -> Self:  # noqa: ARG004 - QueryError.__new__ reads errors
+        """Skip ``QueryError.__new__``, which picks a subclass from the errors' extensions."""
+        return Exception.__new__(cls)
+
+    def __init__(self, message: str) -> None:
+        """One error value holding the message, and no ``extra`` values for the SDK."""
+        dagger.QueryError.__init__(self, [QueryErrorValue(message)], _NO_QUERY)
+        self.extra = None
+
+
+# A QueryError records the request that failed; these errors come from no request.
+_NO_QUERY = GraphQLRequest("{ __typename }")
 
 
 # What each remedy of the core means for these functions' arguments.
-HINTS = {
-    Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registries {host}",
-    Remedy.TRUST: (
-        "pass --ca-file with the PEM certificate of that authority (the module's container "
-        "trusts only public ones)"
-    ),
-    Remedy.CREDENTIALS: (
-        "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}, or a "
-        "--docker-config whose auths hold {host}"
-    ),
-    Remedy.FORCE: "pass --force to move the release tag, or release under a new version",
-    Remedy.DEADLINE: "check the registry, or raise --deadline",
-    Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
-    Remedy.VARIANTS: "pass --variants PLATFORM=REF for each platform",
-}
+HINTS = Hints(
+    remedies={
+        Remedy.PLAIN_HTTP: "if {host} serves plain HTTP, pass --insecure-registries {host}",
+        Remedy.TRUST: (
+            "pass --ca-file with the PEM certificate of that authority (the module's "
+            "container trusts only public ones)"
+        ),
+        Remedy.CREDENTIALS: (
+            "pass --username and --password (e.g. env:REGISTRY_PASSWORD) for {host}, or a "
+            "--docker-config whose auths hold {host}"
+        ),
+        Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
+        Remedy.DEADLINE: "check the registry, or raise --deadline",
+        Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+        Remedy.VARIANTS: "pass --variants PLATFORM=REF for each platform",
+    },
+    # --username/--password only ever reach the registry of the call's own target.
+    other_credentials="pass a --docker-config whose auths hold {host}",
+)
 
 
-def _failed(error: OciError) -> PipelineError:
-    return PipelineError(render(error, HINTS))
+def _failed(error: OciError, login_host: str = "") -> PipelineError:
+    """The core's error in this interface's words; ``login_host`` gets --username."""
+    return PipelineError(HINTS.render(error, login_host))
+
+
+def _host(reference: str) -> str:
+    """The registry of a reference the user typed, or none while it does not parse."""
+    try:
+        return parse_reference(reference).host
+    except InvalidInputError:
+        return ""
 
 
 def _build_args(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
@@ -114,7 +150,9 @@ def _keep_attestations(mode: str) -> bool:
 
 
 def _render(report: BaseModel, text: str, format_: str) -> str:
-    return json.dumps(report.model_dump(mode="json"), indent=2) if format_ == "json" else text
+    """The result as printed: ending in a newline, so the engine's next line starts clean."""
+    rendered = json.dumps(report.model_dump(mode="json"), indent=2) if format_ == "json" else text
+    return rendered + "\n"
 
 
 async def _settings(
@@ -136,7 +174,7 @@ async def _settings(
         try:
             credentials = auths_from_text(await docker_config.plaintext(), "--docker-config")
         except OciError as error:
-            raise _failed(error) from error
+            raise _failed(error, _host(reference)) from error
     if password is not None:
         host = parse_reference(reference).host
         secret = SecretStr(await password.plaintext())
@@ -157,22 +195,39 @@ async def _settings(
 
 
 async def _publish(
-    container: dagger.Container, address: str, registry_service: dagger.Service | None
+    container: dagger.Container, address: str, registry_service: dagger.Service, variant: str
 ) -> str:
+    """Build ``variant`` (its platform and folder, as the user named them) and stage it."""
     try:
         return await container.publish(address, registry_service=registry_service)
     except dagger.ExecError as error:
+        output = error.stderr.strip()[-2000:]
         msg = (
-            f"building {address} failed: `{' '.join(error.command)}` exited {error.exit_code}: "
-            f"{error.stderr.strip()[-2000:]}; fix the Dockerfile or the source, then re-run"
+            f"building {variant} failed: `{' '.join(error.command)}` exited {error.exit_code}"
+            + (f": {output}" if output else "")
+            + "; fix the Dockerfile or the source, then re-run"
         )
         raise PipelineError(msg) from error
     except dagger.QueryError as error:
-        msg = (
-            f"building or pushing {address} failed: {error}; check the Dockerfile, the "
-            "registry address and its credentials"
+        msg = f"building {variant} failed: {error}; " + (
+            BASE_IMAGE_LOGIN if _refused_pull(str(error)) else "check the Dockerfile"
         )
         raise PipelineError(msg) from error
+
+
+# The engine pulls base images with the CLI's Docker login (engine/client/client.go,
+# authprovider over config.LoadDefaultConfigFile), never with this module's arguments.
+BASE_IMAGE_LOGIN = (
+    "a base image (FROM) behind credentials is pulled with the Docker login of the machine "
+    "that runs `dagger`: run `docker login HOST` there (--username and --password only "
+    "reach the registry released to)"
+)
+
+
+def _refused_pull(message: str) -> bool:
+    """Whether a build failed because a registry refused to serve a base image."""
+    words = ("pull access denied", "unauthorized", "authorization", "denied: ")
+    return any(word in message.lower() for word in words)
 
 
 # `dagger call` owns --output (-o) and --json (-j): an argument of either name breaks every
@@ -186,8 +241,13 @@ Source = Annotated[
     DefaultPath("/"),
     Ignore([".git", "**/__pycache__", ".venv", "sdk", "tests"]),
 ]
+# `dagger call --help` shows no default for a list (v0.21.8), so the text carries it.
 VariantTable = Annotated[
-    list[str], Doc("the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform")
+    list[str],
+    Doc(
+        "the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform (default "
+        f"{','.join(release_job.DEFAULT_VARIANTS)})"
+    ),
 ]
 Repository = Annotated[str, Doc("repository in the registry")]
 Version = Annotated[str, Doc("the release tag; variants get VERSION-ARCH")]
@@ -253,27 +313,50 @@ class MetricsApi:
         source: Annotated[dagger.Directory, Doc("the variant's source folder (build context)")],
         platform: Annotated[dagger.Platform, Doc("the platform to build for, e.g. linux/arm64")],
         registry: Annotated[str, Doc("registry HOST[:PORT] to push to")],
-        repository: Annotated[str, Doc("repository in the registry")] = "metrics-api",
+        repository: Repository = "metrics-api",
         version: Annotated[str, Doc("release version; the tag is VERSION-ARCH")] = "v2.0.0",
-        revision: Annotated[str, Doc("source revision stamped into the image")] = "unknown",
+        revision: Revision = "unknown",
         dockerfile: Annotated[str, Doc("Dockerfile path inside the source")] = "Dockerfile",
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
+        force: Annotated[bool, Doc("move VERSION-ARCH if it points at another image")] = False,
+        insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
+        docker_config: DockerConfig = None,
+        ca_file: CaFile = None,
+        deadline: Deadline = DEFAULT_DEADLINE,
     ) -> str:
         """Build and push one variant as REPO:VERSION-ARCH; print its digest-pinned reference."""
-        plan = release_job.VariantPlan(
-            platform=_platform(str(platform)), directory=".", dockerfile=dockerfile
-        )
-        address = f"{registry}/{repository}:{release_job.variant_tag(version, plan.platform)}"
-        _check_reference(address)
-        container = _build(
-            source, platform, dockerfile, _stamped(build_args, source_url), version, revision
-        )
-        if password is not None:
-            container = container.with_registry_auth(registry, username, password)
-        return await _publish(container, address, None)
+        plan = release_job.VariantPlan(_platform(str(platform)), ".", dockerfile)
+        build = _ReleaseBuild(source, [plan], version, revision, _stamped(build_args, source_url))
+        target = f"{registry}/{repository}"
+        async with _embedded_registry() as (service, embedded):
+            try:
+                settings = await _settings(
+                    target,
+                    username,
+                    password,
+                    [*insecure_registries, embedded],
+                    deadline,
+                    docker_config,
+                    ca_file,
+                )
+                published = await release_job.publish_variant(
+                    plan,
+                    build.stager(service),
+                    staging=_staging(embedded),
+                    registry=registry,
+                    repository=repository,
+                    version=version,
+                    settings=settings,
+                    force=force,
+                )
+            except OciError as error:
+                raise _failed(error, _host(target)) from error
+        # The result is the reference alone (CI captures it); what happened goes to the log.
+        sys.stderr.write(published.outcome() + "\n")
+        return published.reference + "\n"
 
     @uncached
     async def assemble(
@@ -318,7 +401,7 @@ class MetricsApi:
                     keep_attestations=keep,
                 )
         except OciError as error:
-            raise _failed(error) from error
+            raise _failed(error, _host(target)) from error
         return _render(report, report.text(), format_)
 
     @uncached
@@ -350,7 +433,7 @@ class MetricsApi:
             async with jobs.open_client(settings) as client:
                 report = await jobs.verify(client, target, ledger)
         except OciError as error:
-            raise _failed(error) from error
+            raise _failed(error, _host(target)) from error
         if not report.ok:
             raise PipelineError(report.text())
         return _render(report, report.text(), format_)
@@ -392,9 +475,10 @@ class MetricsApi:
             source, variants, version, revision, _stamped(build_args, source_url)
         )
         async with _embedded_registry() as (service, embedded):
+            target = f"{registry or embedded}/{repository}"
             try:
                 settings = await _settings(
-                    f"{registry or embedded}/{repository}",
+                    target,
                     username,
                     password,
                     [*insecure_registries, embedded],
@@ -405,7 +489,7 @@ class MetricsApi:
                 report = await build.release(
                     service,
                     embedded,
-                    target=f"{registry or embedded}/{repository}",
+                    target=target,
                     settings=settings,
                     annotations=annotations,
                     source_date_epoch=source_date_epoch,
@@ -414,12 +498,14 @@ class MetricsApi:
                     keep_attestations=keep,
                 )
             except OciError as error:
-                raise _failed(error) from error
+                raise _failed(error, _host(target)) from error
         summary = report.summary()
         if not registry:
-            summary += (
-                f"\nThe embedded registry {embedded} is discarded when this call ends: pass "
-                "--registry to keep the release, or call release-layout to save it as files."
+            # Its address is a random name inside the pipeline, of no use after the call.
+            summary = summary.replace(f"{embedded}/", "") + (
+                "\nThis release was made in the pipeline's own registry, which is discarded "
+                "when this call ends: pass --registry to keep it, or call release-layout to "
+                "save it as files."
             )
         return _render(report, summary, format_)
 
@@ -465,18 +551,39 @@ class MetricsApi:
 @asynccontextmanager
 async def _embedded_registry() -> AsyncIterator[tuple[dagger.Service, str]]:
     """A registry inside the pipeline for this call: the service, and its host:port."""
-    service = await (
-        dag.container().from_(EMBEDDED_REGISTRY_IMAGE).with_exposed_port(5000).as_service().start()
+    registry = (
+        dag.container()
+        .from_(EMBEDDED_REGISTRY_IMAGE)
+        # Quiet: its access log would be most of a release's output (distribution's
+        # configuration, `log`), and a fixed secret spares the warning about a random one.
+        .with_env_variable("REGISTRY_LOG_LEVEL", "fatal")
+        .with_env_variable("REGISTRY_LOG_ACCESSLOG_DISABLED", "true")
+        .with_env_variable("REGISTRY_HTTP_SECRET", "embedded-registry-of-one-call")
+        .with_exposed_port(5000)
     )
+    service = await registry.as_service().start()
     try:
         yield service, await service.endpoint(port=5000)
     finally:
         await service.stop()
 
 
+def _staging(embedded: str) -> release_job.Staging:
+    """The embedded registry as the core's staging area: the engine pushes to ``localhost``."""
+    return release_job.Staging(
+        push_host=EMBEDDED_PUSH_HOST, host=embedded, repository=EMBEDDED_REPOSITORY
+    )
+
+
+def _described(plan: release_job.VariantPlan) -> str:
+    """A variant as the user named it: its platform, folder and Dockerfile."""
+    folder = "the --source folder" if plan.directory == "." else plan.directory
+    return f"{plan.platform} ({folder}, {plan.dockerfile})"
+
+
 @dataclass(frozen=True)
 class _ReleaseBuild:
-    """What `release` and `release-layout` build: the variant table and the stamps."""
+    """What `release`, `release-layout` and `publish-variant` build: variants and stamps."""
 
     source: dagger.Directory
     plans: list[release_job.VariantPlan]
@@ -499,6 +606,23 @@ class _ReleaseBuild:
             raise _failed(error) from error
         return cls(source, plans, version, revision, build_args)
 
+    def stager(self, service: dagger.Service) -> release_job.Stage:
+        """Build a variant and push it to the embedded registry ``service``."""
+
+        async def stage(plan: release_job.VariantPlan, address: str) -> str:
+            folder = self.source if plan.directory == "." else self.source.directory(plan.directory)
+            container = _build(
+                folder,
+                dagger.Platform(str(plan.platform)),
+                plan.dockerfile,
+                self.build_args,
+                self.version,
+                self.revision,
+            )
+            return await _publish(container, address, service, _described(plan))
+
+        return stage
+
     async def release(
         self,
         service: dagger.Service,
@@ -513,25 +637,11 @@ class _ReleaseBuild:
         keep_attestations: bool = False,
     ) -> release_job.ReleaseReport:
         """Stage every variant in the embedded registry, then release to ``target``."""
-
-        async def stage(plan: release_job.VariantPlan, address: str) -> str:
-            container = _build(
-                self.source.directory(plan.directory),
-                dagger.Platform(str(plan.platform)),
-                plan.dockerfile,
-                self.build_args,
-                self.version,
-                self.revision,
-            )
-            return await _publish(container, address, service)
-
         registry, _, repository = target.partition("/")
         return await release_job.release(
             self.plans,
-            stage,
-            # Every variant is first pushed to the registry inside the pipeline: its digest is
-            # then known before the target is touched, and the core copies those exact bytes.
-            staging=release_job.Staging(push_host=EMBEDDED_PUSH_HOST, host=embedded),
+            self.stager(service),
+            staging=_staging(embedded),
             registry=registry,
             repository=repository,
             version=self.version,
@@ -547,12 +657,5 @@ class _ReleaseBuild:
 def _platform(text: str) -> Platform:
     try:
         return parse_platform(text)
-    except InvalidInputError as error:
-        raise _failed(error) from error
-
-
-def _check_reference(address: str) -> None:
-    try:
-        parse_reference(address)
     except InvalidInputError as error:
         raise _failed(error) from error

@@ -24,7 +24,7 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import plan_tags, publish_index, refuse_moves
+from metrics_api.oci.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport
 from metrics_api.oci.resolve import resolve_variant
@@ -89,6 +89,15 @@ class ReleasedVariant(BaseModel):
     digest: str
     tag_action: str  # created / unchanged / moved, or what a dry run would do
     previous_digest: str | None
+
+    def outcome(self) -> str:
+        """What happened to its tag, from what to what."""
+        tag = self.reference.partition("@")[0]
+        if self.tag_action == "moved":
+            return f"{tag} moved from {self.previous_digest} to {self.digest}"
+        if self.tag_action == "unchanged":
+            return f"{tag} already held {self.digest}: nothing written"
+        return f"{tag} created: {self.digest}"
 
 
 class ReleaseReport(BaseModel):
@@ -211,3 +220,35 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         for variant, plan in zip(variants, tagged, strict=True)
     ]
     return ReleaseReport(ok=assembly.ok, target=str(target), variants=released, assembly=assembly)
+
+
+async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-variant`
+    plan: VariantPlan,
+    stage: Stage,
+    *,
+    staging: Staging,
+    registry: str,
+    repository: str,
+    version: str,
+    settings: jobs.Settings,
+    force: bool = False,
+) -> ReleasedVariant:
+    """Stage one variant, check its ``VERSION-ARCH`` tag, then copy the image and tag it.
+
+    One native runner's share of a split release. Its tag is guarded as a release's are:
+    one that holds another image is refused before any write unless ``force``.
+    """
+    tag = variant_tag(version, plan.platform)
+    target = parse_reference(f"{registry}/{repository}:{tag}")  # bad input: before the build
+    staged = await _stage_one(stage, staging, plan, tag)
+    async with jobs.open_client(settings) as client:
+        variant = await resolve_variant(client, staged, plan.platform)
+        (wanted,) = await plan_tags(client, [(target, variant.manifest)])
+        tagged = await publish_image(client, variant, wanted, force=force)
+    return ReleasedVariant(
+        platform=str(variant.declared),
+        reference=f"{target}@{variant.manifest.digest}",
+        digest=variant.manifest.digest,
+        tag_action=tagged.action,
+        previous_digest=tagged.current,
+    )

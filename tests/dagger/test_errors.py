@@ -1,11 +1,17 @@
 """Errors through the SDK's own call path: expected ones as one message, bugs with a traceback."""
 
 import logging
+from typing import cast
 
 import anyio
+import dagger
 import pytest
+from dagger._exceptions import QueryErrorValue
+from dagger.mod import _exceptions as sdk_exceptions
 from dagger.mod._exceptions import FunctionError
+from gql import GraphQLRequest
 
+from metrics_api import main
 from metrics_api.main import MetricsApi, PipelineError
 
 pytestmark = pytest.mark.dagger
@@ -74,3 +80,123 @@ def test_an_unknown_attestation_mode_is_refused_before_any_work(
     assert isinstance(error, PipelineError)
     assert str(error) == "expected --attestations keep or drop, found 'maybe'"
     assert logged == []
+
+
+class _RecordedError:
+    """What ``dag.error(...)`` builds: the message the user reads, and its values."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.values: dict[str, object] = {}
+
+    def with_value(self, name: str, value: object) -> "_RecordedError":
+        self.values[name] = value
+        return self
+
+
+class _FunctionCall:
+    def __init__(self) -> None:
+        self.returned: list[_RecordedError] = []
+
+    async def return_error(self, error: _RecordedError) -> None:
+        self.returned.append(error)
+
+
+class _Dag:
+    """The two calls of the engine's API that ``record_exception`` makes."""
+
+    def __init__(self) -> None:
+        self.call = _FunctionCall()
+
+    def error(self, message: str) -> _RecordedError:
+        return _RecordedError(message)
+
+    def current_function_call(self) -> _FunctionCall:
+        return self.call
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, error: Exception) -> str:
+    """The message the SDK hands the engine for ``error`` (dagger/mod/_exceptions.py)."""
+    engine = _Dag()
+    monkeypatch.setattr(sdk_exceptions, "dag", engine)
+    anyio.run(sdk_exceptions.record_exception, error)
+    (returned,) = engine.call.returned
+    return returned.message
+
+
+def test_the_engine_gets_an_expected_error_as_its_message_alone(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    error, _ = _call_and_capture(caplog, MetricsApi().verify, target="r.example/a:v1", expect=[])
+    assert _recorded(monkeypatch, error) == (
+        "expected at least one PLATFORM=DIGEST expectation, found none; "
+        "pass --expect PLATFORM=DIGEST for each platform"
+    )
+
+
+def test_the_engine_gets_a_bug_with_its_class_name(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control: the SDK's step names the class of anything else, as it did ours."""
+
+    def broken() -> None:
+        msg = "boom"
+        raise ZeroDivisionError(msg)
+
+    error, _ = _call_and_capture(caplog, broken)
+    assert _recorded(monkeypatch, error) == "FunctionError: boom"
+    assert _recorded(monkeypatch, _OldPipelineError("refused")) == (
+        "tests.dagger.test_errors._OldPipelineError: refused"
+    )
+
+
+class _OldPipelineError(FunctionError):
+    """How expected errors were raised before: a plain ``FunctionError`` subclass."""
+
+
+class _FailingBuild:
+    """A container whose publish fails as the engine reports it (an API error value)."""
+
+    def __init__(self, message: str, extensions: dict[str, object]) -> None:
+        self.error = dagger.QueryError(
+            [QueryErrorValue(message=message, extensions=extensions)], GraphQLRequest("{ x }")
+        )
+
+    async def publish(self, _address: str, **_options: object) -> str:
+        raise self.error
+
+
+def _build_failure(message: str, extensions: dict[str, object]) -> str:
+    container = cast("dagger.Container", _FailingBuild(message, extensions))
+    with pytest.raises(PipelineError) as raised:
+        anyio.run(
+            lambda: main._publish(  # noqa: SLF001 - the step every build goes through
+                container, "localhost:5000/staging/x:v1-arm64", cast("dagger.Service", None), "V"
+            )
+        )
+    return str(raised.value)
+
+
+def test_a_failing_run_step_names_the_variant_and_the_command() -> None:
+    exec_error = {"_type": "EXEC_ERROR", "cmd": ["/bin/sh", "-c", "false"], "exitCode": 1}
+    quiet = _build_failure("exit code: 1", {**exec_error, "stdout": "", "stderr": ""})
+    assert quiet == (
+        "building V failed: `/bin/sh -c false` exited 1; fix the Dockerfile or the source, "
+        "then re-run"
+    )
+    loud = _build_failure("exit code: 1", {**exec_error, "stdout": "", "stderr": "no go.mod\n"})
+    assert loud.startswith("building V failed: `/bin/sh -c false` exited 1: no go.mod; fix")
+    assert "localhost:5000" not in quiet + loud
+
+
+def test_a_base_image_refused_to_the_engine_says_where_to_log_in() -> None:
+    refused = _build_failure(
+        "failed to convert Dockerfile to LLB: r.example/mirror/golang:1.26: pull access denied, "
+        "repository does not exist or may require authorization",
+        {},
+    )
+    assert refused.endswith(main.BASE_IMAGE_LOGIN)
+    assert "run `docker login HOST` there" in refused
+
+    missing = _build_failure('failed to read Dockerfile "Dockerfile.armv7": no such file', {})
+    assert missing.endswith("; check the Dockerfile")

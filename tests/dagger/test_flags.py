@@ -18,17 +18,19 @@ from support.dagger_cli import (
 from metrics_api.main import HINTS as DAGGER_HINTS
 from metrics_api.oci.cli import HINTS as CLI_HINTS
 from metrics_api.oci.cli import _parser
-from metrics_api.oci.errors import OciError, Remedy, render
+from metrics_api.oci.errors import Hints, OciError, Remedy
 
 pytestmark = pytest.mark.dagger
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where each remedy can arise: the functions (and subcommands) that run that part of the core.
 DAGGER_RAISERS = {
-    Remedy.FORCE: ("assemble", "release"),
+    Remedy.FORCE: ("publish-variant", "assemble", "release"),
     Remedy.VARIANTS: ("assemble", "release"),
     Remedy.LEDGER: ("assemble", "verify"),
 }
+DAGGER_REGISTRY_USERS = ("publish-variant", "assemble", "verify", "release")
+LOGIN_FLAGS = {"username", "password", "password-env"}
 CLI_RAISERS = {
     Remedy.FORCE: ("assemble",),
     Remedy.VARIANTS: ("assemble",),
@@ -69,22 +71,32 @@ def _flags_named(text: str) -> set[str]:
     return set(re.findall(r"--([a-z][a-z-]*)", text))
 
 
+def _rendered(hints: Hints, remedy: Remedy, *, login: bool) -> str:
+    """The remedy's hint for the registry the call logs in to, or for another one."""
+    error = OciError("something failed", remedy=remedy, host="r.example")
+    rendered = hints.render(error, "r.example" if login else "other.example")
+    assert "{" not in rendered
+    return rendered
+
+
+@pytest.mark.parametrize("login", [True, False], ids=["login-host", "other-host"])
 @pytest.mark.parametrize("remedy", list(Remedy))
 def test_every_remedy_names_flags_of_the_dagger_functions_that_can_raise_it(
-    remedy: Remedy, functions: dict[str, Any]
+    remedy: Remedy, login: bool, functions: dict[str, Any]
 ) -> None:
-    rendered = render(OciError("something failed", remedy=remedy, host="r.example"), DAGGER_HINTS)
-    assert "{" not in rendered
+    rendered = _rendered(DAGGER_HINTS, remedy, login=login)
     named = _flags_named(rendered)
-    for function in DAGGER_RAISERS.get(remedy, ("assemble", "verify", "release")):
+    for function in DAGGER_RAISERS.get(remedy, DAGGER_REGISTRY_USERS):
         missing = named - set(commands(functions)[function])
         assert not missing, f"`dagger call {function}` has no {missing} ({rendered})"
 
 
+@pytest.mark.parametrize("login", [True, False], ids=["login-host", "other-host"])
 @pytest.mark.parametrize("remedy", list(Remedy))
-def test_every_remedy_names_flags_of_the_command_line_that_can_raise_it(remedy: Remedy) -> None:
-    rendered = render(OciError("something failed", remedy=remedy, host="r.example"), CLI_HINTS)
-    assert "{" not in rendered
+def test_every_remedy_names_flags_of_the_command_line_that_can_raise_it(
+    remedy: Remedy, login: bool
+) -> None:
+    rendered = _rendered(CLI_HINTS, remedy, login=login)
     subcommands = next(
         action
         for action in _parser()._actions  # noqa: SLF001 - argparse keeps subparsers here
@@ -98,6 +110,18 @@ def test_every_remedy_names_flags_of_the_command_line_that_can_raise_it(remedy: 
         }
         missing = _flags_named(rendered) - options
         assert not missing, f"`{name}` has no {missing} ({rendered})"
+
+
+@pytest.mark.parametrize("hints", [DAGGER_HINTS, CLI_HINTS], ids=["dagger", "command-line"])
+def test_credentials_for_another_registry_are_never_asked_of_the_login_flags(
+    hints: Hints,
+) -> None:
+    """--username/--password only reach the call's own registry: useless for any other."""
+    for_login = _rendered(hints, Remedy.CREDENTIALS, login=True)
+    elsewhere = _rendered(hints, Remedy.CREDENTIALS, login=False)
+    assert "--username" in for_login
+    assert "r.example" in elsewhere
+    assert not LOGIN_FLAGS & _flags_named(elsewhere), elsewhere
 
 
 def _messages(path: Path) -> list[str]:

@@ -16,10 +16,12 @@ from support.registry_kinds import DISTRIBUTION_3
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
 from metrics_api.release import (
     DEFAULT_VARIANTS,
+    ReleasedVariant,
     ReleaseReport,
     Staging,
     VariantPlan,
     parse_variant_table,
+    publish_variant,
     release,
 )
 
@@ -258,3 +260,68 @@ def test_a_digest_that_is_not_the_platforms_image_never_reaches_the_target(
     ):
         run_release(staging, target, LyingStager(containers))
     assert snapshot(target) == {}
+
+
+def run_publish_variant(
+    staging: Registry, target: Registry, stage: BuildahStager, *, force: bool = False
+) -> ReleasedVariant:
+    """`publish-variant` for linux/amd64, the split-runner flow's write."""
+    plan = parse_variant_table(DEFAULT_VARIANTS)[0]
+
+    async def job() -> ReleasedVariant:
+        return await publish_variant(
+            plan,
+            stage,
+            staging=Staging(push_host=staging.host, host=staging.host),
+            registry=target.host,
+            repository="metrics-api",
+            version="v3.0.0",
+            settings=Settings(use_docker_config=False),
+            force=force,
+        )
+
+    return anyio.run(job)
+
+
+def test_publish_variant_guards_its_tag_as_a_release_does(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    released = run_release(staging, target, BuildahStager(containers))
+    held = tag(target, "v3.0.0-amd64")
+    stage = BuildahStager(containers)  # another build of the Go variant: another image
+    before = snapshot(target)
+
+    with pytest.raises(TagConflictError) as refused:
+        run_publish_variant(staging, target, stage)
+
+    assert snapshot(target) == before
+    assert str(refused.value) == (
+        "expected each tag to be absent or to hold what this release writes, found "
+        f"{target.host}/metrics-api:v3.0.0-amd64 already points at {held}, this release "
+        f"would make it {stage.staged['linux/amd64']}; nothing was written"
+    )
+
+    moved = run_publish_variant(staging, target, stage, force=True)
+    new = stage.staged["linux/amd64"]
+    assert (moved.tag_action, moved.previous_digest, moved.digest) == ("moved", held, new)
+    assert moved.reference == f"{target.host}/metrics-api:v3.0.0-amd64@{new}"
+    assert moved.outcome() == f"{target.host}/metrics-api:v3.0.0-amd64 moved from {held} to {new}"
+    assert tag(target, "v3.0.0-amd64") == new
+    assert tag(target, "v3.0.0") == released.assembly.digest, "only its own tag moved"
+
+    after_move = snapshot(target)
+    again = run_publish_variant(staging, target, stage)
+    assert snapshot(target) == after_move
+    assert (again.tag_action, again.digest) == ("unchanged", new)
+    assert again.outcome().endswith(f"already held {new}: nothing written")
+
+
+def test_publish_variant_creates_its_tag_on_an_empty_registry(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    published = run_publish_variant(staging, target, stage)
+    digest = stage.staged["linux/amd64"]
+    assert (published.tag_action, published.previous_digest) == ("created", None)
+    assert tag(target, "v3.0.0-amd64") == digest
+    assert published.outcome() == f"{target.host}/metrics-api:v3.0.0-amd64 created: {digest}"

@@ -235,6 +235,23 @@ async def write_tag(
     return now
 
 
+async def publish_image(
+    client: RegistryClient, variant: ResolvedVariant, plan: TagPlan, *, force: bool
+) -> TagPlan:
+    """Copy one image into the tag's repository, then point the tag at it.
+
+    A write without an index (one variant of the split-runner flow) passes the same tag
+    checks as a release: refused before any write when the tag would move without
+    ``force``, looked at again right before its PUT, read back after it. Returns the tag
+    as it stood at that last look.
+    """
+    refuse_moves([plan], force)
+    if plan.action == "unchanged":  # an identical re-run writes nothing
+        return plan
+    await ensure_variant(client, plan.reference, variant)
+    return await write_tag(client, plan, await _digest_at(client, plan.reference), force)
+
+
 @dataclass(frozen=True)
 class PublishOutcome:
     """What publishing did to the registry, in the order it did it."""

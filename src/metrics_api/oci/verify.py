@@ -242,6 +242,8 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     try:
         index = await client.get_manifest(ref, just_pushed=just_pushed)
     except OciError as error:
+        if error.remedy is not None:  # a setting is wrong (trust, credentials): say which
+            raise
         checks.append(Check(name="fetch", ok=False, detail=str(error)))
         return report(None, None, [])
     checks.append(
