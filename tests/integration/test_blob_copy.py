@@ -22,7 +22,7 @@ from support.registry import Registry
 
 from metrics_api.oci import DigestMismatchError, Settings, open_client, parse_reference
 from metrics_api.oci.blobcopy import CHUNK_SIZE, copy_blob
-from metrics_api.oci.client import RetryPolicy
+from metrics_api.oci.transport import RetryPolicy
 
 pytestmark = pytest.mark.integration
 

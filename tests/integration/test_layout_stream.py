@@ -25,8 +25,8 @@ from metrics_api.oci import (
     open_client,
     parse_reference,
 )
-from metrics_api.oci.client import RetryPolicy
 from metrics_api.oci.layout import write_layout
+from metrics_api.oci.transport import RetryPolicy
 
 pytestmark = pytest.mark.integration
 

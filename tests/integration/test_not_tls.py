@@ -14,9 +14,10 @@ import pytest
 from support.listeners import Listener
 from support.oci_cli import run_cli
 
-from metrics_api.oci.client import Attempts, RegistryClient, RetryPolicy
+from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.errors import RegistryError, Remedy
 from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.transport import Attempts, RetryPolicy
 
 pytestmark = pytest.mark.integration
 

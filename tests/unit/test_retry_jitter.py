@@ -11,8 +11,9 @@ import anyio
 import httpx
 import pytest
 
-from metrics_api.oci.client import RegistryClient, RetryPolicy
+from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.transport import RetryPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -22,10 +22,11 @@ import anyio
 import httpx
 
 from metrics_api.oci.blobstream import checked_pieces, describe_answer
-from metrics_api.oci.client import RETRY_STATUSES, RegistryClient
+from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import DigestMismatchError, RegistryError
 from metrics_api.oci.reference import Reference
+from metrics_api.oci.transport import RETRY_STATUSES
 
 CHUNK_SIZE: Final = 16 * 1024 * 1024
 CONCURRENT_BLOBS: Final = 4

@@ -12,8 +12,8 @@ from typing import Final
 import httpcore
 import httpx
 
-from metrics_api.oci.client import describe
 from metrics_api.oci.errors import DigestMismatchError
+from metrics_api.oci.transport import describe
 
 PIECE_SIZE: Final = 1024 * 1024
 _ERROR_BODY_LIMIT: Final = 4096

@@ -12,10 +12,11 @@ from typing import Final
 import httpx
 
 from metrics_api.oci import media_types
-from metrics_api.oci.client import RETRY_STATUSES, RegistryClient
+from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.models import Descriptor, ImageIndex, parse_manifest
 from metrics_api.oci.reference import Reference
+from metrics_api.oci.transport import RETRY_STATUSES
 
 # A referrers list is an index of descriptors; one this large is not a list of referrers.
 LIST_LIMIT: Final = 4 * 1024 * 1024
