@@ -11,8 +11,9 @@ from dagger.mod import _exceptions as sdk_exceptions
 from dagger.mod._exceptions import FunctionError
 from gql import GraphQLRequest
 
-from metrics_api import main
-from metrics_api.main import MetricsApi, PipelineError
+from metrics_api import builds
+from metrics_api.main import MetricsApi
+from metrics_api.pipeline_errors import PipelineError
 
 pytestmark = pytest.mark.dagger
 
@@ -170,7 +171,7 @@ def _build_failure(message: str, extensions: dict[str, object]) -> str:
     container = cast("dagger.Container", _FailingBuild(message, extensions))
     with pytest.raises(PipelineError) as raised:
         anyio.run(
-            lambda: main._publish(  # noqa: SLF001 - the step every build goes through
+            lambda: builds._publish(  # noqa: SLF001 - the step every build goes through
                 container, "localhost:5000/staging/x:v1-arm64", cast("dagger.Service", None), "V"
             )
         )
@@ -195,7 +196,7 @@ def test_a_base_image_refused_to_the_engine_says_where_to_log_in() -> None:
         "repository does not exist or may require authorization",
         {},
     )
-    assert refused.endswith(main.BASE_IMAGE_LOGIN)
+    assert refused.endswith(builds.BASE_IMAGE_LOGIN)
     assert "run `docker login HOST` there" in refused
 
     missing = _build_failure('failed to read Dockerfile "Dockerfile.armv7": no such file', {})

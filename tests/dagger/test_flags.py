@@ -1,7 +1,9 @@
-"""`dagger call`'s flags: none collides; README's examples and the error hints use real ones."""
+"""`dagger call`'s flags: none collides; the examples and argument tables of README and docs/,
+and the error hints, use real ones."""
 
 import argparse
 import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,18 @@ from support.dagger_cli import (
     dagger_calls,
 )
 
-from metrics_api.main import HINTS as DAGGER_HINTS
 from metrics_api.oci.cli import HINTS as CLI_HINTS
 from metrics_api.oci.cli import _parser
 from metrics_api.oci.errors import Hints, OciError, Remedy
+from metrics_api.pipeline_errors import HINTS as DAGGER_HINTS
 
 pytestmark = pytest.mark.dagger
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where `dagger call` is shown: README for a newcomer, docs/ for the reference.
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FUNCTIONS_DOC = ROOT / "docs" / "functions.md"
+ARGUMENT_ROW = re.compile(r"^\|\s*`--([a-z][a-z-]*)`\s*\|\s*(.*?)\s*\|\s*(.*?)\s*\|$")
 # Where each remedy can arise: the functions (and subcommands) that run that part of the core.
 DAGGER_RAISERS = {
     Remedy.FORCE: ("publish-variant", "assemble", "release"),
@@ -51,12 +57,18 @@ def test_no_argument_takes_a_flag_that_dagger_call_owns(functions: dict[str, Any
         assert not clashes, f"`dagger call {function}` would fail: flag already exists: {clashes}"
 
 
-def test_every_readme_example_calls_a_function_with_its_own_flags(
+def test_every_example_in_readme_and_docs_calls_a_function_with_its_own_flags(
     functions: dict[str, Any],
 ) -> None:
-    calls = dagger_calls((ROOT / "README.md").read_text())
-    called = {check_call(words, commands(functions)) for words in calls}
-    assert called == set(commands(functions)), "README shows an example of every function"
+    called: set[str] = set()
+    for document in DOCUMENTS:
+        for words in dagger_calls(document.read_text()):
+            try:
+                called.add(check_call(words, commands(functions)))
+            except AssertionError as error:
+                raise AssertionError(f"{document.relative_to(ROOT)}: {error}") from error
+    missing = sorted(set(commands(functions)) - called)
+    assert not missing, f"README.md and docs/ show no example of {missing}"
 
 
 def test_the_readme_check_catches_a_flag_that_does_not_exist(functions: dict[str, Any]) -> None:
@@ -65,6 +77,85 @@ def test_the_readme_check_catches_a_flag_that_does_not_exist(functions: dict[str
     )
     with pytest.raises(AssertionError, match="--insecure-registry`: no such argument"):
         check_call(words, commands(functions))
+
+
+def test_the_readme_check_reads_calls_of_this_module_from_another_folder(
+    functions: dict[str, Any],
+) -> None:
+    """`dagger -m PATH call ...` and Dagger's own flags before the function are checked too."""
+    text = (
+        "```sh\ncd ~/src/myapp\n"
+        "dagger -m ../metrics-api call --progress=dots release --source . --variant linux/amd64=.\n"
+        "```"
+    )
+    (words,) = dagger_calls(text)
+    assert words[:3] == ["--progress=dots", "release", "--source"]
+    with pytest.raises(AssertionError, match="release --variant`: no such argument"):
+        check_call(words, commands(functions))
+
+
+def shown_default(spec: dict[str, Any]) -> str:
+    """An argument's default as docs/functions.md shows it."""
+    if spec["default_path"]:
+        return "this module's repository"
+    if not spec["optional"]:
+        return "required"
+    value = json.loads(spec["default"])
+    if value in (None, "", []):
+        return ""
+    if isinstance(value, bool):
+        value = str(value).lower()
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    elif isinstance(value, list):
+        value = ",".join(value)
+    return f"`{value}`"
+
+
+def argument_table(function: dict[str, Any]) -> str:
+    """The table of a function's arguments docs/functions.md must show."""
+    rows = [
+        f"| `--{cli_name(name)}` | {shown_default(spec)} | {spec['doc']} |"
+        for name, spec in function["args"].items()
+    ]
+    return "\n".join(["| argument | default | |", "|---|---|---|", *rows])
+
+
+def documented_arguments(markdown: str) -> dict[str, dict[str, tuple[str, str]]]:
+    """Each function's argument rows (default, text), under the heading that names it."""
+    tables: dict[str, dict[str, tuple[str, str]]] = {}
+    function = ""
+    for line in markdown.splitlines():
+        heading = re.match(r"## `([a-z-]+)`", line)
+        if heading:
+            function = heading[1]
+        row = ARGUMENT_ROW.match(line)
+        if row and function:
+            tables.setdefault(function, {})[row[1]] = (row[2], row[3])
+    return tables
+
+
+def test_docs_list_every_argument_of_every_function_as_it_is(functions: dict[str, Any]) -> None:
+    documented = documented_arguments(FUNCTIONS_DOC.read_text())
+    for name, function in functions.items():
+        real = {
+            cli_name(arg): (shown_default(spec), spec["doc"])
+            for arg, spec in function["args"].items()
+        }
+        assert documented.get(cli_name(name)) == real, (
+            f"docs/functions.md's arguments of `{cli_name(name)}` differ from the module's; "
+            f"paste under its heading:\n{argument_table(function)}"
+        )
+
+
+def test_the_argument_check_catches_an_argument_that_does_not_exist(
+    functions: dict[str, Any],
+) -> None:
+    table = argument_table(functions["verify"])
+    real = documented_arguments(f"## `verify`: check\n\n{table}\n")["verify"]
+    assert set(real) == set(commands(functions)["verify"])
+    invented = documented_arguments(f"## `verify`\n\n{table}\n| `--jsonl` | | x |\n")
+    assert set(invented["verify"]) - set(real) == {"jsonl"}
 
 
 def _flags_named(text: str) -> set[str]:

@@ -10,7 +10,8 @@ import anyio
 import pytest
 from support.oci_cli import AuthRegistry, CliResult, TlsRegistry, Variants, run_cli
 
-from metrics_api.main import MetricsApi, PipelineError
+from metrics_api.main import MetricsApi
+from metrics_api.pipeline_errors import PipelineError
 
 pytestmark = pytest.mark.integration
 

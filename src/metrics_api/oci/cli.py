@@ -26,12 +26,12 @@ from pydantic import SecretStr
 from metrics_api.oci import jobs
 from metrics_api.oci.attestations import MODES, keep_attestations
 from metrics_api.oci.auth import Credentials
-from metrics_api.oci.client import ClientStats
 from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.reference import parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.transport import ClientStats
 from metrics_api.oci.trust import trust_context
 
 PROG = "metrics-oci"
@@ -337,7 +337,7 @@ async def _run(
         async with jobs.open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(client, args.target, ledger)
     requests = jobs.parse_requests(args.variant, args.expect)
-    annotations = dict(jobs.parse_annotation(text) for text in args.annotation)
+    annotations = jobs.parse_annotations(args.annotation)
     async with jobs.open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,

@@ -14,7 +14,7 @@ import anyio
 
 from metrics_api.oci.assemble import build_index, index_annotations, index_entries
 from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
-from metrics_api.oci.client import ClientStats, RegistryClient, RetryPolicy
+from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
@@ -24,6 +24,7 @@ from metrics_api.oci.publish import PublishOutcome, TagPlan, publish_index
 from metrics_api.oci.reference import Reference, parse_reference
 from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.transport import ClientStats, RetryPolicy
 from metrics_api.oci.trust import trust_context
 from metrics_api.oci.verify import Ledger, entry_report, label_ledger, verify_index
 
@@ -66,7 +67,7 @@ async def open_client(
             async with client:
                 yield client
     except TimeoutError:
-        waiting = client.in_flight
+        waiting = client.transport.in_flight
         raise OciError(
             f"the job did not finish within its {settings.deadline:g} s deadline "
             f"({client.stats.requests} requests, {client.stats.retries} retries"
@@ -153,6 +154,11 @@ def parse_annotation(text: str) -> tuple[str, str]:
     if not key or "=" not in text:
         raise InvalidInputError(f"expected an annotation as KEY=VALUE, found {text!r}")
     return key, value
+
+
+def parse_annotations(texts: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` lines, the later of two equal keys winning."""
+    return dict(parse_annotation(text) for text in texts)
 
 
 def parse_target(text: str) -> Reference:

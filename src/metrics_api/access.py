@@ -1,0 +1,51 @@
+"""How the Dagger functions reach registries: the core's settings from their arguments."""
+
+from dataclasses import dataclass
+
+import dagger
+from pydantic import SecretStr
+
+from metrics_api.oci.auth import Credentials, auths_from_text
+from metrics_api.oci.jobs import Settings
+from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.trust import trust_context
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """The access arguments every function that reads or writes a registry takes."""
+
+    insecure_registries: list[str]
+    username: str
+    password: dagger.Secret | None
+    docker_config: dagger.Secret | None
+    ca_file: dagger.File | None
+    deadline: float
+
+    async def settings(self, target: str, *plain_http: str) -> Settings:
+        """The core's settings for a call on ``target``; ``plain_http``: registries besides.
+
+        ``--docker-config`` gives credentials per host; ``--username``/``--password`` are
+        for the registry of ``target`` only, and win over the config there. The module's
+        container has no Docker config of its own, and helpers cannot run in it.
+        """
+        credentials = {}
+        if self.docker_config is not None:
+            text = await self.docker_config.plaintext()
+            credentials = auths_from_text(text, "--docker-config")
+        if self.password is not None:
+            host = parse_reference(target).host
+            secret = SecretStr(await self.password.plaintext())
+            credentials[host] = Credentials(
+                username=self.username, password=secret, source="--password"
+            )
+        ca_certificates = await self.ca_file.contents() if self.ca_file is not None else ""
+        if ca_certificates:  # checked before any request
+            trust_context(ca_certificates, where="--ca-file")
+        return Settings(
+            insecure_registries=frozenset([*self.insecure_registries, *plain_http]),
+            credentials=credentials,
+            use_docker_config=False,
+            deadline=self.deadline,
+            ca_certificates=ca_certificates,
+        )

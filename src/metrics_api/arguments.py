@@ -1,0 +1,104 @@
+"""The arguments of the Dagger functions, each declared once with the text its flag shows.
+
+`dagger call` derives every flag from a function's own signature, so the functions list
+their arguments one by one; what an argument means is declared here only.
+"""
+
+import json
+from typing import Annotated
+
+import dagger
+from dagger import DefaultPath, Doc, Ignore
+from pydantic import BaseModel
+
+from metrics_api.oci.attestations import keep_attestations
+from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.jobs import Settings
+from metrics_api.pipeline_errors import PipelineError
+from metrics_api.release import DEFAULT_VARIANTS
+
+DEFAULT_DEADLINE = Settings.deadline
+
+# What to build.
+Source = Annotated[
+    dagger.Directory,
+    Doc("the repository; variant folders are relative to it"),
+    DefaultPath("/"),
+    Ignore([".git", "**/__pycache__", ".venv", "sdk", "tests"]),
+]
+VariantSource = Annotated[dagger.Directory, Doc("the variant's source folder (build context)")]
+BuildPlatform = Annotated[dagger.Platform, Doc("the platform to build for, e.g. linux/arm64")]
+Dockerfile = Annotated[str, Doc("Dockerfile path inside the source")]
+# `dagger call --help` shows no default for a list (v0.21.8), so the text carries it.
+VariantTable = Annotated[
+    list[str],
+    Doc(
+        "the variant table: PLATFORM=DIR[:DOCKERFILE], one per platform (default "
+        f"{','.join(DEFAULT_VARIANTS)})"
+    ),
+]
+BuildArgs = Annotated[list[str], Doc("extra build arguments, KEY=VALUE")]
+Revision = Annotated[str, Doc("source revision stamped into the images")]
+SourceUrl = Annotated[
+    str, Doc("URL of the source repository, stamped as org.opencontainers.image.source")
+]
+
+# Where it goes.
+Registry = Annotated[str, Doc("registry HOST[:PORT] to push to")]
+Repository = Annotated[str, Doc("repository in the registry")]
+Version = Annotated[str, Doc("the release tag; variants get VERSION-ARCH")]
+Target = Annotated[str, Doc("REGISTRY/REPOSITORY:TAG to release")]
+Ledger = Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")]
+IndexAnnotations = Annotated[list[str], Doc("index annotations, KEY=VALUE")]
+SourceDateEpoch = Annotated[str, Doc("seconds since 1970 for org.opencontainers.image.created")]
+Attestations = Annotated[
+    str,
+    Doc(
+        "keep: carry each variant's provenance/SBOM attestation manifests into the index, "
+        "right after its image; drop: the platform images only"
+    ),
+]
+
+# How registries are reached (RegistryAccess).
+Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
+Username = Annotated[str, Doc("registry username")]
+Password = Annotated[dagger.Secret | None, Doc("registry password, e.g. env:REGISTRY_PASSWORD")]
+DockerConfig = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "a Docker config.json whose auths hold credentials for each registry, e.g. "
+        "file:$HOME/.docker/config.json or env:DOCKER_AUTH_CONFIG (helpers cannot run here)"
+    ),
+]
+CaFile = Annotated[
+    dagger.File | None,
+    Doc("PEM certificates of a private registry's authority, trusted besides public ones"),
+]
+Deadline = Annotated[float, Doc("seconds the registry work may take, retries included")]
+
+# `dagger call` owns --output (-o) and --json (-j): an argument of either name breaks every
+# call that passes a flag (cmd/dagger/flags.go, AddFlag), so the report's form is `format`.
+Format = Annotated[str, Doc("text (a readable summary) or json (the whole report)")]
+FORMATS = ("text", "json")
+
+
+def check_format(format_: str) -> None:
+    """Refuse an unknown --format before anything is built or pushed."""
+    if format_ not in FORMATS:
+        msg = f"expected --format text or json, found {format_!r}"
+        raise PipelineError(msg)
+
+
+def attestation_mode(mode: str) -> bool:
+    """Whether to keep attestations; an unknown mode is refused before any work."""
+    try:
+        return keep_attestations(mode)
+    except InvalidInputError:
+        msg = f"expected --attestations keep or drop, found {mode!r}"
+        raise PipelineError(msg) from None
+
+
+def rendered(report: BaseModel, text: str, format_: str) -> str:
+    """The result as printed: ending in a newline, so the engine's next line starts clean."""
+    shown = json.dumps(report.model_dump(mode="json"), indent=2) if format_ == "json" else text
+    return shown + "\n"
