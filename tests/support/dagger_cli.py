@@ -92,12 +92,16 @@ def _command_text(text: str, match: re.Match[str]) -> str:
     return text[match.end() : end].replace("\\\n", " ")
 
 
+# `dagger call`, also as `dagger -m MODULE call` (this module run from another folder).
+CALL = re.compile(r"\bdagger(?:\s+(?:-m|--mod)(?:=|\s+)\S+)?\s+call\b")
+
+
 def dagger_calls(markdown: str) -> list[list[str]]:
-    """The words after ``dagger call`` of every example in the code blocks of ``markdown``."""
+    """The words after ``dagger [-m MODULE] call`` of every example in the code blocks."""
     blocks = re.findall(r"```[a-z]*\n(.*?)```", markdown, flags=re.DOTALL)
     calls = []
     for block in blocks:
-        for match in re.finditer(r"dagger call\b", block):
+        for match in CALL.finditer(block):
             text = _command_text(block, match)
             calls.append(shlex.split(text, comments=True))
     return calls

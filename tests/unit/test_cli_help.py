@@ -1,4 +1,4 @@
-"""The command line explains itself, and README's section on it is its real `--help`."""
+"""The command line explains itself, and docs/command-line.md shows its real `--help`."""
 
 import argparse
 import inspect
@@ -17,7 +17,8 @@ from metrics_api.oci.cli import _parser
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-README_SECTION = "## The command line without Dagger"
+# README links here for the command line's reference; each `--help` block must be the real one.
+HELP_PAGE = ROOT / "docs" / "command-line.md"
 HELP_BLOCK = re.compile(r"```text\n\$ (metrics-oci(?: (\w+))? --help)\n(.*?)```", re.DOTALL)
 COMMANDS = ("resolve", "assemble", "verify")
 
@@ -50,11 +51,9 @@ def options_listed(help_text: str) -> set[str]:
     }
 
 
-def readme_help_blocks() -> dict[str, str]:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(README_SECTION)
-    section = readme[start : readme.index("\n## ", start + len(README_SECTION))]
-    return {command or "": text for _, command, text in HELP_BLOCK.findall(section)}
+def documented_help_blocks() -> dict[str, str]:
+    page = HELP_PAGE.read_text()
+    return {command or "": text for _, command, text in HELP_BLOCK.findall(page)}
 
 
 def test_every_argument_of_every_command_says_what_it_is_for() -> None:
@@ -114,21 +113,26 @@ def test_the_console_script_and_the_module_name_themselves() -> None:
     assert module.stdout.startswith("usage: python -m metrics_api.oci [-h] [--version] COMMAND")
 
 
-def test_readme_shows_the_real_help_of_every_command() -> None:
-    blocks = readme_help_blocks()
-    assert sorted(blocks) == sorted(["", *COMMANDS]), "README shows `--help` of each command"
+def test_readme_links_to_the_page_that_shows_the_help() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"]({HELP_PAGE.relative_to(ROOT)})" in readme
+
+
+def test_the_docs_show_the_real_help_of_every_command() -> None:
+    blocks = documented_help_blocks()
+    assert sorted(blocks) == sorted(["", *COMMANDS]), "docs show `--help` of each command"
     parser = _parser()
     for name, command in {"": parser, **commands(parser)}.items():
         documented, real = options_listed(blocks[name]), options_of(command)
-        assert not documented - real, f"README documents options `{name}` lacks"
-        assert not real - documented, f"README leaves out options of `{name}`"
+        assert not documented - real, f"docs/command-line.md documents options `{name}` lacks"
+        assert not real - documented, f"docs/command-line.md leaves out options of `{name}`"
         assert blocks[name] == command.format_help(), (
-            f"README's `metrics-oci {name} --help` differs from the real one; paste:\n"
-            + command.format_help()
+            f"docs/command-line.md's `metrics-oci {name} --help` differs from the real one; "
+            "paste:\n" + command.format_help()
         )
 
 
-def test_the_readme_check_catches_an_option_that_does_not_exist() -> None:
+def test_the_help_check_catches_an_option_that_does_not_exist() -> None:
     verify = commands(_parser())["verify"]
     invented = verify.format_help().replace("  --json ", "  --jsonl")
     assert options_listed(invented) - options_of(verify) == {"--jsonl"}
