@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import dagger
 from pydantic import SecretStr
 
-from metrics_api.oci.auth import Credentials, auths_from_text
 from metrics_api.oci.jobs import Settings
-from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.trust import trust_context
+from metrics_api.oci.registry.auth import Credentials, auths_from_text
+from metrics_api.oci.registry.trust import trust_context
+from metrics_api.oci.spec.reference import parse_reference
 
 
 @dataclass(frozen=True)

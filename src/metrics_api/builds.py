@@ -5,8 +5,8 @@ from typing import Self
 
 import dagger
 
+from metrics_api.oci.release.job import Stage, VariantPlan
 from metrics_api.pipeline_errors import PipelineError
-from metrics_api.release import Stage, VariantPlan
 
 # The engine pulls base images with the CLI's Docker login (engine/client/client.go,
 # authprovider over config.LoadDefaultConfigFile), never with this module's arguments.

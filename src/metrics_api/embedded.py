@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import dagger
 from dagger import dag
 
-from metrics_api.release import Staging
+from metrics_api.oci.release.job import Staging
 
 IMAGE = "registry:3"
 # The engine pushes to `localhost:5000`: it aliases `localhost` to the service and talks

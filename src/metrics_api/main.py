@@ -13,7 +13,6 @@ from typing import Annotated, Any, TypeVar, cast
 import dagger
 from dagger import Doc, dag, function, object_type
 
-from metrics_api import release as release_job
 from metrics_api.access import RegistryAccess
 from metrics_api.arguments import (
     DEFAULT_DEADLINE,
@@ -47,9 +46,10 @@ from metrics_api.arguments import (
 from metrics_api.builds import VariantBuilds
 from metrics_api.embedded import embedded_registry
 from metrics_api.oci import jobs
-from metrics_api.oci.layout import write_layout
-from metrics_api.oci.platform import parse_platform
-from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.release import job as release_job
+from metrics_api.oci.release.layout import write_layout
+from metrics_api.oci.spec.platform import parse_platform
+from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
 
 F = TypeVar("F", bound=Callable[..., Any])

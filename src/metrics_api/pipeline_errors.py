@@ -10,7 +10,7 @@ from dagger.mod._exceptions import FunctionError
 from gql import GraphQLRequest
 
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
-from metrics_api.oci.reference import parse_reference
+from metrics_api.oci.spec.reference import parse_reference
 
 
 class PipelineError(FunctionError, dagger.QueryError):

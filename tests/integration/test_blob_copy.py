@@ -1,6 +1,6 @@
 """Blobs copied across registries as streams: bit-identical, bounded in memory, and robust.
 
-The copy reads the source and writes the target at once (``metrics_api.oci.blobcopy``):
+The copy reads the source and writes the target at once (``metrics_api.oci.registry.blobcopy``):
 one PUT of the streamed body, or chunked PATCHes where a registry refuses a large body,
 and a blob restarted from its first byte when a connection drops. Every test reads the
 result back from the target registry itself (never through a proxy).
@@ -21,8 +21,8 @@ from support.images import sha256_digest
 from support.registry import Registry
 
 from metrics_api.oci import DigestMismatchError, Settings, open_client, parse_reference
-from metrics_api.oci.blobcopy import CHUNK_SIZE, copy_blob
-from metrics_api.oci.transport import RetryPolicy
+from metrics_api.oci.registry.blobcopy import CHUNK_SIZE, copy_blob
+from metrics_api.oci.registry.transport import RetryPolicy
 
 pytestmark = pytest.mark.integration
 

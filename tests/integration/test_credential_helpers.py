@@ -9,8 +9,8 @@ import pytest
 from support.oci_cli import AuthRegistry, Variants, run_cli
 from support.pass_store import HELPER, PassStore
 
-from metrics_api.oci.auth import CredentialStore
 from metrics_api.oci.errors import AuthenticationError
+from metrics_api.oci.registry.auth import CredentialStore
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from support.registry import Registry
 
 from metrics_api.oci import AssembleReport, Settings, assemble, open_client, parse_reference
 from metrics_api.oci.jobs import parse_requests
-from metrics_api.oci.layout import write_layout
+from metrics_api.oci.release.layout import write_layout
 
 pytestmark = pytest.mark.integration
 

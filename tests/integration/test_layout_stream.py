@@ -21,12 +21,12 @@ from metrics_api.oci import (
     DigestMismatchError,
     RegistryError,
     Settings,
-    media_types,
     open_client,
     parse_reference,
 )
-from metrics_api.oci.layout import write_layout
-from metrics_api.oci.transport import RetryPolicy
+from metrics_api.oci.registry.transport import RetryPolicy
+from metrics_api.oci.release.layout import write_layout
+from metrics_api.oci.spec import media_types
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ import pytest
 from support.listeners import Listener
 from support.oci_cli import run_cli
 
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.errors import RegistryError, Remedy
-from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.transport import Attempts, RetryPolicy
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import Attempts, RetryPolicy
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.integration
 

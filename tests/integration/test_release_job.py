@@ -14,7 +14,7 @@ from support.registry import Registry, start_registry
 from support.registry_kinds import DISTRIBUTION_3
 
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
-from metrics_api.release import (
+from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
     ReleasedVariant,
     ReleaseReport,

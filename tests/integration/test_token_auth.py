@@ -21,9 +21,9 @@ from support.registry import Registry
 from support.token_registry import CI_BOT
 from support.token_server import TOKEN_LIFETIME, TokenServer
 
-import metrics_api.oci.transport as client_module
+import metrics_api.oci.registry.transport as client_module
 from metrics_api.oci import AuthenticationError, Settings, open_client, parse_reference
-from metrics_api.oci.auth import Credentials
+from metrics_api.oci.registry.auth import Credentials
 
 pytestmark = pytest.mark.integration
 

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 import anyio
 
 from metrics_api.oci import Settings, open_client, parse_reference
-from metrics_api.oci.blobcopy import copy_blob
-from metrics_api.oci.layout import write_layout
+from metrics_api.oci.registry.blobcopy import copy_blob
+from metrics_api.oci.release.layout import write_layout
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from metrics_api.oci.client import RegistryClient
+    from metrics_api.oci.registry.client import RegistryClient
 
 STATUS = Path("/proc/self/status")
 TESTS = Path(__file__).resolve().parents[1]

@@ -2,13 +2,13 @@ import json
 
 import pytest
 
-from metrics_api.oci import media_types
-from metrics_api.oci.assemble import build_index, created_from_epoch, index_annotations
 from metrics_api.oci.errors import AssemblyError, InvalidInputError
-from metrics_api.oci.models import parse_config, parse_manifest
-from metrics_api.oci.platform import parse_platform
-from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.resolve import ResolvedVariant
+from metrics_api.oci.release.assemble import build_index, created_from_epoch, index_annotations
+from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import parse_config, parse_manifest
+from metrics_api.oci.spec.platform import parse_platform
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.unit
 

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from metrics_api.oci.auth import (
+from metrics_api.oci.errors import AuthenticationError, InvalidInputError
+from metrics_api.oci.registry.auth import (
     Credentials,
     CredentialStore,
     auths_from_text,
     load_docker_config,
     parse_challenge,
 )
-from metrics_api.oci.errors import AuthenticationError, InvalidInputError
 
 pytestmark = pytest.mark.unit
 

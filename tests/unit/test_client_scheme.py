@@ -1,8 +1,8 @@
 import pytest
 
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.jobs import Settings
-from metrics_api.oci.transport import RetryPolicy
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import RetryPolicy
 
 pytestmark = pytest.mark.unit
 

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from metrics_api.oci import media_types
-from metrics_api.oci.digest import check_digest, compute_digest
 from metrics_api.oci.errors import DigestMismatchError, InvalidInputError
-from metrics_api.oci.models import ImageIndex, ImageManifest, parse_config, parse_manifest
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import check_digest, compute_digest
+from metrics_api.oci.spec.models import ImageIndex, ImageManifest, parse_config, parse_manifest
 
 pytestmark = pytest.mark.unit
 

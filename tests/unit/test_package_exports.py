@@ -33,7 +33,7 @@ def test_every_exported_name_resolves_to_its_definition() -> None:
 
 def test_the_jobs_keep_their_names_after_their_modules_are_imported() -> None:
     for name in ("assemble", "resolve", "verify"):
-        importlib.import_module(f"metrics_api.oci.{name}")
+        importlib.import_module(f"metrics_api.oci.release.{name}")
         assert getattr(core, name) is getattr(jobs, name)
     from metrics_api.oci import assemble, resolve, verify  # noqa: PLC0415 - after the modules
 

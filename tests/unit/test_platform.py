@@ -1,7 +1,7 @@
 import pytest
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.platform import Platform, parse_platform
+from metrics_api.oci.spec.platform import Platform, parse_platform
 
 pytestmark = pytest.mark.unit
 

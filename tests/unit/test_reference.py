@@ -1,7 +1,7 @@
 import pytest
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.reference import Reference, is_loopback, parse_reference
+from metrics_api.oci.spec.reference import Reference, is_loopback, parse_reference
 
 pytestmark = pytest.mark.unit
 

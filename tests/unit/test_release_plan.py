@@ -1,8 +1,13 @@
 import pytest
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.platform import parse_platform
-from metrics_api.release import DEFAULT_VARIANTS, VariantPlan, parse_variant_table, variant_tag
+from metrics_api.oci.release.job import (
+    DEFAULT_VARIANTS,
+    VariantPlan,
+    parse_variant_table,
+    variant_tag,
+)
+from metrics_api.oci.spec.platform import parse_platform
 
 pytestmark = pytest.mark.unit
 

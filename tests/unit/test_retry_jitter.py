@@ -11,9 +11,9 @@ import anyio
 import httpx
 import pytest
 
-from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.transport import RetryPolicy
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import RetryPolicy
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,7 @@ submodule (``python -m metrics_api.oci`` imports this package first) costs only 
 that submodule needs.
 """
 
-import sys
 from importlib import import_module
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,15 +33,15 @@ if TYPE_CHECKING:
         resolve,
         verify,
     )
-    from metrics_api.oci.platform import parse_platform
-    from metrics_api.oci.reference import parse_reference
-    from metrics_api.oci.reports import (
+    from metrics_api.oci.release.reports import (
         AssembleReport,
         Check,
         EntryReport,
         VariantReport,
         VerificationReport,
     )
+    from metrics_api.oci.spec.platform import parse_platform
+    from metrics_api.oci.spec.reference import parse_reference
 
 _MODULES = {
     "errors": (
@@ -67,28 +65,17 @@ _MODULES = {
         "resolve",
         "verify",
     ),
-    "platform": ("parse_platform",),
-    "reference": ("parse_reference",),
-    "reports": ("AssembleReport", "Check", "EntryReport", "VariantReport", "VerificationReport"),
+    "spec.platform": ("parse_platform",),
+    "spec.reference": ("parse_reference",),
+    "release.reports": (
+        "AssembleReport",
+        "Check",
+        "EntryReport",
+        "VariantReport",
+        "VerificationReport",
+    ),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-class _Package(ModuleType):
-    """The package's module type: ``assemble``, ``resolve`` and ``verify`` are the jobs."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        """Set an attribute, except a submodule over an exported name of the same spelling.
-
-        Importing a submodule sets it on its package, and three submodules (``assemble``,
-        ``resolve``, ``verify``) are named as the jobs that use them.
-        """
-        if name in _HOME and isinstance(value, ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute hook

@@ -24,15 +24,15 @@ import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
-from metrics_api.oci.attestations import MODES, keep_attestations
-from metrics_api.oci.auth import Credentials
 from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
-from metrics_api.oci.reference import parse_reference
-from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
-from metrics_api.oci.transport import ClientStats
-from metrics_api.oci.trust import trust_context
+from metrics_api.oci.registry.auth import Credentials
+from metrics_api.oci.registry.transport import ClientStats
+from metrics_api.oci.registry.trust import trust_context
+from metrics_api.oci.release.attestations import MODES, keep_attestations
+from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.spec.reference import parse_reference
 
 PROG = "metrics-oci"
 MODULE_PROG = "python -m metrics_api.oci"

@@ -12,21 +12,21 @@ from typing import Literal
 
 import anyio
 
-from metrics_api.oci.assemble import build_index, index_annotations, index_entries
-from metrics_api.oci.auth import Credentials, CredentialStore, docker_config_path
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
-from metrics_api.oci.models import Manifest
-from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import PublishOutcome, TagPlan, publish_index
-from metrics_api.oci.reference import Reference, parse_reference
-from metrics_api.oci.reports import AssembleReport, VariantReport, VerificationReport
-from metrics_api.oci.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.transport import ClientStats, RetryPolicy
-from metrics_api.oci.trust import trust_context
-from metrics_api.oci.verify import Ledger, entry_report, label_ledger, verify_index
+from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import ClientStats, RetryPolicy
+from metrics_api.oci.registry.trust import trust_context
+from metrics_api.oci.release.assemble import build_index, index_annotations, index_entries
+from metrics_api.oci.release.publish import PublishOutcome, TagPlan, publish_index
+from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.release.verify import Ledger, entry_report, label_ledger, verify_index
+from metrics_api.oci.spec.digest import validate_digest
+from metrics_api.oci.spec.models import Manifest
+from metrics_api.oci.spec.platform import Platform, parse_platform
+from metrics_api.oci.spec.reference import Reference, parse_reference
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ prove that each platform a consumer can pull is exactly the image that was pushe
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from metrics_api.oci.attestations import check_attestations
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError
-from metrics_api.oci.models import (
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.release.attestations import check_attestations
+from metrics_api.oci.release.reports import Check, EntryReport, VerificationReport
+from metrics_api.oci.spec.models import (
     Descriptor,
     ImageConfig,
     ImageIndex,
@@ -19,9 +20,8 @@ from metrics_api.oci.models import (
     Manifest,
     parse_config,
 )
-from metrics_api.oci.platform import Platform
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.reports import Check, EntryReport, VerificationReport
+from metrics_api.oci.spec.platform import Platform
+from metrics_api.oci.spec.reference import Reference
 
 Ledger = Sequence[tuple[Platform, str]]
 # Per platform: the image digest resolved for it, and the digest the caller recorded (the

@@ -11,10 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from metrics_api.oci import media_types
-from metrics_api.oci.digest import compute_digest, validate_digest
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.platform import Platform
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import compute_digest, validate_digest
+from metrics_api.oci.spec.platform import Platform
 
 
 class _SpecModel(BaseModel):

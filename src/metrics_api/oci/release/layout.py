@@ -16,15 +16,15 @@ from typing import Final
 import anyio
 import httpx
 
-from metrics_api.oci import media_types
-from metrics_api.oci.blobcopy import CONCURRENT_BLOBS
-from metrics_api.oci.blobstream import checked_pieces, describe_answer
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy, VerificationError
-from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.transport import RETRY_STATUSES
+from metrics_api.oci.registry.blobcopy import CONCURRENT_BLOBS
+from metrics_api.oci.registry.blobstream import checked_pieces, describe_answer
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import RETRY_STATUSES
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.spec.reference import Reference
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"

@@ -19,15 +19,15 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from metrics_api.oci import jobs
-from metrics_api.oci.assemble import build_index, index_annotations
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, OciError
-from metrics_api.oci.platform import Platform, parse_platform
-from metrics_api.oci.publish import plan_tags, publish_image, publish_index, refuse_moves
-from metrics_api.oci.reference import Reference, parse_reference
-from metrics_api.oci.reports import AssembleReport
-from metrics_api.oci.resolve import resolve_variant
+from metrics_api.oci.release.assemble import build_index, index_annotations
+from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
+from metrics_api.oci.release.reports import AssembleReport
+from metrics_api.oci.release.resolve import resolve_variant
+from metrics_api.oci.spec.digest import validate_digest
+from metrics_api.oci.spec.platform import Platform, parse_platform
+from metrics_api.oci.spec.reference import Reference, parse_reference
 
 DEFAULT_VARIANTS = ("linux/amd64=app-amd64", "linux/arm64=app-arm64")
 

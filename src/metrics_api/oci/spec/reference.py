@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import InvalidInputError, Remedy
+from metrics_api.oci.spec.digest import validate_digest
 
 DOCKER_HUB: Final = "docker.io"
 DOCKER_HUB_API: Final = "registry-1.docker.io"

@@ -21,13 +21,9 @@ from typing import Final, Self
 
 import httpx
 
-from metrics_api.oci import media_types
-from metrics_api.oci.auth import CredentialStore
-from metrics_api.oci.digest import check_digest
 from metrics_api.oci.errors import RegistryError
-from metrics_api.oci.models import Descriptor, Manifest, parse_manifest
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.transport import (
+from metrics_api.oci.registry.auth import CredentialStore
+from metrics_api.oci.registry.transport import (
     Attempts,
     BodyTooLargeError,
     ClientStats,
@@ -35,6 +31,10 @@ from metrics_api.oci.transport import (
     RetryPolicy,
     describe,
 )
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import check_digest
+from metrics_api.oci.spec.models import Descriptor, Manifest, parse_manifest
+from metrics_api.oci.spec.reference import Reference
 
 # The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
 MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
-from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.reports import Check
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.release.reports import Check
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.spec.reference import Reference
 
 MODES: Final = ("keep", "drop")
 REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"

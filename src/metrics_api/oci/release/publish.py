@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
-from metrics_api.oci import media_types
-from metrics_api.oci.blobcopy import copy_blob
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
-from metrics_api.oci.models import Descriptor, ImageIndex, ImageManifest, Manifest
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.referrers import list_referrers
-from metrics_api.oci.reports import Check, VerificationReport
-from metrics_api.oci.resolve import ResolvedVariant
-from metrics_api.oci.verify import Ledger, check_children, verify_index
+from metrics_api.oci.registry.blobcopy import copy_blob
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.referrers import list_referrers
+from metrics_api.oci.release.reports import Check, VerificationReport
+from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.verify import Ledger, check_children, verify_index
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.spec.reference import Reference
 
 
 async def _ensure_blob(

@@ -9,10 +9,10 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from metrics_api.oci import media_types
 from metrics_api.oci.errors import AssemblyError, InvalidInputError, Remedy
-from metrics_api.oci.models import Descriptor, ImageIndex, Manifest, parse_manifest
-from metrics_api.oci.resolve import ResolvedVariant
+from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, Manifest, parse_manifest
 
 
 def validate_annotations(annotations: Mapping[str, str], where: str) -> None:

@@ -21,12 +21,12 @@ from weakref import WeakKeyDictionary
 import anyio
 import httpx
 
-from metrics_api.oci.blobstream import checked_pieces, describe_answer
-from metrics_api.oci.client import RegistryClient
-from metrics_api.oci.digest import validate_digest
 from metrics_api.oci.errors import DigestMismatchError, RegistryError
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.transport import RETRY_STATUSES
+from metrics_api.oci.registry.blobstream import checked_pieces, describe_answer
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import RETRY_STATUSES
+from metrics_api.oci.spec.digest import validate_digest
+from metrics_api.oci.spec.reference import Reference
 
 CHUNK_SIZE: Final = 16 * 1024 * 1024
 CONCURRENT_BLOBS: Final = 4

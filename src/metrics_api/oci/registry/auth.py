@@ -18,9 +18,9 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from metrics_api.oci.credential_helper import ask_helper, program_name
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.reference import DOCKER_HUB, DOCKER_HUB_API
+from metrics_api.oci.registry.credential_helper import ask_helper, program_name
+from metrics_api.oci.spec.reference import DOCKER_HUB, DOCKER_HUB_API
 
 # Docker's name for Docker Hub in its config file and when it asks a credential helper.
 DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"

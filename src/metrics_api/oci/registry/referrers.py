@@ -11,12 +11,12 @@ from typing import Final
 
 import httpx
 
-from metrics_api.oci import media_types
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.errors import RegistryError
-from metrics_api.oci.models import Descriptor, ImageIndex, parse_manifest
-from metrics_api.oci.reference import Reference
-from metrics_api.oci.transport import RETRY_STATUSES
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import RETRY_STATUSES
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, parse_manifest
+from metrics_api.oci.spec.reference import Reference
 
 # A referrers list is an index of descriptors; one this large is not a list of referrers.
 LIST_LIMIT: Final = 4 * 1024 * 1024

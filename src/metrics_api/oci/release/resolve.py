@@ -9,12 +9,12 @@ amd64 build is caught here rather than on a consumer's machine.
 from dataclasses import dataclass
 from functools import partial
 
-from metrics_api.oci import media_types
-from metrics_api.oci.attestations import Attestation, fetch_attestations
-from metrics_api.oci.client import RegistryClient
 from metrics_api.oci.concurrency import both
 from metrics_api.oci.errors import ResolutionError
-from metrics_api.oci.models import (
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.release.attestations import Attestation, fetch_attestations
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import (
     Descriptor,
     ImageConfig,
     ImageIndex,
@@ -22,8 +22,8 @@ from metrics_api.oci.models import (
     Manifest,
     parse_config,
 )
-from metrics_api.oci.platform import Platform
-from metrics_api.oci.reference import Reference
+from metrics_api.oci.spec.platform import Platform
+from metrics_api.oci.spec.reference import Reference
 
 
 @dataclass(frozen=True)

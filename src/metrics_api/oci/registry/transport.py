@@ -36,12 +36,12 @@ from typing import Final, Self
 import anyio
 import httpx
 
-from metrics_api.oci.auth import Challenge, Credentials, CredentialStore, parse_challenge
-from metrics_api.oci.certificates import peer_issuer
 from metrics_api.oci.concurrency import off_the_loop
 from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
-from metrics_api.oci.reference import Reference, is_loopback
-from metrics_api.oci.trust import trust_context
+from metrics_api.oci.registry.auth import Challenge, Credentials, CredentialStore, parse_challenge
+from metrics_api.oci.registry.certificates import peer_issuer
+from metrics_api.oci.registry.trust import trust_context
+from metrics_api.oci.spec.reference import Reference, is_loopback
 
 # Answers worth another attempt: the registry is busy or briefly down.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
