@@ -31,20 +31,23 @@ class EmbeddedRegistry:
         return Staging(push_host=PUSH_HOST, host=self.host, repository=REPOSITORY)
 
 
+# Quiet: its access log and its info lines would be most of a release's output
+# (distribution's configuration, `log`; `error` is its quietest level); a fixed secret
+# spares the warning about a random one.
+QUIET = {
+    "REGISTRY_LOG_LEVEL": "error",
+    "REGISTRY_LOG_ACCESSLOG_DISABLED": "true",
+    "REGISTRY_HTTP_SECRET": "embedded-registry-of-one-call",
+}
+
+
 @asynccontextmanager
 async def embedded_registry() -> AsyncIterator[EmbeddedRegistry]:
     """A registry inside the pipeline for this call, stopped when the call ends."""
-    registry = (
-        dag.container()
-        .from_(IMAGE)
-        # Quiet: its access log and the errors it logs for every blob a push checks would
-        # be most of a release's output (distribution's configuration, `log`); a fixed
-        # secret spares the warning about a random one.
-        .with_env_variable("REGISTRY_LOG_LEVEL", "fatal")
-        .with_env_variable("REGISTRY_LOG_ACCESSLOG_DISABLED", "true")
-        .with_env_variable("REGISTRY_HTTP_SECRET", "embedded-registry-of-one-call")
-        .with_exposed_port(5000)
-    )
+    registry = dag.container().from_(IMAGE)
+    for name, value in QUIET.items():
+        registry = registry.with_env_variable(name, value)
+    registry = registry.with_exposed_port(5000)
     service = await registry.as_service().start()
     try:
         yield EmbeddedRegistry(service, await service.endpoint(port=5000))
