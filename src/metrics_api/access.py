@@ -9,6 +9,7 @@ from metrics_api.oci.jobs import Settings
 from metrics_api.oci.registry.auth import Credentials, auths_from_text
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.spec.reference import parse_reference
+from metrics_api.pipeline_errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class RegistryAccess:
         """
         credentials = {}
         if self.docker_config is not None:
-            text = await self.docker_config.plaintext()
+            text = await _revealed(self.docker_config, "--docker-config")
             credentials = auths_from_text(text, "--docker-config")
         if self.password is not None:
             host = parse_reference(target).host
-            secret = SecretStr(await self.password.plaintext())
+            secret = SecretStr(await _revealed(self.password, "--password"))
             credentials[host] = Credentials(
                 username=self.username, password=secret, source="--password"
             )
@@ -49,3 +50,15 @@ class RegistryAccess:
             deadline=self.deadline,
             ca_certificates=ca_certificates,
         )
+
+
+async def _revealed(secret: dagger.Secret, flag: str) -> str:
+    """A secret's value; one that cannot be read (``env:`` of an unset variable) is one line."""
+    try:
+        return await secret.plaintext()
+    except dagger.QueryError as error:
+        msg = (
+            f"reading {flag} failed: {error}; expected env:NAME of a variable set where "
+            "`dagger` runs, file:PATH of a readable file, or cmd:COMMAND"
+        )
+        raise PipelineError(msg) from error

@@ -8,6 +8,7 @@ import dagger
 from dagger import dag
 
 from metrics_api.oci.release.job import Staging
+from metrics_api.pipeline_errors import PipelineError
 
 IMAGE = "registry:3"
 # The engine pushes to `localhost:5000`: it aliases `localhost` to the service and talks
@@ -47,9 +48,21 @@ async def embedded_registry() -> AsyncIterator[EmbeddedRegistry]:
     registry = dag.container().from_(IMAGE)
     for name, value in QUIET.items():
         registry = registry.with_env_variable(name, value)
-    registry = registry.with_exposed_port(5000)
-    service = await registry.as_service().start()
+    service = await start(registry.with_exposed_port(5000))
     try:
         yield EmbeddedRegistry(service, await service.endpoint(port=5000))
     finally:
         await service.stop()
+
+
+async def start(registry: dagger.Container) -> dagger.Service:
+    """Start the registry's service; a failure (the image cannot be pulled) is one line."""
+    try:
+        return await registry.as_service().start()
+    except dagger.QueryError as error:
+        msg = (
+            f"starting the pipeline's own registry ({IMAGE}) failed: {error}; the engine "
+            f"must be able to pull {IMAGE} (from Docker Hub, or the mirror it is configured "
+            "with)"
+        )
+        raise PipelineError(msg) from error

@@ -11,7 +11,8 @@ from dagger.mod import _exceptions as sdk_exceptions
 from dagger.mod._exceptions import FunctionError
 from gql import GraphQLRequest
 
-from metrics_api import builds
+from metrics_api import builds, embedded
+from metrics_api.access import RegistryAccess
 from metrics_api.main import MetricsApi
 from metrics_api.pipeline_errors import PipelineError
 
@@ -201,3 +202,47 @@ def test_a_base_image_refused_to_the_engine_says_where_to_log_in() -> None:
 
     missing = _build_failure('failed to read Dockerfile "Dockerfile.armv7": no such file', {})
     assert missing.endswith("; check the Dockerfile")
+
+
+class _UnstartableService:
+    """A registry image the engine cannot run, as the engine reports it."""
+
+    def as_service(self) -> "_UnstartableService":
+        return self
+
+    async def start(self) -> dagger.Service:
+        raise dagger.QueryError(
+            [QueryErrorValue(message="pull access denied: toomanyrequests")],
+            GraphQLRequest("{ x }"),
+        )
+
+
+def test_a_pipeline_registry_that_cannot_start_is_one_message() -> None:
+    registry = cast("dagger.Container", _UnstartableService())
+    with pytest.raises(PipelineError) as raised:
+        anyio.run(embedded.start, registry)
+    assert str(raised.value) == (
+        "starting the pipeline's own registry (registry:3) failed: pull access denied: "
+        "toomanyrequests; the engine must be able to pull registry:3 (from Docker Hub, or the "
+        "mirror it is configured with)"
+    )
+
+
+class _UnreadableSecret:
+    """``--password env:UNSET``, as the engine answers a read of it."""
+
+    async def plaintext(self) -> str:
+        raise dagger.QueryError(
+            [QueryErrorValue(message='secret env var not found: "UNSET"')],
+            GraphQLRequest("{ x }"),
+        )
+
+
+def test_a_secret_that_cannot_be_read_is_one_message_naming_its_flag() -> None:
+    secret = cast("dagger.Secret", _UnreadableSecret())
+    access = RegistryAccess([], "ci", secret, None, None, 600.0)
+    with pytest.raises(PipelineError) as raised:
+        anyio.run(access.settings, "r.example/metrics-api")
+    assert str(raised.value).startswith(
+        'reading --password failed: secret env var not found: "UNSET"; expected env:NAME'
+    )
