@@ -58,6 +58,18 @@ Attestations = Annotated[
         "right after its image; drop: the platform images only"
     ),
 ]
+# `provenance` is no flag of `dagger call` (tests/dagger/test_flags.py checks every name).
+Provenance = Annotated[
+    bool,
+    Doc(
+        "attach SLSA provenance for each variant (as Docker 29 does); "
+        "--provenance=false turns it off"
+    ),
+]
+RequireProvenance = Annotated[
+    bool,
+    Doc("fail unless each platform has exactly one SLSA provenance attestation about its image"),
+]
 
 # How registries are reached (RegistryAccess).
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]

@@ -28,8 +28,10 @@ from metrics_api.arguments import (
     Insecure,
     Ledger,
     Password,
+    Provenance,
     Registry,
     Repository,
+    RequireProvenance,
     Revision,
     Source,
     SourceDateEpoch,
@@ -96,6 +98,7 @@ class MetricsApi:
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
         force: Annotated[bool, Doc("move VERSION-ARCH if it points at another image")] = False,
+        provenance: Provenance = True,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -121,6 +124,7 @@ class MetricsApi:
                     version=version,
                     settings=await access.settings(target, embedded.host),
                     force=force,
+                    provenance=builds.provenance() if provenance else None,
                 )
         # The result is the reference alone (CI captures it); what happened goes to the log.
         sys.stderr.write(published.outcome() + "\n")
@@ -169,6 +173,7 @@ class MetricsApi:
         self,
         target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
         expect: Ledger,
+        require_provenance: RequireProvenance = False,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -185,7 +190,9 @@ class MetricsApi:
         with core_errors(target):
             ledger = [jobs.parse_expectation(text) for text in expect]
             async with jobs.open_client(await access.settings(target)) as client:
-                report = await jobs.verify(client, target, ledger)
+                report = await jobs.verify(
+                    client, target, ledger, require_provenance=require_provenance
+                )
         if not report.ok:
             raise PipelineError(report.text())
         return rendered(report, report.text(), format_)
@@ -209,6 +216,7 @@ class MetricsApi:
             bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
         ] = False,
         attestations: Attestations = "drop",
+        provenance: Provenance = True,
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
@@ -245,6 +253,7 @@ class MetricsApi:
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
+                    provenance=builds.provenance() if provenance else None,
                 )
         summary = report.summary()
         if not registry:
@@ -268,6 +277,7 @@ class MetricsApi:
         source_date_epoch: SourceDateEpoch = "",
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
+        provenance: Provenance = True,
         deadline: Deadline = DEFAULT_DEADLINE,
     ) -> dagger.Directory:
         """Release into the embedded registry and return it as an OCI layout (export with -o)."""
@@ -290,6 +300,7 @@ class MetricsApi:
                     settings=settings,
                     annotations=jobs.parse_annotations(annotations),
                     source_date_epoch=source_date_epoch or None,
+                    provenance=builds.provenance() if provenance else None,
                 )
                 async with jobs.open_client(settings) as client:
                     await write_layout(
