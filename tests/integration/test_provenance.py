@@ -255,7 +255,8 @@ def test_verify_requires_provenance_only_when_asked(
     ref = target.ref(REPOSITORY, "v3.0.0")
     ledger = [f"--expect=linux/amd64={stage.staged['linux/amd64']}"]
     ledger.append(f"--expect=linux/arm64={stage.staged['linux/arm64']}")
-    assert [e["digest"] for e in entries(target, "v3.0.0")] == list(stage.staged.values())
+    images = [stage.staged["linux/amd64"], stage.staged["linux/arm64"]]
+    assert [e["digest"] for e in entries(target, "v3.0.0")] == images
 
     plain = run_cli("verify", ref, *ledger)
     assert plain.code == 0, plain.stderr

@@ -257,7 +257,9 @@ async def stage_provenance(
     image = await client.get_manifest(staged)
     if not isinstance(image.document, ImageManifest):
         raise ResolutionError(
-            f"{staged}: expected the staged image manifest, found {image.media_type}"
+            f"{staged}: expected the staged variant to be an image manifest, found a "
+            f"{image.media_type}; provenance is made for the image itself, so the build must "
+            "push one image (no attestations of its own) and return its digest"
         )
     config = parse_config(
         await client.get_blob(staged, image.document.config.digest), f"configuration of {staged}"
