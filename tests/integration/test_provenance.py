@@ -23,7 +23,7 @@ from support.oci_cli import run_cli
 from support.proc import run
 from support.registry import Registry, start_registry
 from support.registry_kinds import DISTRIBUTION_3
-from support.stager import BuildahStager, snapshot
+from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import Settings, TagConflictError
 from metrics_api.oci.release.job import (
@@ -245,6 +245,16 @@ def test_a_changed_base_image_is_a_new_statement_refused_without_force(
     message = str(refused.value)
     assert f"{target.host}/{REPOSITORY}:v3.0.0 already points at {first.assembly.digest}" in message
     assert "v3.0.0-amd64" not in message, "the images did not change"
+
+
+def test_a_failing_build_writes_no_attestation(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    facts = Facts()
+    with pytest.raises(BuildFailedError):
+        run_release(staging, target, BuildahStager(containers, failing="linux/arm64"), facts)
+    assert snapshot(target) == {}
+    assert facts.calls == [], "facts are asked for once every variant is staged"
 
 
 def test_verify_requires_provenance_only_when_asked(
