@@ -25,7 +25,7 @@ from support.registry import Registry, start_registry
 from support.registry_kinds import DISTRIBUTION_3
 from support.stager import BuildahStager, BuildFailedError, snapshot
 
-from metrics_api.oci import Settings, TagConflictError
+from metrics_api.oci import Settings, TagConflictError, open_client, parse_reference
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
     ReleasedVariant,
@@ -36,6 +36,7 @@ from metrics_api.oci.release.job import (
     publish_variant,
     release,
 )
+from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.release.provenance import (
     BUILD_TYPE,
     BUILDER_ID,
@@ -321,3 +322,24 @@ def test_publish_variant_pushes_a_docker29_index_and_the_split_flow_keeps_it(
         "--require-provenance",
     )
     assert verified.code == 0, verified.stderr
+
+
+def test_a_layout_of_a_release_keeps_its_provenance(
+    staging: Registry, target: Registry, containers: ContainersEnv, tmp_path: Path
+) -> None:
+    run_release(staging, target, BuildahStager(containers), Facts())
+    layout = tmp_path / "layout"
+    layout.mkdir()
+
+    async def job() -> None:
+        async with open_client(Settings(use_docker_config=False)) as client:
+            ref = parse_reference(target.ref(REPOSITORY, "v3.0.0"))
+            await write_layout(client, ref, layout, "v3.0.0")
+
+    anyio.run(job)
+    blobs = layout / "blobs" / "sha256"
+    for attestation in entries(target, "v3.0.0")[1::2]:
+        manifest = blobs / attestation["digest"].split(":")[1]
+        (layer,) = json.loads(manifest.read_bytes())["layers"]
+        statement = json.loads((blobs / layer["digest"].split(":")[1]).read_bytes())
+        assert statement["predicateType"] == SLSA_V1
