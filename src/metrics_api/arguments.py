@@ -58,6 +58,14 @@ Attestations = Annotated[
         "right after its image; drop: the platform images only"
     ),
 ]
+# A release's own provenance is in its index whatever this says (oci/release/job.py).
+ReleaseAttestations = Annotated[
+    str,
+    Doc(
+        "keep or drop the attestation manifests staged with each variant (the engine's "
+        "builds stage none); the provenance of --provenance is in the index either way"
+    ),
+]
 # `provenance` is no flag of `dagger call` (tests/dagger/test_flags.py checks every name).
 Provenance = Annotated[
     bool,

@@ -30,6 +30,7 @@ from metrics_api.arguments import (
     Password,
     Provenance,
     Registry,
+    ReleaseAttestations,
     Repository,
     RequireProvenance,
     Revision,
@@ -215,7 +216,7 @@ class MetricsApi:
         force: Annotated[
             bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
         ] = False,
-        attestations: Attestations = "drop",
+        attestations: ReleaseAttestations = "drop",
         provenance: Provenance = True,
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
