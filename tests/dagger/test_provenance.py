@@ -18,6 +18,7 @@ import dagger
 import pytest
 from dagger._exceptions import QueryErrorValue
 from gql import GraphQLRequest
+from support.dagger_cli import OWNED_BY_DAGGER
 
 from metrics_api import builds, main
 from metrics_api.main import MetricsApi
@@ -414,3 +415,16 @@ def test_verify_hands_require_provenance_to_the_core(
 
     (call,) = captured.calls
     assert call["require_provenance"] is required
+
+
+def test_provenance_is_on_by_default_and_a_flag_of_its_own(functions: dict[str, Any]) -> None:
+    """`--provenance` (and verify's `--require-provenance`) is no flag `dagger call` owns."""
+    for name in ("release", "release_layout", "publish_variant"):
+        spec = functions[name]["args"]["provenance"]
+        assert spec["type"] == "<class 'bool'>"
+        assert json.loads(spec["default"]) is True
+        assert "--provenance=false" in spec["doc"]
+    required = functions["verify"]["args"]["require_provenance"]
+    assert json.loads(required["default"]) is False
+    assert {"provenance", "require-provenance"}.isdisjoint(OWNED_BY_DAGGER)
+    assert "provenance" not in functions["assemble"]["args"]  # it builds nothing
