@@ -67,7 +67,7 @@ ReleaseAttestations = Annotated[
     ),
 ]
 # `provenance` is no flag of `dagger call` (tests/dagger/test_flags.py checks every name).
-Provenance = Annotated[
+AttachProvenance = Annotated[
     bool,
     Doc(
         "attach SLSA provenance for each variant (as Docker 29 does); "

@@ -16,6 +16,7 @@ from dagger import Doc, dag, function, object_type
 from metrics_api.access import RegistryAccess
 from metrics_api.arguments import (
     DEFAULT_DEADLINE,
+    AttachProvenance,
     Attestations,
     BuildArgs,
     BuildPlatform,
@@ -28,7 +29,6 @@ from metrics_api.arguments import (
     Insecure,
     Ledger,
     Password,
-    Provenance,
     Registry,
     ReleaseAttestations,
     Repository,
@@ -99,7 +99,7 @@ class MetricsApi:
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
         force: Annotated[bool, Doc("move VERSION-ARCH if it points at another image")] = False,
-        provenance: Provenance = True,
+        provenance: AttachProvenance = True,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -217,7 +217,7 @@ class MetricsApi:
             bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
         ] = False,
         attestations: ReleaseAttestations = "drop",
-        provenance: Provenance = True,
+        provenance: AttachProvenance = True,
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
@@ -278,7 +278,7 @@ class MetricsApi:
         source_date_epoch: SourceDateEpoch = "",
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
-        provenance: Provenance = True,
+        provenance: AttachProvenance = True,
         deadline: Deadline = DEFAULT_DEADLINE,
     ) -> dagger.Directory:
         """Release into the embedded registry and return it as an OCI layout (export with -o)."""
