@@ -58,6 +58,26 @@ Attestations = Annotated[
         "right after its image; drop: the platform images only"
     ),
 ]
+# A release's own provenance is in its index whatever this says (oci/release/job.py).
+ReleaseAttestations = Annotated[
+    str,
+    Doc(
+        "keep or drop the attestation manifests staged with each variant (the engine's "
+        "builds stage none); the provenance of --provenance is in the index either way"
+    ),
+]
+# `provenance` is no flag of `dagger call` (tests/dagger/test_flags.py checks every name).
+AttachProvenance = Annotated[
+    bool,
+    Doc(
+        "attach SLSA provenance for each variant (as Docker 29 does); "
+        "--provenance=false turns it off"
+    ),
+]
+RequireProvenance = Annotated[
+    bool,
+    Doc("fail unless each platform has exactly one SLSA provenance attestation about its image"),
+]
 
 # How registries are reached (RegistryAccess).
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]

@@ -1,12 +1,23 @@
-"""Building a variant with the engine, and staging it in the pipeline's own registry."""
+"""Building a variant with the engine and staging it in the pipeline's own registry.
 
-from dataclasses import dataclass
+Also the facts of each build that its provenance states, as the engine knows them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
 from typing import Self
+from uuid import uuid4
 
 import dagger
+from dagger import dag
 
-from metrics_api.oci.release.job import Stage, VariantPlan
+from metrics_api.oci.release.dockerfile import base_images
+from metrics_api.oci.release.job import Provenance, Stage, VariantPlan
+from metrics_api.oci.release.provenance import BaseImage, BuildFacts
 from metrics_api.pipeline_errors import PipelineError
+
+DISTRIBUTION = "metrics-api"  # this module's package, whose version the provenance names
 
 # The engine pulls base images with the CLI's Docker login (engine/client/client.go,
 # authprovider over config.LoadDefaultConfigFile), never with this module's arguments.
@@ -25,6 +36,11 @@ class VariantBuilds:
     version: str
     revision: str
     build_args: list[str]  # KEY=VALUE, each build's
+    source_url: str = ""
+    # One per call: the variants of one release share it.
+    invocation_id: str = field(default_factory=lambda: str(uuid4()))
+    # When each variant's build and staging started and finished, as its stager saw it.
+    times: dict[VariantPlan, tuple[datetime, datetime]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def stamped(
@@ -37,12 +53,15 @@ class VariantBuilds:
     ) -> Self:
         """Builds stamped with ``source_url`` too (SOURCE first, so SOURCE=... still wins)."""
         stamps = [f"SOURCE={source_url}", *build_args] if source_url else build_args
-        return cls(source, version, revision, stamps)
+        return cls(source, version, revision, stamps, source_url)
+
+    def folder(self, plan: VariantPlan) -> dagger.Directory:
+        """The variant's build context."""
+        return self.source if plan.directory == "." else self.source.directory(plan.directory)
 
     def container(self, plan: VariantPlan) -> dagger.Container:
         """The variant's lazy build: its folder, its Dockerfile, its platform."""
-        folder = self.source if plan.directory == "." else self.source.directory(plan.directory)
-        return folder.docker_build(
+        return self.folder(plan).docker_build(
             platform=dagger.Platform(str(plan.platform)),
             dockerfile=plan.dockerfile,
             build_args=build_arguments(self.version, self.revision, self.build_args),
@@ -52,9 +71,83 @@ class VariantBuilds:
         """Build a variant and push it to the pipeline's ``registry``: the core's ``Stage``."""
 
         async def stage(plan: VariantPlan, address: str) -> str:
-            return await _publish(self.container(plan), address, registry, _described(plan))
+            started = datetime.now(UTC)
+            pinned = await _publish(self.container(plan), address, registry, _described(plan))
+            self.times[plan] = (started, datetime.now(UTC))
+            return pinned
 
         return stage
+
+    def provenance(self, engine: dagger.Client | None = None) -> Provenance:
+        """The core's ``Provenance``: each staged variant's facts, from ``engine`` (``dag``)."""
+
+        async def facts(plan: VariantPlan, _image_digest: str) -> BuildFacts:
+            try:
+                return await self.facts(plan, engine or dag)
+            except dagger.QueryError as error:
+                msg = (
+                    f"gathering the provenance of {_described(plan)} failed: {error}; "
+                    "re-run, or pass --provenance=false to release without provenance"
+                )
+                raise PipelineError(msg) from error
+
+        return facts
+
+    async def facts(self, plan: VariantPlan, engine: dagger.Client) -> BuildFacts:
+        """What the engine knows of a variant's build, after its stager ran.
+
+        Build arguments are the stamps and ``--build-args``; registry credentials are
+        never arguments of a build, so none can reach the facts.
+        """
+        folder = self.folder(plan)
+        platform = str(plan.platform)
+        arguments = {
+            arg.name: arg.value
+            for arg in build_arguments(self.version, self.revision, self.build_args)
+        }
+        dockerfile = await folder.file(plan.dockerfile).contents()
+        started, finished = self.times[plan]
+        return BuildFacts(
+            platform=platform,
+            folder=plan.directory,
+            dockerfile=plan.dockerfile,
+            version=self.version,
+            revision=self.revision,
+            source_url=self.source_url,
+            build_args=arguments,
+            engine_version=await engine.version(),
+            module_version=module_version(),
+            source_digest=await folder.digest(),
+            base_images=[
+                await pinned_base(engine, platform, name)
+                for name in base_images(dockerfile, arguments, platform=platform)
+            ],
+            started_on=started,
+            finished_on=finished,
+            invocation_id=self.invocation_id,
+        )
+
+
+async def pinned_base(engine: dagger.Client, platform: str, name: str) -> BaseImage:
+    """``name`` as the engine resolves it for ``platform``: the digest its tag points at.
+
+    Right after ``from``, ``imageRef`` is the reference with the digest the engine resolved
+    (core/schema/container.go): the root manifest's, an index for a multi-platform image.
+    """
+    pinned = await engine.container(platform=dagger.Platform(platform)).from_(name).image_ref()
+    _, sep, digest = pinned.rpartition("@")
+    if not sep:
+        msg = f"expected the engine to pin {name} as REFERENCE@DIGEST, found {pinned!r}"
+        raise PipelineError(msg)
+    return BaseImage(uri=name, digest=digest)
+
+
+def module_version() -> str:
+    """The version of this module, as installed in the engine (uv sync of its pyproject)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def build_arguments(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:

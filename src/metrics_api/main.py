@@ -16,6 +16,7 @@ from dagger import Doc, dag, function, object_type
 from metrics_api.access import RegistryAccess
 from metrics_api.arguments import (
     DEFAULT_DEADLINE,
+    AttachProvenance,
     Attestations,
     BuildArgs,
     BuildPlatform,
@@ -29,7 +30,9 @@ from metrics_api.arguments import (
     Ledger,
     Password,
     Registry,
+    ReleaseAttestations,
     Repository,
+    RequireProvenance,
     Revision,
     Source,
     SourceDateEpoch,
@@ -96,6 +99,7 @@ class MetricsApi:
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
         force: Annotated[bool, Doc("move VERSION-ARCH if it points at another image")] = False,
+        provenance: AttachProvenance = True,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -121,6 +125,7 @@ class MetricsApi:
                     version=version,
                     settings=await access.settings(target, embedded.host),
                     force=force,
+                    provenance=builds.provenance() if provenance else None,
                 )
         # The result is the reference alone (CI captures it); what happened goes to the log.
         sys.stderr.write(published.outcome() + "\n")
@@ -169,6 +174,7 @@ class MetricsApi:
         self,
         target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
         expect: Ledger,
+        require_provenance: RequireProvenance = False,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -185,7 +191,9 @@ class MetricsApi:
         with core_errors(target):
             ledger = [jobs.parse_expectation(text) for text in expect]
             async with jobs.open_client(await access.settings(target)) as client:
-                report = await jobs.verify(client, target, ledger)
+                report = await jobs.verify(
+                    client, target, ledger, require_provenance=require_provenance
+                )
         if not report.ok:
             raise PipelineError(report.text())
         return rendered(report, report.text(), format_)
@@ -208,7 +216,8 @@ class MetricsApi:
         force: Annotated[
             bool, Doc("move the release tag or a VERSION-ARCH tag that points elsewhere")
         ] = False,
-        attestations: Attestations = "drop",
+        attestations: ReleaseAttestations = "drop",
+        provenance: AttachProvenance = True,
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
@@ -245,6 +254,7 @@ class MetricsApi:
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
+                    provenance=builds.provenance() if provenance else None,
                 )
         summary = report.summary()
         if not registry:
@@ -268,6 +278,7 @@ class MetricsApi:
         source_date_epoch: SourceDateEpoch = "",
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
+        provenance: AttachProvenance = True,
         deadline: Deadline = DEFAULT_DEADLINE,
     ) -> dagger.Directory:
         """Release into the embedded registry and return it as an OCI layout (export with -o)."""
@@ -290,6 +301,7 @@ class MetricsApi:
                     settings=settings,
                     annotations=jobs.parse_annotations(annotations),
                     source_date_epoch=source_date_epoch or None,
+                    provenance=builds.provenance() if provenance else None,
                 )
                 async with jobs.open_client(settings) as client:
                     await write_layout(

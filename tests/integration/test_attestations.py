@@ -137,6 +137,12 @@ def test_kept_attestations_follow_their_image_exactly_as_the_variant_had_them(
     assert found["attestation linux/arm64/v8"]["ok"] is True
     assert found["attestations name images"]["ok"] is True
     assert found["attestations match no platform"]["ok"] is True
+    # BuildKit's SLSA v0.2 provenance counts as each platform's provenance.
+    assert found["provenance linux/amd64"]["ok"] is True
+    assert found["provenance linux/amd64"]["detail"].endswith(
+        f"https://slsa.dev/provenance/v0.2 about {attested.amd64}"
+    )
+    assert found["provenance linux/arm64/v8"]["ok"] is True
     assert result.report["verification"]["ok"] is True
     assert (
         f"linux/amd64 attestation {amd64_source[1]['digest']} (mounted)" in result.report["written"]
@@ -182,6 +188,7 @@ def test_a_kept_attestation_about_another_image_fails_verification_and_tags_noth
     assert result.code == 1
     assert "did not verify, so no tag was written" in result.stderr
     assert f"subjects do not name {attested.amd64}" in result.stderr
+    assert "provenance linux/amd64: " in result.stderr
     assert manifest_digest(attested.registry.host, REPOSITORY, "lying") is None
 
 

@@ -1,17 +1,14 @@
 """`release` for real: plan, check, then write; buildah stands in for Dagger's build and push."""
 
-import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
-import anyio.to_thread
 import pytest
 from support.containers import ContainersEnv
 from support.docker29 import manifest_digest
-from support.images import build_tiny_image, push
 from support.registry import Registry, start_registry
 from support.registry_kinds import DISTRIBUTION_3
+from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
 from metrics_api.oci.release.job import (
@@ -28,38 +25,6 @@ from metrics_api.oci.release.job import (
 pytestmark = pytest.mark.integration
 
 
-class BuildFailedError(RuntimeError):
-    """What a failing `RUN` in a Dockerfile is to the release job."""
-
-
-class BuildahStager:
-    """Pushes a prebuilt tiny image per platform to the staging registry, as Dagger would."""
-
-    def __init__(self, containers: ContainersEnv, failing: str = "") -> None:
-        self.containers = containers
-        self.images: dict[str, str] = {}
-        self.failing = failing
-        self.staged: dict[str, str] = {}
-
-    def rebuild(self, plan: VariantPlan) -> None:
-        """A new build of the variant: same platform, new content, new digest."""
-        name = f"release-{plan.platform.architecture}-{len(self.images)}-{id(self)}"
-        self.images[str(plan.platform)] = build_tiny_image(
-            self.containers, name, plan.platform.architecture, variant=plan.platform.variant
-        )
-
-    async def __call__(self, plan: VariantPlan, address: str) -> str:
-        if str(plan.platform) == self.failing:
-            msg = f"building {address} failed: RUN exited 1"
-            raise BuildFailedError(msg)
-        if str(plan.platform) not in self.images:
-            await anyio.to_thread.run_sync(self.rebuild, plan)
-        image = self.images[str(plan.platform)]
-        digest = await anyio.to_thread.run_sync(push, self.containers, image, address)
-        self.staged[str(plan.platform)] = digest
-        return f"{address}@{digest}"
-
-
 @pytest.fixture(scope="module")
 def staging() -> Iterator[Registry]:
     """The throwaway registry the variants are built into: Dagger's runs `registry:3`."""
@@ -72,15 +37,6 @@ def target() -> Iterator[Registry]:
     """The registry released to, empty at the start of each test."""
     with start_registry() as registry:
         yield registry
-
-
-def snapshot(registry: Registry) -> dict[str, str]:
-    """Every file the registry stores, by path, with the hash of its bytes."""
-    return {
-        str(path.relative_to(registry.storage_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(Path(registry.storage_dir).rglob("*"))
-        if path.is_file()
-    }
 
 
 def run_release(  # noqa: PLR0913 - the options a test varies

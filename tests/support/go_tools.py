@@ -78,7 +78,9 @@ DISTRIBUTION_V3 = GoTool(
 CRANE = GoTool("crane", "github.com/google/go-containerregistry/cmd/crane", "v0.22.1")
 # go-containerregistry's registry with the OCI 1.1 referrers API on (in this repository).
 REFERRERS_REGISTRY = LocalGoTool("referrers-registry", Path(__file__).parent / "referrers_registry")
-TOOLS: tuple[GoTool | LocalGoTool, ...] = (DISTRIBUTION_V3, CRANE, REFERRERS_REGISTRY)
+# `docker buildx imagetools inspect` reads a release's provenance as Docker's tools do.
+BUILDX = GoTool("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
+TOOLS: tuple[GoTool | LocalGoTool, ...] = (DISTRIBUTION_V3, CRANE, REFERRERS_REGISTRY, BUILDX)
 
 
 def require_go_tool(tool: GoTool | LocalGoTool) -> str:

@@ -280,6 +280,12 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="the digest recorded when that platform's variant was pushed (its image's, or "
         "the index `docker push` printed); one per platform, repeatable",
     )
+    verify.add_argument(
+        "--require-provenance",
+        action="store_true",
+        help="fail unless each platform has exactly one SLSA provenance attestation about "
+        "its image (without it, provenance is reported when the index has attestations)",
+    )
     return parser
 
 
@@ -335,7 +341,9 @@ async def _run(
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
         async with jobs.open_client(_settings(args, args.target), stats) as client:
-            return await jobs.verify(client, args.target, ledger)
+            return await jobs.verify(
+                client, args.target, ledger, require_provenance=args.require_provenance
+            )
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
     async with jobs.open_client(_settings(args, args.target), stats) as client:

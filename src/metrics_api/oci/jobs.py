@@ -304,8 +304,14 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     )
 
 
-async def verify(client: RegistryClient, target: str, ledger: Ledger) -> VerificationReport:
-    """Verify an index someone published against a digest ledger (one line per platform)."""
+async def verify(
+    client: RegistryClient, target: str, ledger: Ledger, *, require_provenance: bool = False
+) -> VerificationReport:
+    """Verify an index someone published against a digest ledger (one line per platform).
+
+    ``require_provenance``: a platform without exactly one SLSA provenance attestation
+    about its image fails the verification (otherwise it is only reported).
+    """
     _one_per_platform(
         [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
     )
@@ -314,4 +320,6 @@ async def verify(client: RegistryClient, target: str, ledger: Ledger) -> Verific
             "expected at least one PLATFORM=DIGEST expectation, found none",
             remedy=Remedy.LEDGER,
         )
-    return await verify_index(client, parse_reference(target), ledger)
+    return await verify_index(
+        client, parse_reference(target), ledger, require_provenance=require_provenance
+    )

@@ -11,6 +11,7 @@ tags, artifact pushes) are written here or beside it, on ``stream`` or the trans
 ``request``, and leave the transport as it is.
 """
 
+import hashlib
 import json
 import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -244,6 +245,34 @@ class RegistryClient:
             return None
         self._expect(response, {200}, what)
         return int(response.headers.get("Content-Length", "-1"))
+
+    async def put_blob(self, ref: Reference, data: bytes) -> str:
+        """Upload a small blob this job made (a statement) in one PUT; its digest.
+
+        Nothing is sent when the repository has it already.
+        """
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if await self.blob_size(ref, digest) is not None:
+            return digest
+        what = f"uploading blob {digest} to {ref.repository_name}"
+        started = await self.transport.request(
+            "POST", ref, self._url(ref, "blobs/uploads/"), what=what, push=True
+        )
+        self._expect(started, {202}, what)
+        location = started.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{what}: the registry answered 202 without a Location")
+        finished = await self.transport.request(
+            "PUT",
+            ref,
+            self._url(ref, location, {"digest": digest}),
+            what=what,
+            headers={"Content-Type": "application/octet-stream"},
+            content=data,
+            push=True,
+        )
+        self._expect(finished, {201}, what)
+        return digest
 
     async def mount_blob(self, target: Reference, digest: str, source: Reference) -> bool:
         """Ask the registry to link a blob from ``source``'s repository; False if it won't."""

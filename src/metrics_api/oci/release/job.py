@@ -7,6 +7,11 @@
 3. Write: copy the images into the target repository by digest, push the index by digest,
    verify it against the digests staged, then the ``VERSION-ARCH`` tags, the release last.
 
+With ``provenance`` (on by default in the module), each staged image gets an SLSA
+provenance attestation, staged beside it and carried like Docker's (release/provenance.py):
+written with its image, before the index, checked with it, and reused from the target
+when the target already says this very build.
+
 The Dagger module hands in a ``stage`` callable that builds and pushes one variant to its
 in-pipeline registry; tests hand in one that pushes real images with buildah. Everything
 after the staging is the core's, so it is the same in both. A dry run stops after the check.
@@ -21,10 +26,19 @@ from pydantic import BaseModel, ConfigDict
 from metrics_api.oci import jobs
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
+from metrics_api.oci.release.provenance import (
+    BuildFacts,
+    published_index,
+    reuse_published,
+    stage_provenance,
+    subject_name,
+    wrapper_index,
+)
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
-from metrics_api.oci.release.resolve import resolve_variant
+from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
@@ -133,6 +147,8 @@ def _action(digest: str, previous: str | None) -> str:
 
 
 Stage = Callable[[VariantPlan, str], Awaitable[str]]
+# The facts of one variant's build, given its plan and the staged image digest.
+Provenance = Callable[[VariantPlan, str], Awaitable[BuildFacts]]
 
 
 async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str) -> Reference:
@@ -150,6 +166,49 @@ async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str
     return parse_reference(f"{staging.host}/{staging.repository}@{digest}")
 
 
+async def _resolve_staged(  # noqa: PLR0913 - one variant's staging, its context passed in
+    client: RegistryClient,
+    staged: Reference,
+    plan: VariantPlan,
+    provenance: Provenance | None,
+    name: str,
+    *,
+    keep_attestations: bool,
+) -> tuple[ResolvedVariant, BuildFacts | None]:
+    """The staged variant, wrapped with its provenance first when there is provenance."""
+    if provenance is None:
+        variant = await resolve_variant(
+            client, staged, plan.platform, attestations=keep_attestations
+        )
+        return variant, None
+    facts = await provenance(plan, staged.digest or "")
+    wrapped = await stage_provenance(client, staged, facts, name=name)
+    return await resolve_variant(client, wrapped, plan.platform, attestations=True), facts
+
+
+async def _reuse_all(
+    client: RegistryClient,
+    target: Reference,
+    resolved: Sequence[tuple[ResolvedVariant, BuildFacts | None]],
+) -> list[ResolvedVariant]:
+    """Each variant, with the target's attestation where it says the same build."""
+    if all(facts is None for _, facts in resolved):
+        return [variant for variant, _ in resolved]
+    published = await published_index(client, target)
+    return await run_all(
+        [
+            partial(reuse_published, client, target, published, variant, facts)
+            if facts is not None
+            else partial(_same, variant)
+            for variant, facts in resolved
+        ]
+    )
+
+
+async def _same(variant: ResolvedVariant) -> ResolvedVariant:
+    return variant
+
+
 async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     plans: Sequence[VariantPlan],
     stage: Stage,
@@ -164,11 +223,14 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     force: bool = False,
     dry_run: bool = False,
     keep_attestations: bool = False,
+    provenance: Provenance | None = None,
 ) -> ReleaseReport:
     """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
 
     ``keep_attestations``: the index carries the attestation manifests staged with each
-    variant (a builder that attests pushes them), right after its image.
+    variant (a builder that attests pushes them), right after its image. ``provenance``:
+    the facts of each build, for the SLSA provenance the index carries after each image
+    (None: no provenance).
     """
     target = parse_reference(f"{registry}/{repository}:{version}")
     tags = [variant_tag(version, plan.platform) for plan in plans]
@@ -179,12 +241,21 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
     async with jobs.open_client(settings) as client:
-        variants = await run_all(
+        resolved = await run_all(
             [
-                partial(resolve_variant, client, ref, p.platform, attestations=keep_attestations)
-                for ref, p in zip(staged, plans, strict=True)
+                partial(
+                    _resolve_staged,
+                    client,
+                    ref,
+                    p,
+                    provenance,
+                    subject_name(target, tag, p.platform),
+                    keep_attestations=keep_attestations,
+                )
+                for ref, p, tag in zip(staged, plans, tags, strict=True)
             ]
         )
+        variants = await _reuse_all(client, target, resolved)
         index = build_index(variants, annotations=notes)
         wanted = [(target, index)] + [
             (target.with_tag(tag), variant.manifest)
@@ -192,7 +263,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         ]
         release_tag, *variant_tags = await plan_tags(client, wanted)
         refuse_moves([release_tag, *variant_tags], force)
-        # The digests each stage returned are this release's ledger.
+        # The image digests each stage returned are this release's ledger.
         recorded = [ref.digest for ref in staged]
         outcome = None
         if not dry_run:
@@ -232,18 +303,29 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
     version: str,
     settings: jobs.Settings,
     force: bool = False,
+    provenance: Provenance | None = None,
 ) -> ReleasedVariant:
     """Stage one variant, check its ``VERSION-ARCH`` tag, then copy the image and tag it.
 
     One native runner's share of a split release. Its tag is guarded as a release's are:
-    one that holds another image is refused before any write unless ``force``.
+    one that holds another image is refused before any write unless ``force``. With
+    ``provenance`` the tag holds what Docker 29 pushes, an index of the image and its
+    attestation, which ``assemble --attestations keep`` carries into the release index.
     """
     tag = variant_tag(version, plan.platform)
     target = parse_reference(f"{registry}/{repository}:{tag}")  # bad input: before the build
     staged = await _stage_one(stage, staging, plan, tag)
     async with jobs.open_client(settings) as client:
-        variant = await resolve_variant(client, staged, plan.platform)
-        (wanted,) = await plan_tags(client, [(target, variant.manifest)])
+        name = subject_name(target, tag, plan.platform)
+        resolved = await _resolve_staged(
+            client, staged, plan, provenance, name, keep_attestations=False
+        )
+        (variant,) = await _reuse_all(client, target, [resolved])
+        written = variant.manifest
+        if variant.attestations:
+            entries = [attestation.entry for attestation in variant.attestations]
+            written = wrapper_index(variant.manifest, variant.platform, entries)
+        (wanted,) = await plan_tags(client, [(target, written)])
         tagged = await publish_image(client, variant, wanted, force=force)
     return ReleasedVariant(
         platform=str(variant.declared),

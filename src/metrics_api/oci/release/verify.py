@@ -11,6 +11,7 @@ from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import check_attestations
+from metrics_api.oci.release.provenance_check import check_provenance
 from metrics_api.oci.release.reports import Check, EntryReport, VerificationReport
 from metrics_api.oci.spec.models import (
     Descriptor,
@@ -207,8 +208,12 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     pushed: Manifest | None = None,
     children: Sequence[Check] | None = None,
     configs: Mapping[str, ImageConfig] | None = None,
+    require_provenance: bool = False,
 ) -> VerificationReport:
     """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``.
+
+    Each platform's provenance is checked when the index has attestations, and must be
+    there when ``require_provenance``.
 
     ``pushed``: the index this job just PUT at ``ref`` by digest, and ``children``: the
     checks of its children (``check_children``) the job made while it was PUT. A read that
@@ -298,4 +303,9 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     if early is None or children is None or index.document != early:
         children = await check_children(client, ref, document, just_pushed, known)
     checks.extend(children)
+    checks.extend(
+        await check_provenance(
+            client, ref, document, required=require_provenance, just_pushed=just_pushed
+        )
+    )
     return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])

@@ -1,0 +1,332 @@
+"""SLSA provenance v1 for each variant this module builds, stored as BuildKit stores it.
+
+A statement (in-toto Statement v1) says which image manifest it is about and how that
+image was made: what the caller chose, what the engine resolved, who built it and when.
+It goes into an attestation manifest (one ``application/vnd.in-toto+json`` layer annotated
+with its predicate type) that a Docker-29-style index lists right after its image, with the
+platform ``unknown/unknown`` and the ``vnd.docker.reference`` annotations: the layout
+``docker buildx imagetools inspect`` and the release's attestation path already read.
+docs/provenance.md says what every field means.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from metrics_api.oci.errors import InvalidInputError, ResolutionError
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.release.attestations import (
+    IN_TOTO,
+    PREDICATE_TYPE,
+    REFERENCE_DIGEST,
+    fetch_attestations,
+)
+from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.models import (
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+    parse_config,
+    parse_manifest,
+)
+from metrics_api.oci.spec.platform import Platform
+from metrics_api.oci.spec.reference import Reference
+
+STATEMENT_V1: Final = "https://in-toto.io/Statement/v1"
+SLSA_V1: Final = "https://slsa.dev/provenance/v1"
+SLSA_V02: Final = "https://slsa.dev/provenance/v0.2"  # what older BuildKit writes
+SLSA_PREDICATES: Final = (SLSA_V1, SLSA_V02)
+BUILD_TYPE: Final = "urn:metrics-api:buildtype:dagger-variant:v1"
+BUILDER_ID: Final = "urn:metrics-api:builder:dagger-module"
+UNKNOWN_PLATFORM: Final = {"architecture": "unknown", "os": "unknown"}
+
+
+class BaseImage(BaseModel):
+    """A ``FROM`` image as the engine resolved it for the variant's platform."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str  # the reference as written, after build-argument substitution
+    digest: str  # sha256:... of what the engine pulled
+
+
+class BuildFacts(BaseModel):
+    """What one variant's build was and ran on: the Dagger layer fills it, tests by hand."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    folder: str
+    dockerfile: str
+    version: str
+    revision: str = ""
+    source_url: str = ""
+    build_args: dict[str, str] = {}
+    engine_version: str
+    module_version: str
+    source_digest: str  # the source folder's content digest, as the engine gives it
+    base_images: list[BaseImage] = []
+    started_on: datetime
+    finished_on: datetime
+    invocation_id: str
+
+
+def _digest_set(digest: str, what: str) -> dict[str, str]:
+    """``algorithm:value`` as an in-toto DigestSet (``{"sha256": "..."}``)."""
+    algorithm, sep, value = digest.partition(":")
+    if not sep or not algorithm or not value:
+        raise InvalidInputError(f"expected {what} as ALGORITHM:VALUE, found {digest!r}")
+    return {algorithm: value}
+
+
+def _public_url(url: str) -> str:
+    """The source URL without user or password: nothing secret enters a statement."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _time(moment: datetime) -> str:
+    """RFC 3339 in UTC, as SLSA asks (a naive time is taken as UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_definition(facts: BuildFacts) -> dict[str, object]:
+    """The part of the statement that says what was built and from what (no times, no ids)."""
+    source = {"name": "source folder", "digest": _digest_set(facts.source_digest, "source digest")}
+    if facts.source_url:
+        source["uri"] = _public_url(facts.source_url)
+    bases = [
+        {
+            "name": "base image",
+            "uri": base.uri,
+            "digest": _digest_set(base.digest, f"the digest of {base.uri}"),
+            "annotations": {"platform": facts.platform},
+        }
+        for base in facts.base_images
+    ]
+    return {
+        "buildType": BUILD_TYPE,
+        "externalParameters": {
+            "platform": facts.platform,
+            "folder": facts.folder,
+            "dockerfile": facts.dockerfile,
+            "version": facts.version,
+            "revision": facts.revision,
+            "source": _public_url(facts.source_url),
+            "buildArgs": dict(facts.build_args),
+        },
+        "internalParameters": {
+            "engineVersion": facts.engine_version,
+            "moduleVersion": facts.module_version,
+        },
+        "resolvedDependencies": [source, *bases],
+    }
+
+
+def canonical(document: object) -> bytes:
+    """Sorted keys, no spaces: equal documents, equal bytes."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def statement(image_digest: str, subject_name: str, facts: BuildFacts) -> bytes:
+    """The in-toto Statement v1 (SLSA provenance v1) about one image manifest."""
+    return canonical(
+        {
+            "_type": STATEMENT_V1,
+            "subject": [
+                {"name": subject_name, "digest": _digest_set(image_digest, "image digest")}
+            ],
+            "predicateType": SLSA_V1,
+            "predicate": {
+                "buildDefinition": build_definition(facts),
+                "runDetails": {
+                    "builder": {"id": BUILDER_ID},
+                    "metadata": {
+                        "invocationId": facts.invocation_id,
+                        "startedOn": _time(facts.started_on),
+                        "finishedOn": _time(facts.finished_on),
+                    },
+                },
+            },
+        }
+    )
+
+
+def subject_name(target: Reference, tag: str, platform: Platform) -> str:
+    """``pkg:docker/REGISTRY/REPO@TAG?platform=linux%2Famd64``, as BuildKit names subjects."""
+    wanted = "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
+    return f"pkg:docker/{target.repository_name}@{tag}?platform={quote(wanted, safe='')}"
+
+
+def _descriptor(media_type: str, body: bytes, **extra: object) -> dict[str, object]:
+    return {
+        "mediaType": media_type,
+        "digest": f"sha256:{sha256(body).hexdigest()}",
+        "size": len(body),
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class AttestationManifest:
+    """An attestation manifest's blobs (configuration, statement) and its exact bytes."""
+
+    config: bytes
+    statement: bytes
+    manifest: Manifest
+
+
+def attestation_manifest(statement_bytes: bytes) -> AttestationManifest:
+    """BuildKit's attestation manifest for one statement: ``unknown/unknown`` config, one layer."""
+    layer = _descriptor(IN_TOTO, statement_bytes, annotations={PREDICATE_TYPE: SLSA_V1})
+    config = canonical(
+        {
+            **UNKNOWN_PLATFORM,
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
+        }
+    )
+    raw = canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_MANIFEST,
+            "config": _descriptor(media_types.OCI_CONFIG, config),
+            "layers": [layer],
+        }
+    )
+    return AttestationManifest(config, statement_bytes, parse_manifest(raw, None, "attestation"))
+
+
+def attestation_entry(attestation: Manifest, image_digest: str) -> dict[str, object]:
+    """Its index entry: ``unknown/unknown``, and the two references to its image."""
+    return {
+        "mediaType": attestation.media_type,
+        "digest": attestation.digest,
+        "size": attestation.size,
+        "annotations": {
+            REFERENCE_DIGEST: image_digest,
+            media_types.DOCKER_REFERENCE_TYPE: media_types.ATTESTATION_MANIFEST,
+        },
+        "platform": dict(UNKNOWN_PLATFORM),
+    }
+
+
+def wrapper_index(
+    image: Manifest, platform: Platform, entries: Sequence[Mapping[str, object]]
+) -> Manifest:
+    """The Docker-29-style index of one image and its attestation entries, in that order."""
+    raw = canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": image.media_type,
+                    "digest": image.digest,
+                    "size": image.size,
+                    "platform": platform.to_json(),
+                },
+                *entries,
+            ],
+        }
+    )
+    return parse_manifest(raw, None, "wrapper index")
+
+
+async def stage_provenance(
+    client: RegistryClient, staged: Reference, facts: BuildFacts, *, name: str
+) -> Reference:
+    """Push the statement, its attestation manifest and a wrapper index next to ``staged``.
+
+    ``staged``: the staging repository @ the image digest; ``name``: the statement's subject
+    name. The wrapper's image entry has the platform of the image's own configuration.
+    Returns the staging repository @ the wrapper index's digest.
+    """
+    image = await client.get_manifest(staged)
+    if not isinstance(image.document, ImageManifest):
+        raise ResolutionError(
+            f"{staged}: expected the staged variant to be an image manifest, found a "
+            f"{image.media_type}; provenance is made for the image itself, so the build must "
+            "push one image (no attestations of its own) and return its digest"
+        )
+    config = parse_config(
+        await client.get_blob(staged, image.document.config.digest), f"configuration of {staged}"
+    )
+    platform = config.platform
+    made = attestation_manifest(statement(image.digest, name, facts))
+    for blob in (made.statement, made.config):
+        await client.put_blob(staged, blob)
+    manifest = made.manifest
+    await client.put_manifest(
+        staged.with_digest(manifest.digest), manifest.raw, manifest.media_type
+    )
+    wrapper = wrapper_index(image, platform, [attestation_entry(manifest, image.digest)])
+    pinned = staged.with_digest(wrapper.digest)
+    await client.put_manifest(pinned, wrapper.raw, wrapper.media_type)
+    return pinned
+
+
+# -- recognising one's own statement on a re-run ------------------------------------------
+
+
+async def definition_of(
+    client: RegistryClient, where: Reference, attestation: Manifest
+) -> object | None:
+    """The ``buildDefinition`` of an attestation's SLSA statement, or None when it has none."""
+    document = attestation.document
+    if not isinstance(document, ImageManifest):
+        return None
+    for layer in document.layers:
+        if layer.media_type != IN_TOTO or (layer.annotations or {}).get(PREDICATE_TYPE) != SLSA_V1:
+            continue
+        try:
+            body = json.loads(await client.get_blob(where, layer.digest))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        predicate = body.get("predicate") if isinstance(body, dict) else None
+        return predicate.get("buildDefinition") if isinstance(predicate, dict) else None
+    return None
+
+
+async def published_index(client: RegistryClient, tag: Reference) -> Manifest | None:
+    """What a tag the job writes holds now, when it is an index that may carry attestations."""
+    if await client.head_manifest(tag) is None:
+        return None
+    found = await client.get_manifest(tag)
+    return found if isinstance(found.document, ImageIndex) else None
+
+
+async def reuse_published(
+    client: RegistryClient,
+    target: Reference,
+    published: Manifest | None,
+    variant: ResolvedVariant,
+    facts: BuildFacts,
+) -> ResolvedVariant:
+    """The variant with the target's own attestation when it says this very build.
+
+    A statement carries the times and the invocation id of its run, so two runs of one
+    build never make equal bytes. When ``published`` (what the tag holds now) has an SLSA
+    attestation about the same image whose ``buildDefinition`` equals this run's, that
+    attestation is kept, entry and bytes: an identical re-run plans exactly what is published.
+    """
+    if published is None or not variant.attestations:
+        return variant
+    theirs = await fetch_attestations(client, target, published, variant.manifest.digest)
+    wanted = json.loads(canonical(build_definition(facts)))
+    for candidate in theirs:
+        if await definition_of(client, target, candidate.manifest) == wanted:
+            return replace(variant, attestations=(candidate,))
+    return variant
