@@ -295,10 +295,19 @@ def test_publish_variant_pushes_a_docker29_index_and_the_split_flow_keeps_it(
         "sha256": image.split(":")[1]
     }
 
+    held = manifest_digest(target.host, REPOSITORY, "v3.0.0-amd64")
+    assert amd64.outcome() == (
+        f"{target.host}/{REPOSITORY}:v3.0.0-amd64 created: {held} (the image {image} and its "
+        "provenance)"
+    )
+
     before = snapshot(target)
     again = run_publish_variant(staging, target, stage, Facts(), 0)
     assert snapshot(target) == before
     assert again.tag_action == "unchanged"
+    assert again.outcome().endswith(
+        f"already held {held} (the image {image} and its provenance): nothing written"
+    )
 
     assembled = run_cli(
         "assemble",

@@ -103,15 +103,22 @@ class ReleasedVariant(BaseModel):
     digest: str
     tag_action: str  # created / unchanged / moved, or what a dry run would do
     previous_digest: str | None
+    # What the tag holds when it is not the image: Docker 29's index of it and its provenance.
+    index_digest: str = ""
 
     def outcome(self) -> str:
         """What happened to its tag, from what to what."""
         tag = self.reference.partition("@")[0]
+        held = (
+            f"{self.index_digest} (the image {self.digest} and its provenance)"
+            if self.index_digest
+            else self.digest
+        )
         if self.tag_action == "moved":
-            return f"{tag} moved from {self.previous_digest} to {self.digest}"
+            return f"{tag} moved from {self.previous_digest} to {held}"
         if self.tag_action == "unchanged":
-            return f"{tag} already held {self.digest}: nothing written"
-        return f"{tag} created: {self.digest}"
+            return f"{tag} already held {held}: nothing written"
+        return f"{tag} created: {held}"
 
 
 class ReleaseReport(BaseModel):
@@ -333,4 +340,5 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
         digest=variant.manifest.digest,
         tag_action=tagged.action,
         previous_digest=tagged.current,
+        index_digest=written.digest if written is not variant.manifest else "",
     )
