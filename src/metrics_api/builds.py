@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Self
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import dagger
@@ -51,7 +52,19 @@ class VariantBuilds:
         build_args: list[str],
         source_url: str,
     ) -> Self:
-        """Builds stamped with ``source_url`` too (SOURCE first, so SOURCE=... still wins)."""
+        """Builds stamped with ``source_url`` too (SOURCE first, so SOURCE=... still wins).
+
+        The URL becomes an image label and a provenance field anyone who pulls can read,
+        so one that carries a user or password is refused.
+        """
+        address = urlsplit(source_url)
+        if "@" in address.netloc:
+            msg = (
+                "expected --source-url without a user or password (it is stamped into the "
+                f"images and their provenance for anyone to read), found one in "
+                f"{address.hostname or 'the URL'}'s address; drop it"
+            )
+            raise PipelineError(msg)
         stamps = [f"SOURCE={source_url}", *build_args] if source_url else build_args
         return cls(source, version, revision, stamps, source_url)
 

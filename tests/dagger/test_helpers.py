@@ -1,8 +1,13 @@
+from typing import TYPE_CHECKING, cast
+
 import pytest
 
 from metrics_api.arguments import check_format
-from metrics_api.builds import build_arguments
+from metrics_api.builds import VariantBuilds, build_arguments
 from metrics_api.pipeline_errors import PipelineError
+
+if TYPE_CHECKING:
+    import dagger
 
 pytestmark = pytest.mark.dagger
 
@@ -32,3 +37,20 @@ def test_unknown_format_is_refused_before_any_work() -> None:
     check_format("json")
     with pytest.raises(PipelineError, match="expected --format text or json, found 'yaml'"):
         check_format("yaml")
+
+
+def test_a_source_url_with_credentials_is_refused_before_any_build() -> None:
+    """It would be stamped into an image label and the provenance, readable by anyone."""
+    with pytest.raises(PipelineError) as refused:
+        VariantBuilds.stamped(
+            cast("dagger.Directory", None), "v2.0.0", "r", [], "https://ci:s3cret@git.example.com/x"
+        )
+    assert "s3cret" not in str(refused.value)
+    assert str(refused.value) == (
+        "expected --source-url without a user or password (it is stamped into the images and "
+        "their provenance for anyone to read), found one in git.example.com's address; drop it"
+    )
+    plain = VariantBuilds.stamped(
+        cast("dagger.Directory", None), "v2.0.0", "r", [], "https://git.example.com/x"
+    )
+    assert plain.build_args == ["SOURCE=https://git.example.com/x"]
