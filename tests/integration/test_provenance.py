@@ -28,6 +28,7 @@ from support.stager import BuildahStager, BuildFailedError, snapshot
 from metrics_api.oci import Settings, TagConflictError, open_client, parse_reference
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
+    SAME_INPUTS,
     ReleasedVariant,
     ReleaseReport,
     Staging,
@@ -93,13 +94,14 @@ def target() -> Iterator[Registry]:
         yield registry
 
 
-def run_release(
+def run_release(  # noqa: PLR0913 - the release job's knobs a test turns
     staging: Registry,
     target: Registry,
     stage: BuildahStager,
     facts: Facts | None,
     *,
     force: bool = False,
+    dry_run: bool = False,
 ) -> ReleaseReport:
     async def job() -> ReleaseReport:
         return await release(
@@ -111,6 +113,7 @@ def run_release(
             version="v3.0.0",
             settings=Settings(use_docker_config=False),
             force=force,
+            dry_run=dry_run,
             provenance=facts,
         )
 
@@ -246,6 +249,93 @@ def test_a_changed_base_image_is_a_new_statement_refused_without_force(
     message = str(refused.value)
     assert f"{target.host}/{REPOSITORY}:v3.0.0 already points at {first.assembly.digest}" in message
     assert "v3.0.0-amd64" not in message, "the images did not change"
+
+
+def test_a_fresh_build_of_the_same_inputs_keeps_the_published_release(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    first = run_release(staging, target, stage, Facts())
+    published = [stage.staged["linux/amd64"], stage.staged["linux/arm64"]]
+    before = snapshot(target)
+    for plan in parse_variant_table(DEFAULT_VARIANTS):
+        stage.rebuild(plan)  # a fresh runner: no cache, new timestamps, new digests
+
+    planned = run_release(staging, target, stage, Facts(), dry_run=True)
+    again = run_release(staging, target, stage, Facts())  # new times, new invocation ids
+
+    rebuilt = [stage.staged["linux/amd64"], stage.staged["linux/arm64"]]
+    assert not set(rebuilt) & set(published)
+    assert snapshot(target) == before, "the published images and attestations are kept"
+    for report in (planned, again):
+        assert report.assembly.digest == first.assembly.digest
+        assert [v.digest for v in report.variants] == published
+        assert [v.tag_action for v in report.variants] == [SAME_INPUTS, SAME_INPUTS]
+    assert again.assembly.tag_action == "unchanged"
+    assert again.assembly.written == []
+    amd64 = again.variants[0]
+    assert (
+        f"  linux/amd64: {amd64.reference} (unchanged: same inputs as the published build)"
+        in again.summary()
+    )
+    assert amd64.reference.endswith(f"v3.0.0-amd64@{published[0]}")
+    assert "would be unchanged: same inputs as the published build" in planned.summary()
+    # The ledger is the images kept, and the release verifies against it.
+    assert again.ok, again.summary()
+    assert [v.digest for v in again.assembly.variants] == published
+    assert [v.ledger for v in again.assembly.variants] == ["image", "image"]
+    assert again.assembly.verification is not None
+    checks = {c.name: c for c in again.assembly.verification.checks}
+    assert checks["ledger linux/amd64"].ok
+    assert checks["ledger linux/arm64"].ok
+    assert published[0] in checks["ledger linux/amd64"].detail
+
+    rebased = Facts()
+    rebased.base = "sha256:" + "3" * 64
+    with pytest.raises(TagConflictError) as refused:
+        run_release(staging, target, stage, rebased)
+    assert snapshot(target) == before
+    message = str(refused.value)
+    for platform in ("linux/amd64", "linux/arm64"):
+        assert (
+            f"{platform}: the base image golang:1.26-bookworm moved from sha256:{'1' * 64} "
+            f"to sha256:{'3' * 64}"
+        ) in message
+    assert "source folder" not in message, "only what changed is named"
+
+    moved = run_release(staging, target, stage, rebased, force=True)
+    assert moved.ok, moved.summary()
+    assert moved.assembly.tag_action == "moved"
+    assert [v.digest for v in moved.variants] == rebuilt
+    assert [v.tag_action for v in moved.variants] == ["moved", "moved"]
+    assert manifest_digest(target.host, REPOSITORY, "v3.0.0-amd64") == rebuilt[0]
+
+
+def test_publish_variant_keeps_a_published_build_of_the_same_inputs(
+    staging: Registry, target: Registry, containers: ContainersEnv
+) -> None:
+    stage = BuildahStager(containers)
+    first = run_publish_variant(staging, target, stage, Facts(), 0)
+    before = snapshot(target)
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[0])
+
+    again = run_publish_variant(staging, target, stage, Facts(), 0)
+
+    assert stage.staged["linux/amd64"] != first.digest
+    assert snapshot(target) == before
+    assert (again.tag_action, again.digest) == (SAME_INPUTS, first.digest)
+    assert again.index_digest == first.index_digest
+    assert "built from the same inputs as this build: kept, nothing written" in again.outcome()
+
+    changed = Facts()
+    changed.base = "sha256:" + "4" * 64
+    with pytest.raises(TagConflictError) as refused:
+        run_publish_variant(staging, target, stage, changed, 0)
+    assert snapshot(target) == before
+    assert (
+        f"linux/amd64: the base image golang:1.26-bookworm moved from sha256:{'1' * 64} "
+        f"to sha256:{'4' * 64}"
+    ) in str(refused.value)
 
 
 def test_a_failing_build_writes_no_attestation(

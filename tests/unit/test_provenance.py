@@ -17,6 +17,8 @@ from metrics_api.oci.release.provenance import (
     BuildFacts,
     attestation_entry,
     attestation_manifest,
+    build_definition,
+    input_changes,
     statement,
 )
 
@@ -148,3 +150,45 @@ def test_the_attestation_manifest_is_in_buildkits_layout() -> None:
         },
         "platform": {"architecture": "unknown", "os": "unknown"},
     }
+
+
+def test_the_differences_of_two_builds_name_what_changed() -> None:
+    published = build_definition(facts())
+    moved = [BaseImage(uri="golang:1.26-bookworm", digest="sha256:" + "d" * 64)]
+    new = build_definition(
+        facts(
+            base_images=moved,
+            source_digest="sha256:" + "e" * 64,
+            build_args={"VERSION": "v2.0.1"},
+            engine_version="v0.21.12",
+            started_on=datetime(2026, 12, 5, tzinfo=UTC),
+            invocation_id="run-2",
+        )
+    )
+
+    assert input_changes("linux/amd64", published, new) == [
+        f"linux/amd64: the source folder changed (sha256:{'b' * 64} → sha256:{'e' * 64})",
+        (
+            f"linux/amd64: the base image golang:1.26-bookworm moved from sha256:{'c' * 64} to "
+            f"sha256:{'d' * 64}"
+        ),
+        (
+            'linux/amd64: the parameter buildArgs changed from {"VERSION": "v2.0.0"} to '
+            '{"VERSION": "v2.0.1"}'
+        ),
+        'linux/amd64: the setting engineVersion changed from "v0.21.11" to "v0.21.12"',
+    ]
+    # Times and invocation ids are no inputs: equal inputs, no difference.
+    later = facts(started_on=datetime(2026, 12, 5, tzinfo=UTC), invocation_id="run-2")
+    assert input_changes("linux/amd64", published, build_definition(later)) == []
+
+
+def test_an_added_or_dropped_base_image_is_named() -> None:
+    alpine = BaseImage(uri="alpine:3.22", digest="sha256:" + "f" * 64)
+    published = build_definition(facts())
+    new = build_definition(facts(base_images=[alpine]))
+
+    assert input_changes("linux/arm64", published, new) == [
+        f"linux/arm64: the base image alpine:3.22 is new (sha256:{'f' * 64})",
+        "linux/arm64: the base image golang:1.26-bookworm is no longer used",
+    ]

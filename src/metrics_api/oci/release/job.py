@@ -30,6 +30,7 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
 from metrics_api.oci.release.provenance import (
     BuildFacts,
+    Reuse,
     published_index,
     reuse_published,
     stage_provenance,
@@ -44,6 +45,8 @@ from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
 DEFAULT_VARIANTS = ("linux/amd64=app-amd64", "linux/arm64=app-arm64")
+# The tag action of a variant whose new build had the published build's inputs: kept.
+SAME_INPUTS = "unchanged (same inputs)"
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class ReleasedVariant(BaseModel):
     platform: str
     reference: str  # REGISTRY/REPO:VERSION-ARCH@DIGEST in the target
     digest: str
-    tag_action: str  # created / unchanged / moved, or what a dry run would do
+    tag_action: str  # created / unchanged / unchanged (same inputs) / moved, or a dry run's
     previous_digest: str | None
     # What the tag holds when it is not the image: Docker 29's index of it and its provenance.
     index_digest: str = ""
@@ -118,6 +121,11 @@ class ReleasedVariant(BaseModel):
             return f"{tag} moved from {self.previous_digest} to {held}"
         if self.tag_action == "unchanged":
             return f"{tag} already held {held}: nothing written"
+        if self.tag_action == SAME_INPUTS:
+            return (
+                f"{tag} already held {held}, built from the same inputs as this build: "
+                "kept, nothing written"
+            )
         return f"{tag} created: {held}"
 
 
@@ -138,12 +146,18 @@ class ReleaseReport(BaseModel):
         would = "would be " if dry_run else ""
         lines = [f"release {self.target}: {'dry run, nothing written' if dry_run else 'ok'}"]
         lines.extend(
-            f"  {v.platform}: {v.reference} ({would}{_action(v.digest, v.previous_digest)})"
-            for v in self.variants
+            f"  {v.platform}: {v.reference} ({would}{_variant_action(v)})" for v in self.variants
         )
         index = _action(assembly.digest, assembly.previous_digest)
         lines.append(f"  index {assembly.digest} ({would}{index})")
         return "\n".join(lines + assembly.outcome_lines())
+
+
+def _variant_action(variant: ReleasedVariant) -> str:
+    """A variant's tag action; a kept published build says why it was kept."""
+    if variant.tag_action == SAME_INPUTS:
+        return "unchanged: same inputs as the published build"
+    return _action(variant.digest, variant.previous_digest)
 
 
 def _action(digest: str, previous: str | None) -> str:
@@ -197,10 +211,10 @@ async def _reuse_all(
     client: RegistryClient,
     target: Reference,
     resolved: Sequence[tuple[ResolvedVariant, BuildFacts | None]],
-) -> list[ResolvedVariant]:
-    """Each variant, with the target's attestation where it says the same build."""
+) -> list[Reuse]:
+    """Each variant, or the target's image and attestation where they say the same build."""
     if all(facts is None for _, facts in resolved):
-        return [variant for variant, _ in resolved]
+        return [Reuse(variant) for variant, _ in resolved]
     published = await published_index(client, target)
     return await run_all(
         [
@@ -212,8 +226,13 @@ async def _reuse_all(
     )
 
 
-async def _same(variant: ResolvedVariant) -> ResolvedVariant:
-    return variant
+async def _same(variant: ResolvedVariant) -> Reuse:
+    return Reuse(variant)
+
+
+def _tag_action(action: str, reuse: Reuse) -> str:
+    """The tag's action, saying when it is unchanged because the published build was kept."""
+    return SAME_INPUTS if action == "unchanged" and reuse.same_inputs else action
 
 
 async def release(  # noqa: PLR0913 - mirrors `dagger call release`
@@ -262,16 +281,23 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
                 for ref, p, tag in zip(staged, plans, tags, strict=True)
             ]
         )
-        variants = await _reuse_all(client, target, resolved)
+        reused = await _reuse_all(client, target, resolved)
+        variants = [reuse.variant for reuse in reused]
         index = build_index(variants, annotations=notes)
         wanted = [(target, index)] + [
             (target.with_tag(tag), variant.manifest)
             for tag, variant in zip(tags, variants, strict=True)
         ]
         release_tag, *variant_tags = await plan_tags(client, wanted)
-        refuse_moves([release_tag, *variant_tags], force)
-        # The image digests each stage returned are this release's ledger.
-        recorded = [ref.digest for ref in staged]
+        refuse_moves(
+            [release_tag, *variant_tags], force, why=[c for r in reused for c in r.changes]
+        )
+        # The image digests each stage returned are this release's ledger, but for a kept
+        # published build (same inputs): its image is what the release holds.
+        recorded = [
+            reuse.variant.manifest.digest if reuse.same_inputs else ref.digest
+            for reuse, ref in zip(reused, staged, strict=True)
+        ]
         outcome = None
         if not dry_run:
             outcome = await publish_index(
@@ -292,10 +318,10 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             platform=str(variant.declared),
             reference=f"{plan.reference}@{variant.manifest.digest}",
             digest=variant.manifest.digest,
-            tag_action=plan.action,
+            tag_action=_tag_action(plan.action, reuse),
             previous_digest=plan.current,
         )
-        for variant, plan in zip(variants, tagged, strict=True)
+        for variant, plan, reuse in zip(variants, tagged, reused, strict=True)
     ]
     return ReleaseReport(ok=assembly.ok, target=str(target), variants=released, assembly=assembly)
 
@@ -327,18 +353,19 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
         resolved = await _resolve_staged(
             client, staged, plan, provenance, name, keep_attestations=False
         )
-        (variant,) = await _reuse_all(client, target, [resolved])
+        (reuse,) = await _reuse_all(client, target, [resolved])
+        variant = reuse.variant
         written = variant.manifest
         if variant.attestations:
             entries = [attestation.entry for attestation in variant.attestations]
             written = wrapper_index(variant.manifest, variant.platform, entries)
         (wanted,) = await plan_tags(client, [(target, written)])
-        tagged = await publish_image(client, variant, wanted, force=force)
+        tagged = await publish_image(client, variant, wanted, force=force, why=reuse.changes)
     return ReleasedVariant(
         platform=str(variant.declared),
         reference=f"{target}@{variant.manifest.digest}",
         digest=variant.manifest.digest,
-        tag_action=tagged.action,
+        tag_action=_tag_action(tagged.action, reuse),
         previous_digest=tagged.current,
         index_digest=written.digest if written is not variant.manifest else "",
     )

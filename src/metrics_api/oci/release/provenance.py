@@ -27,7 +27,7 @@ from metrics_api.oci.release.attestations import (
     REFERENCE_DIGEST,
     fetch_attestations,
 )
-from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import (
     ImageIndex,
@@ -308,25 +308,117 @@ async def published_index(client: RegistryClient, tag: Reference) -> Manifest | 
     return found if isinstance(found.document, ImageIndex) else None
 
 
+def _digest_text(digest: object) -> str:
+    """An in-toto DigestSet as ``algorithm:value`` (several joined by commas)."""
+    if not isinstance(digest, dict) or not digest:
+        return "no digest"
+    return ", ".join(f"{algorithm}:{value}" for algorithm, value in sorted(digest.items()))
+
+
+def _dependencies(definition: Mapping[str, object]) -> dict[tuple[str, str], object]:
+    """A definition's resolved dependencies by name and URI, each with its digest."""
+    found = definition.get("resolvedDependencies")
+    return {
+        (str(d.get("name", "")), str(d.get("uri", ""))): d.get("digest")
+        for d in (found if isinstance(found, list) else [])
+        if isinstance(d, dict)
+    }
+
+
+def _parameters(definition: Mapping[str, object], key: str) -> dict[str, object]:
+    found = definition.get(key)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def input_changes(
+    platform: str, published: Mapping[str, object], new: Mapping[str, object]
+) -> list[str]:
+    """What differs between the published build's ``buildDefinition`` and a new one, in words.
+
+    A refusal that names the moved base image or the changed source says why a re-run is
+    a new build, where two index digests alone say nothing.
+    """
+    changes = []
+    if published.get("buildType") != new.get("buildType"):
+        changes.append(
+            f"the build type changed from {published.get('buildType')!r} to "
+            f"{new.get('buildType')!r}"
+        )
+    theirs, ours = _dependencies(published), _dependencies(new)
+    for (name, uri), digest in ours.items():
+        what = f"the {name} {uri}".rstrip() if name != "source folder" else "the source folder"
+        if (name, uri) not in theirs:
+            changes.append(f"{what} is new ({_digest_text(digest)})")
+        elif theirs[name, uri] != digest:
+            before, after = _digest_text(theirs[name, uri]), _digest_text(digest)
+            changes.append(
+                f"the source folder changed ({before} → {after})"
+                if name == "source folder"
+                else f"{what} moved from {before} to {after}"
+            )
+    changes.extend(
+        f"the {name} {uri}".rstrip() + " is no longer used"
+        for name, uri in theirs
+        if (name, uri) not in ours
+    )
+    for key, label in (("externalParameters", "parameter"), ("internalParameters", "setting")):
+        before_values, after_values = _parameters(published, key), _parameters(new, key)
+        for name in sorted(before_values.keys() | after_values.keys()):
+            old, new_value = before_values.get(name), after_values.get(name)
+            if old != new_value:
+                changes.append(
+                    f"the {label} {name} changed from {json.dumps(old)} to {json.dumps(new_value)}"
+                )
+    return [f"{platform}: {change}" for change in changes]
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """A variant as the release will write it, and how it stands to what is published."""
+
+    variant: ResolvedVariant
+    # The target's image and attestation were kept: a new build of the very same inputs.
+    same_inputs: bool = False
+    # How this build's inputs differ from the published build's (empty: unknown or none).
+    changes: tuple[str, ...] = ()
+
+
 async def reuse_published(
     client: RegistryClient,
     target: Reference,
     published: Manifest | None,
     variant: ResolvedVariant,
     facts: BuildFacts,
-) -> ResolvedVariant:
-    """The variant with the target's own attestation when it says this very build.
+) -> Reuse:
+    """The variant, or the target's own image and attestation when they say this very build.
 
-    A statement carries the times and the invocation id of its run, so two runs of one
-    build never make equal bytes. When ``published`` (what the tag holds now) has an SLSA
-    attestation about the same image whose ``buildDefinition`` equals this run's, that
-    attestation is kept, entry and bytes: an identical re-run plans exactly what is published.
+    A statement carries the times and the invocation id of its run, and an uncached build
+    carries new timestamps in its image, so two runs of one build rarely make equal bytes.
+    When ``published`` (what the tag holds now) has, for the variant's platform, an image
+    whose SLSA attestation's ``buildDefinition`` equals this run's: for the same image, that
+    attestation is kept (entry and bytes); for another image, the published image and its
+    attestations are kept, resolved from the target. Either way a re-run of the same inputs
+    plans exactly what is published. Otherwise the differences are worded for a refusal.
     """
-    if published is None or not variant.attestations:
-        return variant
-    theirs = await fetch_attestations(client, target, published, variant.manifest.digest)
+    document = published.document if published is not None else None
+    if published is None or not isinstance(document, ImageIndex) or not variant.attestations:
+        return Reuse(variant)
+    try:
+        entry = select_image(document, variant.declared, str(target))
+    except ResolutionError:
+        return Reuse(variant)  # nothing published for this platform: nothing to compare
     wanted = json.loads(canonical(build_definition(facts)))
-    for candidate in theirs:
-        if await definition_of(client, target, candidate.manifest) == wanted:
-            return replace(variant, attestations=(candidate,))
-    return variant
+    theirs = await fetch_attestations(client, target, published, entry.digest)
+    definitions = [await definition_of(client, target, c.manifest) for c in theirs]
+    for candidate, definition in zip(theirs, definitions, strict=True):
+        if definition != wanted:
+            continue
+        if entry.digest == variant.manifest.digest:
+            return Reuse(replace(variant, attestations=(candidate,)))
+        kept = await resolve_variant(
+            client, target.with_digest(published.digest), variant.declared, attestations=True
+        )
+        return Reuse(kept, same_inputs=True)
+    found = next((d for d in definitions if isinstance(d, dict)), None)
+    changes = input_changes(str(variant.declared), found, wanted) if found is not None else []
+    return Reuse(variant, changes=tuple(changes))

@@ -186,8 +186,12 @@ async def plan_tags(
     ]
 
 
-def refuse_moves(plans: Sequence[TagPlan], force: bool) -> None:
-    """Refuse, before anything is written, when a tag would move and moving was not allowed."""
+def refuse_moves(plans: Sequence[TagPlan], force: bool, why: Sequence[str] = ()) -> None:
+    """Refuse, before anything is written, when a tag would move and moving was not allowed.
+
+    ``why``: how the new build's inputs differ from the published one's, when known, so
+    the refusal says what changed rather than only two digests.
+    """
     moving = [plan for plan in plans if plan.action == "moved"]
     if moving and not force:
         found = "; ".join(
@@ -195,9 +199,10 @@ def refuse_moves(plans: Sequence[TagPlan], force: bool) -> None:
             f"{plan.manifest.digest}"
             for plan in moving
         )
+        changed = f". What changed since the published build: {'; '.join(why)}" if why else ""
         raise TagConflictError(
-            f"expected each tag to be absent or to hold what this release writes, found {found}; "
-            "nothing was written",
+            f"expected each tag to be absent or to hold what this release writes, found {found}"
+            f"{changed}; nothing was written",
             remedy=Remedy.FORCE,
         )
 
@@ -236,7 +241,12 @@ async def write_tag(
 
 
 async def publish_image(
-    client: RegistryClient, variant: ResolvedVariant, plan: TagPlan, *, force: bool
+    client: RegistryClient,
+    variant: ResolvedVariant,
+    plan: TagPlan,
+    *,
+    force: bool,
+    why: Sequence[str] = (),
 ) -> TagPlan:
     """Copy one image into the tag's repository, then point the tag at it.
 
@@ -245,7 +255,7 @@ async def publish_image(
     ``force``, looked at again right before its PUT, read back after it. Returns the tag
     as it stood at that last look.
     """
-    refuse_moves([plan], force)
+    refuse_moves([plan], force, why)
     if plan.action == "unchanged":  # an identical re-run writes nothing
         return plan
     await ensure_variant(client, plan.reference, variant)
