@@ -22,7 +22,7 @@ from support.oci_cli import AuthRegistry, TlsRegistry, Variants
 from support.pass_store import PassStore, create_pass_store
 from support.proc import ToolMissingError, run
 from support.registry import Registry, RegistryStartError, free_port, start_registry
-from support.registry_kinds import DISTRIBUTION_2_8, KINDS, RegistryKind
+from support.registry_kinds import DISTRIBUTION_2_8, DISTRIBUTION_3, KINDS, RegistryKind
 from support.token_registry import ACCOUNTS, CI_BOT, TOKEN_REGISTRIES, TokenRegistry
 from support.token_server import TokenServer, start_token_server
 
@@ -214,6 +214,20 @@ def proxy(variants: Variants) -> Iterator[FaultProxy]:
     """A fault proxy in front of the variants' registry, no faults until a test sets some."""
     with start_proxy(variants.registry.host) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def staging() -> Iterator[Registry]:
+    """The release tests' staging registry, one per module: Dagger's runs `registry:3`."""
+    with DISTRIBUTION_3.start() as registry:
+        yield registry
+
+
+@pytest.fixture
+def target() -> Iterator[Registry]:
+    """The registry released to, empty at the start of each test."""
+    with start_registry() as registry:
+        yield registry
 
 
 @pytest.fixture

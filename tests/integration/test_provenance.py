@@ -8,7 +8,6 @@ snapshots prove that a refused release and an identical re-run write nothing.
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from support.go_tools import BUILDX, require_go_tool
 from support.images import skopeo_inspect_platform
 from support.oci_cli import run_cli
 from support.proc import run
-from support.registry import Registry, start_registry
-from support.registry_kinds import DISTRIBUTION_3
+from support.registry import Registry
 from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import Settings, TagConflictError, open_client, parse_reference
@@ -78,20 +76,6 @@ class Facts:
             finished_on=now,
             invocation_id=str(uuid.uuid4()),
         )
-
-
-@pytest.fixture(scope="module")
-def staging() -> Iterator[Registry]:
-    """The throwaway registry the variants are built into: Dagger's runs `registry:3`."""
-    with DISTRIBUTION_3.start() as registry:
-        yield registry
-
-
-@pytest.fixture
-def target() -> Iterator[Registry]:
-    """The registry released to, empty at the start of each test."""
-    with start_registry() as registry:
-        yield registry
 
 
 def run_release(  # noqa: PLR0913 - the release job's knobs a test turns

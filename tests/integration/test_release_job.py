@@ -1,13 +1,10 @@
 """`release` for real: plan, check, then write; buildah stands in for Dagger's build and push."""
 
-from collections.abc import Iterator
-
 import anyio
 import pytest
 from support.containers import ContainersEnv
 from support.docker29 import manifest_digest
-from support.registry import Registry, start_registry
-from support.registry_kinds import DISTRIBUTION_3
+from support.registry import Registry
 from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
@@ -23,20 +20,6 @@ from metrics_api.oci.release.job import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def staging() -> Iterator[Registry]:
-    """The throwaway registry the variants are built into: Dagger's runs `registry:3`."""
-    with DISTRIBUTION_3.start() as registry:
-        yield registry
-
-
-@pytest.fixture
-def target() -> Iterator[Registry]:
-    """The registry released to, empty at the start of each test."""
-    with start_registry() as registry:
-        yield registry
 
 
 def run_release(  # noqa: PLR0913 - the options a test varies

@@ -13,12 +13,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from hashlib import sha256
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import (
@@ -409,7 +411,9 @@ async def reuse_published(
         return Reuse(variant)  # nothing published for this platform: nothing to compare
     wanted = json.loads(canonical(build_definition(facts)))
     theirs = await fetch_attestations(client, target, published, entry.digest)
-    definitions = [await definition_of(client, target, c.manifest) for c in theirs]
+    definitions = await run_all(
+        [partial(definition_of, client, target, c.manifest) for c in theirs]
+    )
     for candidate, definition in zip(theirs, definitions, strict=True):
         if definition != wanted:
             continue
