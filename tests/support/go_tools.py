@@ -80,7 +80,18 @@ CRANE = GoTool("crane", "github.com/google/go-containerregistry/cmd/crane", "v0.
 REFERRERS_REGISTRY = LocalGoTool("referrers-registry", Path(__file__).parent / "referrers_registry")
 # `docker buildx imagetools inspect` reads a release's provenance as Docker's tools do.
 BUILDX = GoTool("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
-TOOLS: tuple[GoTool | LocalGoTool, ...] = (DISTRIBUTION_V3, CRANE, REFERRERS_REGISTRY, BUILDX)
+# The two cosign generations a consumer verifies a signed release with: v2 reads the
+# `sha256-<hex>.sig` / `.att` tags, v3 writes Sigstore bundles and reads both.
+COSIGN_V2 = GoTool("cosign", "github.com/sigstore/cosign/v2/cmd/cosign", "v2.6.5")
+COSIGN_V3 = GoTool("cosign", "github.com/sigstore/cosign/v3/cmd/cosign", "v3.1.3")
+TOOLS: tuple[GoTool | LocalGoTool, ...] = (
+    DISTRIBUTION_V3,
+    CRANE,
+    REFERRERS_REGISTRY,
+    BUILDX,
+    COSIGN_V2,
+    COSIGN_V3,
+)
 
 
 def require_go_tool(tool: GoTool | LocalGoTool) -> str:

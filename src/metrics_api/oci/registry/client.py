@@ -147,6 +147,17 @@ class RegistryClient:
 
     async def get_manifest(self, ref: Reference, *, just_pushed: bool = False) -> Manifest:
         """Fetch a manifest or index by tag or digest and check its bytes."""
+        manifest = await self._get_manifest(ref, just_pushed=just_pushed, missing_ok=False)
+        assert manifest is not None  # noqa: S101 - a 404 raised
+        return manifest
+
+    async def find_manifest(self, ref: Reference) -> Manifest | None:
+        """Like ``get_manifest``, but None when the tag or digest does not exist (one request)."""
+        return await self._get_manifest(ref, just_pushed=False, missing_ok=True)
+
+    async def _get_manifest(
+        self, ref: Reference, *, just_pushed: bool, missing_ok: bool
+    ) -> Manifest | None:
         what = f"fetching manifest {ref}"
         try:
             response = await self.transport.request(
@@ -160,6 +171,8 @@ class RegistryClient:
             )
         except BodyTooLargeError as refused:
             raise _too_large(refused, what) from None
+        if missing_ok and response.status_code == httpx.codes.NOT_FOUND:
+            return None
         self._expect(response, {200}, what, missing_hint=f"check that {ref} was pushed")
         raw = response.content
         if not _is_json(raw):  # before the digest checks: this is no registry's answer at all

@@ -1,0 +1,1 @@
+"""Signatures by digest that cosign verifies: keys, cosign's formats, signing and checking."""

@@ -1,0 +1,202 @@
+"""Sign a release by digest: look at its signature tags first, then add only what is missing.
+
+Planned with the release's check (reads only), written after the index verified and
+before any tag moves. A ``.sig`` or ``.att`` tag is a set cosign appends to: a signature
+already there by the same key is found and nothing is written (ECDSA signatures differ
+on every run, so signing again would pile up copies); another key's signatures are kept
+and the new one is added next to them. Nothing is ever removed from those tags.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Protocol
+
+from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.errors import VerificationError
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.signing import cosign_format as cosign
+from metrics_api.oci.signing.keys import PublicKey
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import compute_digest
+from metrics_api.oci.spec.models import Manifest
+from metrics_api.oci.spec.reference import Reference
+
+
+class Signer(Protocol):
+    """What signs: a key today; a keyless signer (a Fulcio certificate) would add
+    its certificate and transparency-log entry through ``annotations``."""
+
+    @property
+    def public(self) -> PublicKey:
+        """The key its signatures verify with."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """An ECDSA P-256 signature of ``data`` (SHA-256), ASN.1 DER."""
+        ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A manifest to sign by digest, and the in-toto statements about it to attest."""
+
+    what: str  # "index", "linux/amd64 image": how reports name it
+    digest: str
+    statements: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoragePlan:
+    """One ``.sig`` or ``.att`` tag as the check found it, and what this key must add."""
+
+    tag: Reference
+    subject: Subject
+    kind: str  # "signature" or "attestation"
+    found: Manifest | None
+    missing: tuple[bytes, ...]  # payloads (or statements) with no entry by this key yet
+    others: int  # entries no key of ours made: kept as they are
+
+    @property
+    def action(self) -> str:
+        """``add`` when this key's entry is missing, else ``present``."""
+        return "add" if self.missing else "present"
+
+
+@dataclass(frozen=True)
+class SigningPlan:
+    """Every storage tag a release signs, and the key that signs."""
+
+    key_id: str
+    tags: tuple[StoragePlan, ...]
+
+
+async def _blobs(client: RegistryClient, plan_tag: Reference, found: Manifest | None) -> list[
+    tuple[dict[str, object], bytes]
+]:
+    layers = cosign.existing_layers(found)
+    data = await run_all(
+        [partial(client.get_blob, plan_tag, str(layer.get("digest"))) for layer in layers]
+    )
+    return list(zip(layers, data, strict=True))
+
+
+def _is_signature_by(layer: dict[str, object], data: bytes, digest: str, key: PublicKey) -> bool:
+    if layer.get("mediaType") != cosign.SIMPLE_SIGNING or cosign.signed_digest(data) != digest:
+        return False
+    signature = cosign.layer_signature(layer)
+    return signature is not None and key.verifies(data, signature)
+
+
+async def _plan_tag(  # noqa: PLR0913 - one storage tag, its context passed in
+    client: RegistryClient,
+    tag: Reference,
+    subject: Subject,
+    kind: str,
+    wanted: Sequence[bytes],
+    key: PublicKey,
+    found: Manifest | None,
+) -> StoragePlan:
+    """What ``tag`` holds, and which of ``wanted`` still needs an entry by ``key``."""
+    covered: set[bytes] = set()
+    others = 0
+    for layer, data in await _blobs(client, tag, found):
+        if kind == "signature":
+            mine = _is_signature_by(layer, data, subject.digest, key)
+            if mine:
+                covered.update(wanted)
+        else:
+            opened = cosign.open_envelope(data)
+            mine = opened is not None and opened.signed_by(key)
+            if mine and opened is not None:
+                covered.add(opened.statement)
+        others += not mine
+    missing = tuple(payload for payload in wanted if payload not in covered)
+    return StoragePlan(tag, subject, kind, found, missing, others)
+
+
+async def _plan_subject(
+    client: RegistryClient, repository: Reference, subject: Subject, key: PublicKey
+) -> list[StoragePlan]:
+    signature_tag = cosign.storage_tag(repository, subject.digest, cosign.SIGNATURE_SUFFIX)
+    wanted = [(signature_tag, "signature", [cosign.simple_signing_payload(repository, subject.digest)])]
+    if subject.statements:
+        attestation_tag = cosign.storage_tag(repository, subject.digest, cosign.ATTESTATION_SUFFIX)
+        wanted.append((attestation_tag, "attestation", list(subject.statements)))
+    found = await run_all([partial(client.find_manifest, tag) for tag, _, _ in wanted])
+    return await run_all(
+        [
+            partial(_plan_tag, client, tag, subject, kind, payloads, key, manifest)
+            for (tag, kind, payloads), manifest in zip(wanted, found, strict=True)
+        ]
+    )
+
+
+async def plan_signing(
+    client: RegistryClient, repository: Reference, subjects: Sequence[Subject], signer: Signer
+) -> SigningPlan:
+    """Read every signature tag of ``subjects``: what this key already signed, what it will."""
+    planned = await run_all(
+        [partial(_plan_subject, client, repository, s, signer.public) for s in subjects]
+    )
+    return SigningPlan(signer.public.key_id, tuple(p for plans in planned for p in plans))
+
+
+def _new_layer(plan: StoragePlan, payload: bytes, signer: Signer) -> cosign.Layer:
+    if plan.kind == "signature":
+        return cosign.signature_layer(payload, signer.sign(payload))
+    facts = cosign.statement_facts(payload)
+    predicate_type = facts[0] if facts else ""
+    signature = signer.sign(cosign.pae(cosign.IN_TOTO, payload))
+    return cosign.attestation_layer(payload, signature, predicate_type)
+
+
+async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) -> StoragePlan:
+    """Add this key's missing entries to one tag, on top of what it holds right now."""
+    latest = await client.find_manifest(plan.tag)
+    if (latest.digest if latest else None) != (plan.found.digest if plan.found else None):
+        # Another signer wrote since the check: add to what it wrote, never replace it.
+        payloads = plan.missing if plan.kind == "attestation" else plan.missing[:1]
+        plan = await _plan_tag(
+            client, plan.tag, plan.subject, plan.kind, payloads, signer.public, latest
+        )
+    if not plan.missing:
+        return plan
+    added = [_new_layer(plan, payload, signer) for payload in plan.missing]
+    layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
+    config = cosign.storage_config(layers)
+    await run_all([partial(client.put_blob, plan.tag, blob) for blob in [config, *(a.data for a in added)]])
+    raw = cosign.storage_manifest(config, layers)
+    await client.put_manifest(plan.tag, raw, media_types.OCI_MANIFEST)
+    stored = await client.head_manifest(plan.tag)
+    written = compute_digest(raw)
+    if stored is None or stored.digest != written:
+        raise VerificationError(
+            f"after signing, {plan.tag} holds {stored.digest if stored else 'nothing'}, "
+            f"expected {written}: another signer wrote it in the same moment; run the "
+            "release again (it adds only the signatures still missing)"
+        )
+    return replace(plan, found=latest)
+
+
+async def write_signing(client: RegistryClient, plan: SigningPlan, signer: Signer) -> list[str]:
+    """Write every missing signature and attestation; a line for each tag written."""
+    todo = [tag for tag in plan.tags if tag.missing]
+    written = await run_all([partial(_write_tag, client, tag, signer) for tag in todo])
+    return [describe(tag, plan.key_id) for tag in written if tag.missing]
+
+
+def describe(plan: StoragePlan, key_id: str, *, would: bool = False) -> str:
+    """One report line: which subject, where, by which key, and what else is there."""
+    kind = "signed attestation" if plan.kind == "attestation" else "signature"
+    count = f"{len(plan.missing)} " if len(plan.missing) > 1 else ""
+    if plan.action == "present":
+        head = f"{kind} of {plan.subject.what} {plan.subject.digest} by key {key_id} already in {plan.tag.tag}"
+    else:
+        verb = "would add" if would else "added"
+        head = f"{verb} {count}{kind} of {plan.subject.what} {plan.subject.digest} by key {key_id} to {plan.tag.tag}"
+    if plan.others:
+        plural = "ies" if plan.others > 1 and plan.kind == "attestation" else ("s" if plan.others > 1 else "")
+        noun = "attestation" + ("s" if plan.others > 1 else "") if plan.kind == "attestation" else f"signature{plural}"
+        head += f", next to {plan.others} {noun} by other keys"
+    return head
