@@ -7,13 +7,12 @@ snapshots prove that a refused release and an identical re-run write nothing.
 
 import json
 import os
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from support.build_facts import Facts
 from support.containers import ContainersEnv
 from support.docker29 import get_blob, get_manifest, manifest_digest
 from support.go_tools import BUILDX, require_go_tool
@@ -30,7 +29,6 @@ from metrics_api.oci.release.job import (
     ReleasedVariant,
     ReleaseReport,
     Staging,
-    VariantPlan,
     parse_variant_table,
     publish_variant,
     release,
@@ -40,42 +38,12 @@ from metrics_api.oci.release.provenance import (
     BUILD_TYPE,
     BUILDER_ID,
     SLSA_V1,
-    BaseImage,
-    BuildFacts,
 )
 
 pytestmark = pytest.mark.integration
 
 REPOSITORY = "metrics-api"
 ATTESTATION = {"vnd.docker.reference.type": "attestation-manifest"}
-
-
-class Facts:
-    """Build facts per variant: a fresh invocation id and real times on every call."""
-
-    def __init__(self) -> None:
-        self.base = "sha256:" + "1" * 64
-        self.calls: list[tuple[str, str]] = []
-
-    async def __call__(self, plan: VariantPlan, image: str) -> BuildFacts:
-        self.calls.append((str(plan.platform), image))
-        now = datetime.now(UTC)
-        return BuildFacts(
-            platform=str(plan.platform),
-            folder=plan.directory,
-            dockerfile=plan.dockerfile,
-            version="v3.0.0",
-            revision="0" * 40,
-            source_url="https://git.example.com/metrics-api",
-            build_args={"VERSION": "v3.0.0"},
-            engine_version="v0.21.11",
-            module_version="0.1.0",
-            source_digest="sha256:" + "2" * 64,
-            base_images=[BaseImage(uri="golang:1.26-bookworm", digest=self.base)],
-            started_on=now,
-            finished_on=now,
-            invocation_id=str(uuid.uuid4()),
-        )
 
 
 def run_release(  # noqa: PLR0913 - the release job's knobs a test turns

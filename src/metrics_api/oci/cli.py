@@ -32,6 +32,7 @@ from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import MODES, keep_attestations
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.signing.keys import PublicKey, SigningKey, load_public_keys, load_signing_key
 from metrics_api.oci.spec.reference import parse_reference
 
 PROG = "metrics-oci"
@@ -260,6 +261,19 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     assemble.add_argument(
         "--dry-run", action="store_true", help="resolve and print the index, push nothing"
     )
+    assemble.add_argument(
+        "--signing-key",
+        metavar="PATH",
+        help="sign the index, each image and each attestation by digest with this key: "
+        "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 private key",
+    )
+    assemble.add_argument(
+        "--signing-password-env",
+        default="COSIGN_PASSWORD",
+        metavar="NAME",
+        help="the environment variable that holds the signing key's password "
+        "(default: COSIGN_PASSWORD, as cosign reads it)",
+    )
 
     verify = commands.add_parser(
         "verify",
@@ -285,6 +299,15 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         action="store_true",
         help="fail unless each platform has exactly one SLSA provenance attestation about "
         "its image (without it, provenance is reported when the index has attestations)",
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="require a signature by this key (cosign.pub) on the index and each image, and a "
+        "signed provenance attestation on each image that has provenance; repeatable: any "
+        "of the keys will do",
     )
     return parser
 
@@ -332,6 +355,39 @@ def _ca_certificates(path: str | None) -> str:
     return text
 
 
+def _read(path: str, flag: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise InvalidInputError(
+            f"expected {flag} to name a readable file with {what}, found {path!r} "
+            f"({error.strerror or error}); check the path"
+        ) from None
+
+
+def _signing_key(args: argparse.Namespace) -> SigningKey | None:
+    """The ``--signing-key``, opened with its password, checked before any request."""
+    if not args.signing_key:
+        return None
+    data = _read(args.signing_key, "--signing-key", "a private key")
+    password = os.environ.get(args.signing_password_env)
+    return load_signing_key(
+        data,
+        password,
+        where=f"--signing-key {args.signing_key}",
+        password_source=f"${args.signing_password_env}",
+    )
+
+
+def _public_keys(paths: Sequence[str]) -> list[PublicKey]:
+    """Every key of every ``--public-key`` file."""
+    keys = []
+    for path in paths:
+        data = _read(path, "--public-key", "a PEM public key")
+        keys.extend(load_public_keys(data, f"--public-key {path}"))
+    return keys
+
+
 async def _run(
     args: argparse.Namespace, stats: ClientStats
 ) -> VariantReport | AssembleReport | VerificationReport:
@@ -340,12 +396,18 @@ async def _run(
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
+        public_keys = _public_keys(args.public_key)
         async with jobs.open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(
-                client, args.target, ledger, require_provenance=args.require_provenance
+                client,
+                args.target,
+                ledger,
+                require_provenance=args.require_provenance,
+                public_keys=public_keys,
             )
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
+    signer = _signing_key(args)
     async with jobs.open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,
@@ -356,6 +418,7 @@ async def _run(
             force=args.force,
             dry_run=args.dry_run,
             keep_attestations=keep_attestations(args.attestations),
+            signer=signer,
         )
 
 

@@ -22,7 +22,11 @@ from metrics_api.oci.release.assemble import build_index, index_annotations, ind
 from metrics_api.oci.release.publish import PublishOutcome, TagPlan, publish_index
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.release.signatures import Signing, plan_release_signing
 from metrics_api.oci.release.verify import Ledger, entry_report, label_ledger, verify_index
+from metrics_api.oci.signing.check import check_release_signatures
+from metrics_api.oci.signing.keys import PublicKey
+from metrics_api.oci.signing.store import Signer, describe
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.platform import Platform, parse_platform
@@ -242,10 +246,13 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     force: bool = False,
     dry_run: bool = False,
     keep_attestations: bool = False,
+    signer: Signer | None = None,
 ) -> AssembleReport:
     """Resolve the variants, build the index, publish it safely and verify it.
 
     ``keep_attestations``: the index carries each variant's attestation manifests too.
+    ``signer``: the index and each image are signed (their statements attested) after the
+    index verified, before the tag moves.
     """
     target_ref = parse_target(target)
     # Where the tag points now is independent of the variants: ask while they resolve.
@@ -262,14 +269,24 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     expected = [request.expected_digest for request in requests]
     previous = current.digest if current else None
+    signing = None
+    if signer is not None:
+        signing = await plan_release_signing(client, target_ref, index, variants, signer)
     if dry_run:
         return assembly_report(
-            target_ref, index, variants, expected, client.stats, previous=previous
+            target_ref, index, variants, expected, client.stats, previous=previous, signing=signing
         )
     release = TagPlan(target_ref, index, previous)
-    outcome = await publish_index(client, index, variants, release, force=force)
+    outcome = await publish_index(client, index, variants, release, force=force, signing=signing)
     return assembly_report(
-        target_ref, index, variants, expected, client.stats, previous=previous, outcome=outcome
+        target_ref,
+        index,
+        variants,
+        expected,
+        client.stats,
+        previous=previous,
+        outcome=outcome,
+        signing=signing,
     )
 
 
@@ -282,6 +299,7 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     *,
     previous: str | None,
     outcome: PublishOutcome | None = None,
+    signing: Signing | None = None,
 ) -> AssembleReport:
     """The report of an assembly that was published (``outcome``), or of a dry run."""
     actions = outcome.child_actions if outcome else [""] * len(variants)
@@ -298,6 +316,12 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
         entries=[entry_report(entry) for entry in index_entries(index)],
         verification=label_ledger(outcome.verification, recorded) if outcome else None,
         written=outcome.written if outcome else [],
+        signatures=[
+            describe(tag, signing.plan.key_id, done=outcome is not None)
+            for tag in signing.plan.tags
+        ]
+        if signing
+        else [],
         index=index.raw.decode(),
         requests=stats.requests,
         retries=stats.retries,
@@ -305,12 +329,19 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
 
 
 async def verify(
-    client: RegistryClient, target: str, ledger: Ledger, *, require_provenance: bool = False
+    client: RegistryClient,
+    target: str,
+    ledger: Ledger,
+    *,
+    require_provenance: bool = False,
+    public_keys: Sequence[PublicKey] = (),
 ) -> VerificationReport:
     """Verify an index someone published against a digest ledger (one line per platform).
 
     ``require_provenance``: a platform without exactly one SLSA provenance attestation
     about its image fails the verification (otherwise it is only reported).
+    ``public_keys``: the index and each image must carry a signature by one of them, and
+    each image with provenance a signed provenance attestation.
     """
     _one_per_platform(
         [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
@@ -320,6 +351,14 @@ async def verify(
             "expected at least one PLATFORM=DIGEST expectation, found none",
             remedy=Remedy.LEDGER,
         )
-    return await verify_index(
-        client, parse_reference(target), ledger, require_provenance=require_provenance
+    reference = parse_reference(target)
+    report = await verify_index(client, reference, ledger, require_provenance=require_provenance)
+    if not public_keys or report.digest is None:
+        return report
+    signed = await check_release_signatures(
+        client, reference, report.digest, report.entries, public_keys
+    )
+    checks = [*report.checks, *signed]
+    return report.model_copy(
+        update={"checks": checks, "ok": report.ok and all(check.ok for check in signed)}
     )

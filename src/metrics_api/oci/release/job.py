@@ -40,6 +40,8 @@ from metrics_api.oci.release.provenance import (
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.release.signatures import plan_release_signing
+from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
@@ -250,13 +252,15 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     dry_run: bool = False,
     keep_attestations: bool = False,
     provenance: Provenance | None = None,
+    signer: Signer | None = None,
 ) -> ReleaseReport:
     """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
 
     ``keep_attestations``: the index carries the attestation manifests staged with each
     variant (a builder that attests pushes them), right after its image. ``provenance``:
     the facts of each build, for the SLSA provenance the index carries after each image
-    (None: no provenance).
+    (None: no provenance). ``signer``: the index, each image and each statement are
+    signed by digest once the index verified, before any tag moves.
     """
     target = parse_reference(f"{registry}/{repository}:{version}")
     tags = [variant_tag(version, plan.platform) for plan in plans]
@@ -298,10 +302,13 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             reuse.variant.manifest.digest if reuse.same_inputs else ref.digest
             for reuse, ref in zip(reused, staged, strict=True)
         ]
+        signing = None
+        if signer is not None:
+            signing = await plan_release_signing(client, target, index, variants, signer)
         outcome = None
         if not dry_run:
             outcome = await publish_index(
-                client, index, variants, release_tag, variant_tags, force=force
+                client, index, variants, release_tag, variant_tags, force=force, signing=signing
             )
         assembly = jobs.assembly_report(
             target,
@@ -311,6 +318,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             client.stats,
             previous=release_tag.current,
             outcome=outcome,
+            signing=signing,
         )
         tagged = outcome.variant_tags if outcome else variant_tags
     released = [

@@ -19,7 +19,9 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
 from metrics_api.oci.release.reports import Check, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.signatures import Signing
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
+from metrics_api.oci.signing.store import write_signing
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
@@ -282,11 +284,13 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
+    signing: Signing | None = None,
 ) -> PublishOutcome:
-    """Write children and the index by digest, verify, then the variant tags, the release last.
+    """Write children and the index by digest, verify, sign, then the tags, the release last.
 
-    The caller checked the tags (``plan_tags``, ``refuse_moves``) before calling: nothing a
-    consumer can see changes until the index verified against the ledger.
+    The caller checked the tags (``plan_tags``, ``refuse_moves``) and, with ``signing``,
+    read the signature tags before calling: nothing a consumer can see changes until the
+    index verified against the ledger, and no tag moves before its signatures are stored.
     """
     target = release.reference
     tags = [*variant_tags, release]
@@ -298,8 +302,9 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         _require_verified(report, release)
         present = ["present"] * len(variants)
         verified = _tagged(report, release)
+        signed = await _sign(client, signing)
         return PublishOutcome(
-            "unchanged", release.current, present, verified, [], list(variant_tags)
+            "unchanged", release.current, present, verified, signed, list(variant_tags)
         )
     outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
     child_actions = [action for action, _ in outcomes]
@@ -313,21 +318,25 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         partial(check_children, client, pinned, document, just_pushed=True, configs=configs),
     )
     written.append(f"index {index.digest} by digest")
-    # The last look at the tags rides along with the verification read: no round trip more.
-    report, latest = await both(
-        partial(
-            verify_index,
-            client,
-            pinned,
-            ledger_of(variants),
-            just_pushed=True,
-            pushed=index,
-            children=children,
-            configs=configs,
-        ),
-        partial(run_all, [partial(_look, client, plan.reference) for plan in tags]),
+    verification = partial(
+        verify_index,
+        client,
+        pinned,
+        ledger_of(variants),
+        just_pushed=True,
+        pushed=index,
+        children=children,
+        configs=configs,
     )
-    _require_verified(report, release)
+    look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
+    if signing is None:  # the last look rides along with the verification read
+        report, latest = await both(verification, look)
+        _require_verified(report, release)
+    else:  # signed after the index verified, and the last look after that
+        report = await verification()
+        _require_verified(report, release)
+        written.extend(await _sign(client, signing))
+        latest = await look()
     for seen in latest:
         if isinstance(seen, OciError):
             raise seen
@@ -347,6 +356,12 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     return PublishOutcome(
         final.action, final.current, child_actions, _tagged(report, release), written, tagged
     )
+
+
+async def _sign(client: RegistryClient, signing: Signing | None) -> list[str]:
+    if signing is None:
+        return []
+    return await write_signing(client, signing.plan, signing.signer)
 
 
 def _require_verified(report: VerificationReport, release: TagPlan) -> None:

@@ -116,6 +116,8 @@ class AssembleReport(_Report):
     entries: list[EntryReport]
     verification: VerificationReport | None
     written: list[str] = []  # what this job wrote to the registry, in order
+    # Each signature and signed attestation: signed, already there, or (dry run) would be.
+    signatures: list[str] = []
     index: str  # the exact index JSON that was (or, in a dry run, would be) pushed
     requests: int
     retries: int
@@ -129,11 +131,13 @@ class AssembleReport(_Report):
         return "\n".join(lines + self.outcome_lines())
 
     def outcome_lines(self) -> list[str]:
-        """What was written, in order, then the verification (nothing for a dry run)."""
+        """What was written, the signatures, then the verification (a dry run: signatures)."""
+        signed = ["signatures:", *(f"  {line}" for line in self.signatures)]
+        signed = signed if self.signatures else []
         if self.verification is None:
-            return []
+            return signed
         if self.written:
             lines = ["wrote, in order:", *(f"  {i}. {w}" for i, w in enumerate(self.written, 1))]
         else:
             lines = ["wrote nothing: the registry already held this release"]
-        return [*lines, self.verification.text()]
+        return [*lines, *signed, self.verification.text()]

@@ -35,7 +35,7 @@ def _pem_body(text: str, label: str) -> bytes | None:
     return base64.b64decode("".join(text[start + len(begin) : stop].split()))
 
 
-def _open_cosign_key(document: bytes, password: bytes, where: str) -> bytes:
+def _open_cosign_key(document: bytes, password: bytes, where: str, password_source: str) -> bytes:
     """The PKCS#8 DER inside a cosign encrypted key, or InvalidInputError."""
     from nacl.exceptions import CryptoError  # noqa: PLC0415 - only cosign keys need NaCl
     from nacl.secret import SecretBox  # noqa: PLC0415
@@ -43,9 +43,8 @@ def _open_cosign_key(document: bytes, password: bytes, where: str) -> bytes:
     try:
         sealed = json.loads(document)
         kdf, cipher = sealed["kdf"], sealed["cipher"]
-        params = kdf["params"]
-        if kdf["name"] != "scrypt" or cipher["name"] != "nacl/secretbox":
-            raise ValueError
+        params = kdf["params"] if kdf["name"] == "scrypt" else {}
+        nonce = base64.b64decode(cipher["nonce"]) if cipher["name"] == "nacl/secretbox" else b""
         secret = hashlib.scrypt(
             password,
             salt=base64.b64decode(kdf["salt"]),
@@ -55,7 +54,6 @@ def _open_cosign_key(document: bytes, password: bytes, where: str) -> bytes:
             maxmem=SCRYPT_MAX_MEMORY,
             dklen=32,
         )
-        nonce = base64.b64decode(cipher["nonce"])
         ciphertext = base64.b64decode(sealed["ciphertext"])
     except (ValueError, KeyError, TypeError):
         raise InvalidInputError(
@@ -66,8 +64,9 @@ def _open_cosign_key(document: bytes, password: bytes, where: str) -> bytes:
         return SecretBox(secret).decrypt(ciphertext, nonce)
     except CryptoError:
         raise InvalidInputError(
-            f"expected the password of the cosign private key {where}, found one that does "
-            "not open it; give the password the key was made with (cosign's COSIGN_PASSWORD)"
+            f"expected the password of the cosign private key {where}, found "
+            f"{'one that does not open it' if password else 'no password'}; give the password "
+            f"the key was made with in {password_source}"
         ) from None
 
 
@@ -128,8 +127,14 @@ def _require_p256(key: object, where: str, kind: str) -> None:
         )
 
 
-def load_signing_key(data: bytes, password: str | None, where: str) -> SigningKey:
-    """Read a cosign or PEM private key; ``where`` names it in errors (never its bytes)."""
+def load_signing_key(
+    data: bytes, password: str | None, *, where: str, password_source: str
+) -> SigningKey:
+    """Read a cosign or PEM private key, checked before any request.
+
+    ``where`` names the key and ``password_source`` where its password comes from, in
+    errors; neither the key's bytes nor the password ever appear in one.
+    """
     text = data.decode("ascii", errors="replace")
     secret = (password or "").encode()
     sealed = next(
@@ -138,19 +143,25 @@ def load_signing_key(data: bytes, password: str | None, where: str) -> SigningKe
     )
     try:
         if sealed is not None:
-            key = serialization.load_der_private_key(_open_cosign_key(sealed, secret, where), None)
+            opened = _open_cosign_key(sealed, secret, where, password_source)
+            key = serialization.load_der_private_key(opened, None)
         else:
             key = serialization.load_pem_private_key(data, secret or None)
     except TypeError:
-        wanted = "no password" if password else "a password"
+        if password:
+            raise InvalidInputError(
+                f"expected a password only for an encrypted key, found {where} unencrypted "
+                f"and a password in {password_source}; leave the password out"
+            ) from None
         raise InvalidInputError(
-            f"expected {where} to be a private key that needs {wanted}, found the opposite; "
-            f"{'leave the password out' if password else 'give its password'}"
+            f"expected the password of the encrypted key {where}, found none; give it in "
+            f"{password_source}"
         ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise InvalidInputError(
             f"expected {where} to be {KEY_FORMATS}, found something else (or a wrong "
-            "password for an encrypted PEM key); check the file and its password"
+            f"password in {password_source} for an encrypted PEM key); check the file and "
+            "its password"
         ) from None
     _require_p256(key, where, "private")
     assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101 - checked above

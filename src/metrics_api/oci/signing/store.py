@@ -24,8 +24,11 @@ from metrics_api.oci.spec.reference import Reference
 
 
 class Signer(Protocol):
-    """What signs: a key today; a keyless signer (a Fulcio certificate) would add
-    its certificate and transparency-log entry through ``annotations``."""
+    """What signs: a key today; a keyless signer would sign through the same two members.
+
+    Keyless signing adds a Fulcio certificate and a transparency-log entry to each layer;
+    the plan, check and write steps stay as they are.
+    """
 
     @property
     def public(self) -> PublicKey:
@@ -71,9 +74,9 @@ class SigningPlan:
     tags: tuple[StoragePlan, ...]
 
 
-async def _blobs(client: RegistryClient, plan_tag: Reference, found: Manifest | None) -> list[
-    tuple[dict[str, object], bytes]
-]:
+async def _blobs(
+    client: RegistryClient, plan_tag: Reference, found: Manifest | None
+) -> list[tuple[dict[str, object], bytes]]:
     layers = cosign.existing_layers(found)
     data = await run_all(
         [partial(client.get_blob, plan_tag, str(layer.get("digest"))) for layer in layers]
@@ -91,6 +94,7 @@ def _is_signature_by(layer: dict[str, object], data: bytes, digest: str, key: Pu
 async def _plan_tag(  # noqa: PLR0913 - one storage tag, its context passed in
     client: RegistryClient,
     tag: Reference,
+    *,
     subject: Subject,
     kind: str,
     wanted: Sequence[bytes],
@@ -103,8 +107,7 @@ async def _plan_tag(  # noqa: PLR0913 - one storage tag, its context passed in
     for layer, data in await _blobs(client, tag, found):
         if kind == "signature":
             mine = _is_signature_by(layer, data, subject.digest, key)
-            if mine:
-                covered.update(wanted)
+            covered.update(wanted if mine else [])
         else:
             opened = cosign.open_envelope(data)
             mine = opened is not None and opened.signed_by(key)
@@ -118,15 +121,26 @@ async def _plan_tag(  # noqa: PLR0913 - one storage tag, its context passed in
 async def _plan_subject(
     client: RegistryClient, repository: Reference, subject: Subject, key: PublicKey
 ) -> list[StoragePlan]:
-    signature_tag = cosign.storage_tag(repository, subject.digest, cosign.SIGNATURE_SUFFIX)
-    wanted = [(signature_tag, "signature", [cosign.simple_signing_payload(repository, subject.digest)])]
+    digest = subject.digest
+    signatures = cosign.storage_tag(repository, digest, cosign.SIGNATURE_SUFFIX)
+    payload = cosign.simple_signing_payload(repository, digest)
+    wanted = [(signatures, "signature", [payload])]
     if subject.statements:
-        attestation_tag = cosign.storage_tag(repository, subject.digest, cosign.ATTESTATION_SUFFIX)
-        wanted.append((attestation_tag, "attestation", list(subject.statements)))
+        attestations = cosign.storage_tag(repository, digest, cosign.ATTESTATION_SUFFIX)
+        wanted.append((attestations, "attestation", list(subject.statements)))
     found = await run_all([partial(client.find_manifest, tag) for tag, _, _ in wanted])
     return await run_all(
         [
-            partial(_plan_tag, client, tag, subject, kind, payloads, key, manifest)
+            partial(
+                _plan_tag,
+                client,
+                tag,
+                subject=subject,
+                kind=kind,
+                wanted=payloads,
+                key=key,
+                found=manifest,
+            )
             for (tag, kind, payloads), manifest in zip(wanted, found, strict=True)
         ]
     )
@@ -158,14 +172,22 @@ async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) 
         # Another signer wrote since the check: add to what it wrote, never replace it.
         payloads = plan.missing if plan.kind == "attestation" else plan.missing[:1]
         plan = await _plan_tag(
-            client, plan.tag, plan.subject, plan.kind, payloads, signer.public, latest
+            client,
+            plan.tag,
+            subject=plan.subject,
+            kind=plan.kind,
+            wanted=payloads,
+            key=signer.public,
+            found=latest,
         )
     if not plan.missing:
         return plan
     added = [_new_layer(plan, payload, signer) for payload in plan.missing]
     layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
     config = cosign.storage_config(layers)
-    await run_all([partial(client.put_blob, plan.tag, blob) for blob in [config, *(a.data for a in added)]])
+    await run_all(
+        [partial(client.put_blob, plan.tag, blob) for blob in [config, *(a.data for a in added)]]
+    )
     raw = cosign.storage_manifest(config, layers)
     await client.put_manifest(plan.tag, raw, media_types.OCI_MANIFEST)
     stored = await client.head_manifest(plan.tag)
@@ -183,20 +205,17 @@ async def write_signing(client: RegistryClient, plan: SigningPlan, signer: Signe
     """Write every missing signature and attestation; a line for each tag written."""
     todo = [tag for tag in plan.tags if tag.missing]
     written = await run_all([partial(_write_tag, client, tag, signer) for tag in todo])
-    return [describe(tag, plan.key_id) for tag in written if tag.missing]
+    return [f"{tag.kind} {tag.tag.tag} by key {plan.key_id}" for tag in written if tag.missing]
 
 
-def describe(plan: StoragePlan, key_id: str, *, would: bool = False) -> str:
-    """One report line: which subject, where, by which key, and what else is there."""
-    kind = "signed attestation" if plan.kind == "attestation" else "signature"
-    count = f"{len(plan.missing)} " if len(plan.missing) > 1 else ""
+def describe(plan: StoragePlan, key_id: str, *, done: bool) -> str:
+    """One report line: which subject, by which key, and what else its tag holds."""
+    subject = f"{plan.kind} of {plan.subject.what} {plan.subject.digest}"
     if plan.action == "present":
-        head = f"{kind} of {plan.subject.what} {plan.subject.digest} by key {key_id} already in {plan.tag.tag}"
+        line = f"{subject}: already signed by key {key_id}, nothing written"
     else:
-        verb = "would add" if would else "added"
-        head = f"{verb} {count}{kind} of {plan.subject.what} {plan.subject.digest} by key {key_id} to {plan.tag.tag}"
+        verb = "signed" if done else "would be signed"
+        line = f"{subject}: {verb} by key {key_id} in {plan.tag.tag}"
     if plan.others:
-        plural = "ies" if plan.others > 1 and plan.kind == "attestation" else ("s" if plan.others > 1 else "")
-        noun = "attestation" + ("s" if plan.others > 1 else "") if plan.kind == "attestation" else f"signature{plural}"
-        head += f", next to {plan.others} {noun} by other keys"
-    return head
+        line += f"; {plan.others} by other keys kept beside it"
+    return line

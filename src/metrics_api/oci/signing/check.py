@@ -1,0 +1,135 @@
+"""Check a published release's signatures against public keys, as ``cosign verify`` would.
+
+The index and every platform image need a signature by one of the keys, on a payload that
+names that very digest; an image that carries provenance needs a signed SLSA provenance
+attestation about it too. A signed attestation is not a signature: cosign v3 accepted an
+image that had only the former, so each is looked for under its own tag.
+"""
+
+from collections.abc import Sequence
+from functools import partial
+
+from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.release.attestations import REFERENCE_DIGEST as DOCKER_REFERENCE_DIGEST
+from metrics_api.oci.release.reports import Check, EntryReport
+from metrics_api.oci.signing import cosign_format as cosign
+from metrics_api.oci.signing.keys import PublicKey
+from metrics_api.oci.spec.reference import Reference
+
+PROVENANCE_PREFIX = "https://slsa.dev/provenance/"
+
+
+def _keys_text(keys: Sequence[PublicKey]) -> str:
+    return ", ".join(key.key_id for key in keys)
+
+
+async def _stored(
+    client: RegistryClient, tag: Reference
+) -> list[tuple[dict[str, object], bytes]] | None:
+    manifest = await client.find_manifest(tag)
+    if manifest is None:
+        return None
+    layers = cosign.existing_layers(manifest)
+    data = await run_all(
+        [partial(client.get_blob, tag, str(layer.get("digest"))) for layer in layers]
+    )
+    return list(zip(layers, data, strict=True))
+
+
+async def check_signature(
+    client: RegistryClient, repository: Reference, what: str, digest: str, keys: Sequence[PublicKey]
+) -> Check:
+    """Whether ``digest`` has a signature by one of ``keys`` on a payload naming it."""
+    tag = cosign.storage_tag(repository, digest, cosign.SIGNATURE_SUFFIX)
+    name = f"signature {what}"
+    stored = await _stored(client, tag)
+    if not stored:
+        return Check(
+            name=name,
+            ok=False,
+            detail=f"{what} {digest} has no signature ({tag.tag} is absent or empty)",
+        )
+    other_digest = invalid = 0
+    for layer, data in stored:
+        if layer.get("mediaType") != cosign.SIMPLE_SIGNING:
+            continue
+        if cosign.signed_digest(data) != digest:
+            other_digest += 1
+            continue
+        signature = cosign.layer_signature(layer)
+        signer = next(
+            (key for key in keys if signature is not None and key.verifies(data, signature)),
+            None,
+        )
+        if signer is not None:
+            return Check(
+                name=name, ok=True, detail=f"{what} {digest} signed by key {signer.key_id}"
+            )
+        invalid += 1
+    found = f"{len(stored)} in {tag.tag}: {invalid} by other keys or tampered"
+    if other_digest:
+        found += f", {other_digest} naming another digest"
+    return Check(
+        name=name,
+        ok=False,
+        detail=f"{what} {digest} has no valid signature by key {_keys_text(keys)} ({found})",
+    )
+
+
+def _attests_provenance(statement: bytes, digest: str) -> bool:
+    facts = cosign.statement_facts(statement)
+    return facts is not None and facts[0].startswith(PROVENANCE_PREFIX) and digest in facts[1]
+
+
+async def check_attestation(
+    client: RegistryClient, repository: Reference, what: str, digest: str, keys: Sequence[PublicKey]
+) -> Check:
+    """Whether ``digest`` has SLSA provenance about it signed by one of ``keys``."""
+    tag = cosign.storage_tag(repository, digest, cosign.ATTESTATION_SUFFIX)
+    name = f"signed provenance {what}"
+    stored = await _stored(client, tag) or []
+    for layer, data in stored:
+        opened = (
+            cosign.open_envelope(data) if layer.get("mediaType") == cosign.DSSE_ENVELOPE else None
+        )
+        if opened is None or not _attests_provenance(opened.statement, digest):
+            continue
+        signer = next((key for key in keys if opened.signed_by(key)), None)
+        if signer is not None:
+            return Check(
+                name=name,
+                ok=True,
+                detail=f"provenance of {what} {digest} signed by key {signer.key_id}",
+            )
+    return Check(
+        name=name,
+        ok=False,
+        detail=(
+            f"{what} {digest} carries provenance but no SLSA provenance about it signed by "
+            f"key {_keys_text(keys)} ({len(stored)} entries in {tag.tag})"
+        ),
+    )
+
+
+async def check_release_signatures(
+    client: RegistryClient,
+    repository: Reference,
+    index_digest: str,
+    entries: Sequence[EntryReport],
+    keys: Sequence[PublicKey],
+) -> list[Check]:
+    """The signature checks of a verified index: the index, each image, each provenance."""
+    attested = {
+        entry.annotations.get(DOCKER_REFERENCE_DIGEST)
+        for entry in entries
+        if DOCKER_REFERENCE_DIGEST in entry.annotations
+    }
+    images = [entry for entry in entries if DOCKER_REFERENCE_DIGEST not in entry.annotations]
+    checks = [partial(check_signature, client, repository, "index", index_digest, keys)]
+    for entry in images:
+        what = f"{entry.platform} image"
+        checks.append(partial(check_signature, client, repository, what, entry.digest, keys))
+        if entry.digest in attested:
+            checks.append(partial(check_attestation, client, repository, what, entry.digest, keys))
+    return await run_all(checks)
