@@ -32,11 +32,11 @@ class RegistryAccess:
         """
         credentials = {}
         if self.docker_config is not None:
-            text = await _revealed(self.docker_config, "--docker-config")
+            text = await revealed(self.docker_config, "--docker-config")
             credentials = auths_from_text(text, "--docker-config")
         if self.password is not None:
             host = parse_reference(target).host
-            secret = SecretStr(await _revealed(self.password, "--password"))
+            secret = SecretStr(await revealed(self.password, "--password"))
             credentials[host] = Credentials(
                 username=self.username, password=secret, source="--password"
             )
@@ -52,7 +52,7 @@ class RegistryAccess:
         )
 
 
-async def _revealed(secret: dagger.Secret, flag: str) -> str:
+async def revealed(secret: dagger.Secret, flag: str) -> str:
     """A secret's value; one that cannot be read (``env:`` of an unset variable) is one line."""
     try:
         return await secret.plaintext()

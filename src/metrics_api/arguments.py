@@ -79,6 +79,26 @@ RequireProvenance = Annotated[
     Doc("fail unless each platform has exactly one SLSA provenance attestation about its image"),
 ]
 
+# Who signs (signatures.py).
+SigningKey = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "sign the index, each image and each attestation by digest with this private key: "
+        "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 key, e.g. "
+        "file:cosign.key"
+    ),
+]
+SigningKeyPassword = Annotated[
+    dagger.Secret | None, Doc("the signing key's password, e.g. env:COSIGN_PASSWORD")
+]
+PublicKeys = Annotated[
+    list[dagger.File],
+    Doc(
+        "public keys (cosign.pub): the index and each image must carry a signature by one of "
+        "them, and each image with provenance a signed provenance attestation"
+    ),
+]
+
 # How registries are reached (RegistryAccess).
 Insecure = Annotated[list[str], Doc("registries (HOST[:PORT]) reached over plain HTTP")]
 Username = Annotated[str, Doc("registry username")]

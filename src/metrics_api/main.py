@@ -29,11 +29,14 @@ from metrics_api.arguments import (
     Insecure,
     Ledger,
     Password,
+    PublicKeys,
     Registry,
     ReleaseAttestations,
     Repository,
     RequireProvenance,
     Revision,
+    SigningKey,
+    SigningKeyPassword,
     Source,
     SourceDateEpoch,
     SourceUrl,
@@ -54,6 +57,7 @@ from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
+from metrics_api.signatures import open_signing_key, public_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
 LAYOUT_DIRECTORY = "metrics-api-oci"
@@ -141,6 +145,8 @@ class MetricsApi:
         force: Annotated[bool, Doc("move the tag if it points at another index")] = False,
         attestations: Attestations = "drop",
         dry_run: Annotated[bool, Doc("assemble and print the index, push nothing")] = False,
+        signing_key: SigningKey = None,
+        signing_key_password: SigningKeyPassword = None,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -157,6 +163,7 @@ class MetricsApi:
         )
         with core_errors(target):
             requests = jobs.parse_requests(variants, expect)
+            signer = await open_signing_key(signing_key, signing_key_password)
             async with jobs.open_client(await access.settings(target)) as client:
                 report = await jobs.assemble(
                     client,
@@ -166,6 +173,7 @@ class MetricsApi:
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
+                    signer=signer,
                 )
         return rendered(report, report.text(), format_)
 
@@ -175,6 +183,7 @@ class MetricsApi:
         target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
         expect: Ledger,
         require_provenance: RequireProvenance = False,
+        public_key: PublicKeys = [],
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -190,9 +199,14 @@ class MetricsApi:
         )
         with core_errors(target):
             ledger = [jobs.parse_expectation(text) for text in expect]
+            keys = await public_keys(public_key)
             async with jobs.open_client(await access.settings(target)) as client:
                 report = await jobs.verify(
-                    client, target, ledger, require_provenance=require_provenance
+                    client,
+                    target,
+                    ledger,
+                    require_provenance=require_provenance,
+                    public_keys=keys,
                 )
         if not report.ok:
             raise PipelineError(report.text())
@@ -221,6 +235,8 @@ class MetricsApi:
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
+        signing_key: SigningKey = None,
+        signing_key_password: SigningKeyPassword = None,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -238,6 +254,7 @@ class MetricsApi:
         builds = VariantBuilds.stamped(source, version, revision, build_args, source_url)
         with core_errors(registry and f"{registry}/{repository}"):
             plans = release_job.parse_variant_table(variants)
+            signer = await open_signing_key(signing_key, signing_key_password)
             async with embedded_registry() as embedded:
                 report = await release_job.release(
                     plans,
@@ -255,6 +272,7 @@ class MetricsApi:
                     dry_run=dry_run,
                     keep_attestations=keep,
                     provenance=builds.provenance() if provenance else None,
+                    signer=signer,
                 )
         summary = report.summary()
         if not registry:
