@@ -3,8 +3,10 @@
 Also the facts of each build that its provenance states, as the engine knows them.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from typing import Self
 from urllib.parse import urlsplit
@@ -13,6 +15,7 @@ from uuid import uuid4
 import dagger
 from dagger import dag
 
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.release.dockerfile import base_images
 from metrics_api.oci.release.job import Provenance, Stage, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
@@ -130,7 +133,7 @@ class VariantBuilds:
             build_args=arguments,
             engine_version=await engine.version(),
             module_version=module_version(),
-            source_digest=await folder.digest(),
+            source_digest=await content_digest(folder),
             base_images=[
                 await pinned_base(engine, platform, name)
                 for name in base_images(dockerfile, arguments, platform=platform)
@@ -206,3 +209,22 @@ def _refused_pull(message: str) -> bool:
     """Whether a build failed because a registry refused to serve a base image."""
     words = ("pull access denied", "unauthorized", "authorization", "denied: ")
     return any(word in message.lower() for word in words)
+
+
+async def content_digest(folder: dagger.Directory) -> str:
+    """The SHA-256 of ``sha256sum`` lines for every file of ``folder``, sorted by path.
+
+    ``Directory.digest`` also hashes metadata the engine does not keep: the same checkout
+    loaded again by the same engine gave another digest, so a re-run looked changed. File
+    contents alone are stable, and anyone can recompute this from a checkout
+    (docs/provenance.md shows the command).
+    """
+    paths = sorted(path for path in await folder.glob("**") if not path.endswith("/"))
+    digests = await run_all(
+        [partial(folder.file(path).digest, exclude_metadata=True) for path in paths]
+    )
+    lines = "".join(
+        f"{digest.removeprefix('sha256:')}  {path}\n"
+        for path, digest in zip(paths, digests, strict=True)
+    )
+    return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()

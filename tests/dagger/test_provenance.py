@@ -19,6 +19,7 @@ import pytest
 from dagger._exceptions import QueryErrorValue
 from gql import GraphQLRequest
 from support.dagger_cli import OWNED_BY_DAGGER
+from support.proc import run
 
 from metrics_api import builds, main
 from metrics_api.main import MetricsApi
@@ -82,16 +83,20 @@ def test_the_sdk_of_the_engine_version_has_the_calls_the_facts_use() -> None:
     """dagger-io 0.21.11: each call, its GraphQL field and the signature the module uses."""
     assert metadata.version("dagger-io") == ENGINE_VERSION.removeprefix("v")
     calls = {
-        (dagger.Client, "version"): "version",
-        (dagger.Directory, "digest"): "digest",
-        (dagger.Container, "image_ref"): "imageRef",
+        (dagger.Client, "version"): ("version", ["self"], str),
+        (dagger.Directory, "glob"): ("glob", ["self", "pattern"], list[str]),
+        (dagger.File, "digest"): ("digest", ["self", "exclude_metadata"], str),
+        (dagger.Container, "image_ref"): ("imageRef", ["self"], str),
     }
-    for (owner, name), field in calls.items():
+    for (owner, name), (field, parameters, returned) in calls.items():
         method = getattr(owner, name)
         assert inspect.iscoroutinefunction(method), f"{owner.__name__}.{name} is not awaited"
-        assert list(inspect.signature(method).parameters) == ["self"]
-        assert get_type_hints(method)["return"] is str
+        assert list(inspect.signature(method).parameters) == parameters
+        assert get_type_hints(method)["return"] == returned
         assert f'_select("{field}"' in inspect.getsource(method)
+    exclude = inspect.signature(dagger.File.digest).parameters["exclude_metadata"]
+    assert exclude.kind is inspect.Parameter.KEYWORD_ONLY
+    assert 'Arg("excludeMetadata", exclude_metadata' in inspect.getsource(dagger.File.digest)
 
     container = inspect.signature(dagger.Client.container).parameters["platform"]
     assert container.kind is inspect.Parameter.KEYWORD_ONLY
@@ -147,6 +152,11 @@ class _File:
     async def contents(self) -> str:
         return self.text
 
+    async def digest(self, *, exclude_metadata: bool = False) -> str:
+        """The engine's digest of the bytes alone (metadata excluded): their SHA-256."""
+        assert exclude_metadata, "the module digests content only"
+        return _digest(self.text)
+
 
 class _Build:
     """``docker_build``'s container; publishing it gives a digest-pinned reference."""
@@ -176,8 +186,12 @@ class _Folder:
     def file(self, path: str) -> _File:
         return _File(self.files[f"{self.path}{path}"])
 
-    async def digest(self) -> str:
-        return _digest(f"content of /{self.path}")
+    async def glob(self, pattern: str) -> list[str]:
+        """As the engine answers ``**``: every file and folder (``/`` last) below, walked."""
+        assert pattern == "**"
+        names = [name[len(self.path) :] for name in self.files if name.startswith(self.path)]
+        folders = {name.rsplit("/", 1)[0] + "/" for name in names if "/" in name}
+        return [*names, *folders]
 
     def docker_build(self, **options: Any) -> _Build:  # noqa: ANN401 - the SDK's options
         return _Build(self, options)
@@ -197,8 +211,46 @@ VARIANTS = {
 }
 
 
+# docs/provenance.md: how anyone recomputes a source folder digest from a checkout.
+SOURCE_DIGEST_COMMAND = (
+    "(cd \"$1\" && find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum) "
+    "| sha256sum"
+)
+
+
+def sha256sum_of(files: dict[str, str], folder: str, where: Path) -> str:
+    """What the documented command prints for ``folder``, written out under ``where``."""
+    for name, text in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(text)
+    printed = run(["bash", "-c", SOURCE_DIGEST_COMMAND, "-", str(where / folder)])
+    return "sha256:" + printed.stdout.split()[0]
+
+
+def test_the_source_digest_is_what_the_documented_command_prints(tmp_path: Path) -> None:
+    files = {
+        "app/Dockerfile": "FROM scratch\n",
+        "app/.dockerignore": "tests\n",
+        "app/a-b": "dash\n",
+        "app/a/b": "nested\n",
+        "app/B": "upper case sorts first\n",
+        "app/pkg/deep/x.py": "print('x')\n",
+        "other/Dockerfile": "FROM busybox\n",
+    }
+    digest = anyio.run(builds.content_digest, cast("dagger.Directory", _Folder(files, "app/")))
+    assert digest == sha256sum_of(files, "app", tmp_path)
+    assert digest != sha256sum_of(files, "other", tmp_path)
+    assert "docs/provenance.md" in (builds.content_digest.__doc__ or "")
+    assert (
+        SOURCE_DIGEST_COMMAND.replace('"$1"', "app-arm64")
+        in (ROOT / "docs" / "provenance.md").read_text()
+    )
+
+
 @pytest.mark.parametrize("platform", sorted(VARIANTS))
-def test_the_facts_of_a_variant_are_what_the_engine_built_it_from(platform: str) -> None:
+def test_the_facts_of_a_variant_are_what_the_engine_built_it_from(
+    platform: str, tmp_path: Path
+) -> None:
     folder, images = VARIANTS[platform]
     repository, engine = _repository(), _Engine()
     variant_builds = builds.VariantBuilds.stamped(
@@ -239,7 +291,7 @@ def test_the_facts_of_a_variant_are_what_the_engine_built_it_from(platform: str)
         build_args=given,
         engine_version=ENGINE_VERSION,
         module_version=metadata.version("metrics-api"),
-        source_digest=_digest(f"content of /{folder}/"),
+        source_digest=sha256sum_of(REPOSITORY, folder, tmp_path),
         base_images=[BaseImage(uri=name, digest=_Engine.root_digest(name)) for name in images],
         started_on=started,
         finished_on=finished,
