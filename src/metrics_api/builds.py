@@ -212,12 +212,11 @@ def _refused_pull(message: str) -> bool:
 
 
 async def content_digest(folder: dagger.Directory) -> str:
-    """The SHA-256 of ``sha256sum`` lines for every file of ``folder``, sorted by path.
+    """The SHA-256 of ``DIGEST  PATH`` lines for every file of ``folder``, sorted by path.
 
     ``Directory.digest`` also hashes metadata the engine does not keep: the same checkout
     loaded again by the same engine gave another digest, so a re-run looked changed. File
-    contents alone are stable, and anyone can recompute this from a checkout
-    (docs/provenance.md shows the command).
+    contents alone are stable, and scripts/source-digest.py recomputes this from a checkout.
     """
     paths = sorted(path for path in await folder.glob("**") if not path.endswith("/"))
     digests = await run_all(

@@ -3,6 +3,7 @@ uses (Dagger v0.21), with fake engine objects in place of a running engine."""
 
 import inspect
 import json
+import sys
 from base64 import b64encode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -153,9 +154,9 @@ class _File:
         return self.text
 
     async def digest(self, *, exclude_metadata: bool = False) -> str:
-        """The engine's digest of the bytes alone (metadata excluded): their SHA-256."""
+        """As v0.21.8 digests content alone: the SHA-256 of the content's SHA-256 (core/file.go)."""
         assert exclude_metadata, "the module digests content only"
-        return _digest(self.text)
+        return f"sha256:{sha256(sha256(self.text.encode()).digest()).hexdigest()}"
 
 
 class _Build:
@@ -211,23 +212,16 @@ VARIANTS = {
 }
 
 
-# docs/provenance.md: how anyone recomputes a source folder digest from a checkout.
-SOURCE_DIGEST_COMMAND = (
-    "(cd \"$1\" && find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum) "
-    "| sha256sum"
-)
-
-
-def sha256sum_of(files: dict[str, str], folder: str, where: Path) -> str:
-    """What the documented command prints for ``folder``, written out under ``where``."""
+def recomputed(files: dict[str, str], folder: str, where: Path) -> str:
+    """What scripts/source-digest.py prints for ``folder``, its files written under ``where``."""
     for name, text in files.items():
         (where / name).parent.mkdir(parents=True, exist_ok=True)
         (where / name).write_text(text)
-    printed = run(["bash", "-c", SOURCE_DIGEST_COMMAND, "-", str(where / folder)])
-    return "sha256:" + printed.stdout.split()[0]
+    script = ROOT / "scripts" / "source-digest.py"
+    return run([sys.executable, str(script), str(where / folder)]).stdout.strip()
 
 
-def test_the_source_digest_is_what_the_documented_command_prints(tmp_path: Path) -> None:
+def test_the_source_digest_is_what_the_documented_script_prints(tmp_path: Path) -> None:
     files = {
         "app/Dockerfile": "FROM scratch\n",
         "app/.dockerignore": "tests\n",
@@ -238,11 +232,10 @@ def test_the_source_digest_is_what_the_documented_command_prints(tmp_path: Path)
         "other/Dockerfile": "FROM busybox\n",
     }
     digest = anyio.run(builds.content_digest, cast("dagger.Directory", _Folder(files, "app/")))
-    assert digest == sha256sum_of(files, "app", tmp_path)
-    assert digest != sha256sum_of(files, "other", tmp_path)
-    assert "docs/provenance.md" in (builds.content_digest.__doc__ or "")
+    assert digest == recomputed(files, "app", tmp_path)
+    assert digest != recomputed(files, "other", tmp_path)
     assert (
-        SOURCE_DIGEST_COMMAND.replace('"$1"', "app-arm64")
+        "python3 scripts/source-digest.py app-arm64"
         in (ROOT / "docs" / "provenance.md").read_text()
     )
 
@@ -291,7 +284,7 @@ def test_the_facts_of_a_variant_are_what_the_engine_built_it_from(
         build_args=given,
         engine_version=ENGINE_VERSION,
         module_version=metadata.version("metrics-api"),
-        source_digest=sha256sum_of(REPOSITORY, folder, tmp_path),
+        source_digest=recomputed(REPOSITORY, folder, tmp_path),
         base_images=[BaseImage(uri=name, digest=_Engine.root_digest(name)) for name in images],
         started_on=started,
         finished_on=finished,

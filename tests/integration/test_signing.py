@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from support.build_facts import Facts
 from support.containers import ContainersEnv
 from support.cosign import Cosign, KeyPair, cosign
-from support.docker29 import get_manifest, put_manifest
+from support.docker29 import get_blob, get_manifest, push_blob, put_manifest
 from support.oci_cli import Variants, run_cli, run_cli_text
 from support.registry import Registry
 from support.stager import BuildahStager, snapshot
@@ -162,14 +162,19 @@ def test_every_tag_a_signed_release_moves_was_signed_first(
 
 
 def test_an_identical_rerun_with_the_same_key_writes_nothing(
-    staging: Registry, target: Registry, containers: ContainersEnv, kit: Kit
+    staging: Registry,
+    target: Registry,
+    fresh_registry: Registry,
+    containers: ContainersEnv,
+    kit: Kit,
 ) -> None:
     key_pair = kit.key
     stage, signer = BuildahStager(containers), signer_of(key_pair)
     run_release(staging, target, stage, signer)
     before = snapshot(target)
 
-    again = run_release(staging, target, stage, signer)
+    # A new pipeline's staging registry is empty: the kept statements are read from the target.
+    again = run_release(fresh_registry, target, stage, signer)
 
     assert snapshot(target) == before, "ECDSA differs run to run: no second signature"
     assert again.assembly.written == []
@@ -255,6 +260,21 @@ def tamper(target: Registry, digest: str) -> None:
     put_manifest(target.host, REPOSITORY, tag, body, "application/vnd.oci.image.manifest.v1+json")
 
 
+def tamper_statement(target: Registry, digest: str) -> None:
+    """Change the statement in ``digest``'s ``.att`` envelope, keeping its signature."""
+    tag = f"sha256-{digest.split(':')[1]}.att"
+    manifest = get_manifest(target.host, REPOSITORY, tag).json()
+    layer = manifest["layers"][0]
+    envelope = json.loads(get_blob(target.host, REPOSITORY, layer["digest"]))
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["runDetails"]["builder"]["id"] = "urn:someone-else"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    forged = json.dumps(envelope).encode()
+    layer["digest"], layer["size"] = push_blob(target.host, REPOSITORY, forged), len(forged)
+    body = json.dumps(manifest).encode()
+    put_manifest(target.host, REPOSITORY, tag, body, "application/vnd.oci.image.manifest.v1+json")
+
+
 def test_a_missing_or_tampered_signature_fails_naming_the_digest(
     staging: Registry,
     target: Registry,
@@ -280,11 +300,21 @@ def test_a_missing_or_tampered_signature_fails_naming_the_digest(
     for generation, tool in cosigns.items():
         rejected = tool.verify(pinned(target, amd64), key_pair.public)
         assert rejected.returncode != 0, f"{generation} accepted a tampered signature"
+    arm64 = signed.variants[1].digest
+    tamper_statement(target, arm64)
+    for generation, tool in cosigns.items():
+        rejected = tool.verify_attestation(pinned(target, arm64), key_pair.public)
+        assert rejected.returncode != 0, f"{generation} accepted a tampered statement"
     tampered = run_cli("verify", ref, *expect, "--public-key", str(key_pair.public))
     assert tampered.code == 1
-    failed = [c for c in tampered.report["checks"] if not c["ok"]]
-    assert [c["name"] for c in failed] == ["signature linux/amd64 image"]
-    assert failed[0]["detail"].startswith(f"linux/amd64 image {amd64} has no valid signature")
+    failed = {c["name"]: c["detail"] for c in tampered.report["checks"] if not c["ok"]}
+    assert sorted(failed) == ["signature linux/amd64 image", "signed provenance linux/arm64 image"]
+    assert failed["signature linux/amd64 image"].startswith(
+        f"linux/amd64 image {amd64} has no valid signature"
+    )
+    assert failed["signed provenance linux/arm64 image"].startswith(
+        f"linux/arm64 image {arm64} carries provenance but no SLSA provenance about it signed"
+    )
 
     either = run_cli(
         "verify",
@@ -295,9 +325,10 @@ def test_a_missing_or_tampered_signature_fails_naming_the_digest(
         "--public-key",
         str(key_pair.public),
     )
-    assert [c["name"] for c in either.report["checks"] if not c["ok"]] == [
-        "signature linux/amd64 image"
-    ], "the index and arm64 verify with any of the keys"
+    assert sorted(c["name"] for c in either.report["checks"] if not c["ok"]) == [
+        "signature linux/amd64 image",
+        "signed provenance linux/arm64 image",
+    ], "the index and the rest verify with any of the keys"
 
 
 def test_the_command_line_signs_an_assembly_with_a_cosign_key(

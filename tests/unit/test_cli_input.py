@@ -41,6 +41,31 @@ pytestmark = pytest.mark.unit
             ],
             "expected one ledger line per platform, found two for linux/arm64/v8",
         ),
+        (
+            [
+                "assemble",
+                "r.io/m:v1",
+                "--variant",
+                "linux/amd64=r.io/m:a",
+                "--signing-key",
+                "/nope",
+            ],
+            (
+                "expected --signing-key to name a readable file with a private key, found "
+                "'/nope' (No such file or directory); check the path"
+            ),
+        ),
+        (
+            [
+                "verify",
+                "r.io/m:v1",
+                "--expect",
+                f"linux/amd64=sha256:{'a' * 64}",
+                "--public-key",
+                "/dev/null",
+            ],
+            "expected --public-key /dev/null to hold a PEM public key",
+        ),
         (["assemble", "r.io/m:v1"], "the following arguments are required: --variant"),
         (["resolve", "r.io/m:v1"], "the following arguments are required: --platform"),
         (["verify", "r.io/m:v1", "--expect", "linux/amd64=x", "--nope"], "unrecognized arguments"),

@@ -52,6 +52,7 @@ class Attestation:
     entry: Mapping[str, object]  # the descriptor's JSON object, key order kept
     descriptor: Descriptor
     manifest: Manifest
+    source: Reference  # the repository it was read from, which holds its statements
 
     @property
     def blobs(self) -> list[str]:
@@ -90,7 +91,7 @@ async def _fetch(
             f"as {descriptor.size} bytes of {descriptor.media_type}, found {manifest.size} bytes "
             f"of {manifest.media_type}; push the variant again, or leave attestations out"
         )
-    return Attestation(entry, descriptor, manifest)
+    return Attestation(entry, descriptor, manifest, source)
 
 
 async def fetch_attestations(

@@ -28,14 +28,18 @@ class Signing:
 
 
 async def _statements(client: RegistryClient, variant: ResolvedVariant) -> tuple[bytes, ...]:
-    digests = [
-        layer.digest
+    """Its attestations' statements, each read where its attestation was found.
+
+    A kept published attestation is in the target, not in this run's staging registry.
+    """
+    layers = [
+        (attestation.source, layer.digest)
         for attestation in variant.attestations
         if isinstance(attestation.manifest.document, ImageManifest)
         for layer in attestation.manifest.document.layers
         if layer.media_type == IN_TOTO
     ]
-    fetched = await run_all([partial(client.get_blob, variant.source, d) for d in digests])
+    fetched = await run_all([partial(client.get_blob, where, d) for where, d in layers])
     return tuple(fetched)
 
 

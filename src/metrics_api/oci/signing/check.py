@@ -20,6 +20,10 @@ from metrics_api.oci.spec.reference import Reference
 PROVENANCE_PREFIX = "https://slsa.dev/provenance/"
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def _keys_text(keys: Sequence[PublicKey]) -> str:
     return ", ".join(key.key_id for key in keys)
 
@@ -67,9 +71,8 @@ async def check_signature(
                 name=name, ok=True, detail=f"{what} {digest} signed by key {signer.key_id}"
             )
         invalid += 1
-    found = f"{len(stored)} in {tag.tag}: {invalid} by other keys or tampered"
-    if other_digest:
-        found += f", {other_digest} naming another digest"
+    found = f"{tag.tag} holds {_count(len(stored), 'entry', 'entries')}: {invalid} by other keys "
+    found += "or tampered" + (f", {other_digest} naming another digest" if other_digest else "")
     return Check(
         name=name,
         ok=False,
@@ -107,7 +110,7 @@ async def check_attestation(
         ok=False,
         detail=(
             f"{what} {digest} carries provenance but no SLSA provenance about it signed by "
-            f"key {_keys_text(keys)} ({len(stored)} entries in {tag.tag})"
+            f"key {_keys_text(keys)} ({tag.tag} holds {_count(len(stored), 'entry', 'entries')})"
         ),
     )
 
