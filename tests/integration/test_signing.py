@@ -307,6 +307,10 @@ def test_a_missing_or_tampered_signature_fails_naming_the_digest(
         assert rejected.returncode != 0, f"{generation} accepted a tampered statement"
     tampered = run_cli("verify", ref, *expect, "--public-key", str(key_pair.public))
     assert tampered.code == 1
+    assert tampered.stderr == (
+        "error: verification failed: signature linux/amd64 image, "
+        "signed provenance linux/arm64 image\n"
+    )
     failed = {c["name"]: c["detail"] for c in tampered.report["checks"] if not c["ok"]}
     assert sorted(failed) == ["signature linux/amd64 image", "signed provenance linux/arm64 image"]
     assert failed["signature linux/amd64 image"].startswith(
