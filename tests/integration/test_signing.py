@@ -400,3 +400,32 @@ def test_a_wrong_password_is_one_line_that_shows_no_secret(variants: Variants, k
     body = "".join(key_text.splitlines()[1:-1])
     for secret in (wrong, PASSWORD, body[:40]):
         assert secret not in failed.stdout + failed.stderr
+
+
+def test_a_signature_real_cosign_made_is_found_and_not_made_again(
+    staging: Registry, target: Registry, containers: ContainersEnv, kit: Kit
+) -> None:
+    stage, signer = BuildahStager(containers), signer_of(kit.key)
+    unsigned = run_release(staging, target, stage, None)
+    index = unsigned.assembly.digest
+    tool = kit.tools["v2"]
+    signed = tool.run(
+        "sign",
+        "--key",
+        str(kit.key.private),
+        "--tlog-upload=false",
+        "--allow-http-registry=true",
+        "--yes",
+        pinned(target, index),
+        env={"COSIGN_PASSWORD": PASSWORD},
+    )
+    assert signed.returncode == 0, signed.stderr
+
+    again = run_release(staging, target, stage, signer)
+
+    key_id = signer.public.key_id
+    assert f"signature of index {index}: already signed by key {key_id}, nothing written" in (
+        again.assembly.signatures
+    )
+    assert not any(f"sha256-{index.split(':')[1]}.sig" in w for w in again.assembly.written)
+    assert len(again.assembly.written) == 4, "the images and their statements only"

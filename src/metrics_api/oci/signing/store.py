@@ -170,13 +170,12 @@ async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) 
     latest = await client.find_manifest(plan.tag)
     if (latest.digest if latest else None) != (plan.found.digest if plan.found else None):
         # Another signer wrote since the check: add to what it wrote, never replace it.
-        payloads = plan.missing if plan.kind == "attestation" else plan.missing[:1]
         plan = await _plan_tag(
             client,
             plan.tag,
             subject=plan.subject,
             kind=plan.kind,
-            wanted=payloads,
+            wanted=plan.missing,
             key=signer.public,
             found=latest,
         )
