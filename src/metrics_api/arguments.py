@@ -79,12 +79,13 @@ RequireProvenance = Annotated[
     Doc("fail unless each platform has exactly one SLSA provenance attestation about its image"),
 ]
 
-# Who signs (signatures.py).
+# Who signs (signatures.py). No argument text has a back quote: `dagger call --help` (pflag's
+# UnquoteUsage) would show the quoted words as the flag's value (tests/dagger/test_flags.py).
 SigningKey = Annotated[
     dagger.Secret | None,
     Doc(
         "sign the index, each image and each attestation by digest with this private key: "
-        "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 key, e.g. "
+        "cosign.key (from cosign generate-key-pair), or a PEM EC P-256 key, e.g. "
         "file:cosign.key"
     ),
 ]

@@ -135,6 +135,26 @@ def documented_arguments(markdown: str) -> dict[str, dict[str, tuple[str, str]]]
     return tables
 
 
+def placeholder(usage: str, type_name: str) -> str:
+    """The value name `dagger call --help` shows after a flag, as pflag v1.0.10 (Dagger
+    v0.21.8's) ``UnquoteUsage`` picks it: the first back-quoted words, else the type."""
+    _, quote, rest = usage.partition("`")
+    name, closed, _ = rest.partition("`")
+    return name if quote and closed else type_name
+
+
+def test_no_argument_text_replaces_its_flags_value_name(functions: dict[str, Any]) -> None:
+    assert placeholder("sign with `cosign generate-key-pair` keys", "Secret") == (
+        "cosign generate-key-pair"
+    ), "the engine showed `--signing-key cosign generate-key-pair` for this"
+    for name, function in functions.items():
+        for arg, spec in function["args"].items():
+            shown = placeholder(spec["doc"], "TYPE")
+            assert shown == "TYPE", (
+                f"`dagger call {cli_name(name)} --help` shows --{cli_name(arg)} {shown}"
+            )
+
+
 def test_docs_list_every_argument_of_every_function_as_it_is(functions: dict[str, Any]) -> None:
     documented = documented_arguments(FUNCTIONS_DOC.read_text())
     for name, function in functions.items():
