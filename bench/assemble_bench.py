@@ -42,8 +42,6 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from support.containers import create_containers_env
 from support.docker29 import get_manifest, wrap_docker29
 from support.faultproxy import FaultProxy, Scenario, start_proxy
@@ -321,28 +319,6 @@ def ours(job: Job, variants: Sequence[Variant], tag: str) -> list[str]:
     return command
 
 
-def ours_signed(key: Path) -> Callable[[Job, Sequence[Variant], str], list[str]]:
-    """Ours again, signing the index and each image with an EC P-256 key (no password)."""
-
-    def command(job: Job, variants: Sequence[Variant], tag: str) -> list[str]:
-        return [*ours(job, variants, tag), "--signing-key", str(key)]
-
-    return command
-
-
-def signing_key(path: Path) -> Path:
-    """A fresh unencrypted PKCS#8 P-256 key (a cosign key adds one scrypt: see figures)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    encoding, private = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
-    path.write_bytes(key.private_bytes(encoding, private, serialization.NoEncryption()))
-    return path
-
-
-def is_ours(tool: str) -> bool:
-    """Ours, signing or not (the peers are the others)."""
-    return tool.startswith("ours")
-
-
 def crane(binary: Path) -> Callable[[Job, Sequence[Variant], str], list[str]]:
     """crane: image digests (given a Docker 29 index it would also add the attestation)."""
 
@@ -375,7 +351,7 @@ def check_run(job: Job, tool: str, tag: str, variants: Sequence[Variant], run: R
     proc = run.proc
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    if is_ours(tool):
+    if tool == "ours":
         report = json.loads(proc.stdout)
         if report["tag_action"] != "created" or not report["verification"]["ok"]:
             raise RuntimeError(f"ours did not create and verify {tag}: {report}")
@@ -527,7 +503,7 @@ def tables(results: Results) -> tuple[list[str], list[list[str]]]:
     ]
     rows: list[list[str]] = []
     for condition, samples in results.items():
-        peers = [sample.wall for name, sample in samples.items() if not is_ours(name)]
+        peers = [sample.wall for name, sample in samples.items() if name != "ours"]
         fastest = min(peers, default=None)
         for name, sample in samples.items():
             ratio = f"{sample.wall / fastest:.2f}x" if fastest else "n/a"
@@ -597,20 +573,13 @@ def findings(results: Results, imports: ImportCost, variants: Sequence[Variant])
         if condition.latency:
             line += f" / {mine.trips:g} round trips"
         lines.append(line)
-        signed = samples.get("ours-signed")
-        if signed is not None:
-            lines.append(
-                f"{where}: signing adds {signed.request_count - mine.request_count:+g} requests"
-                + (f" / {signed.trips - mine.trips:+g} round trips" if condition.latency else "")
-                + f", {ms(signed.wall - mine.wall)} wall, {ms(signed.cpu_time - mine.cpu_time)} CPU"
-            )
         if not condition.latency:
             lines.append(
                 f"{where}: ours {ms(mine.cpu_time)} of CPU for the whole process; target <= "
                 f"{ms(JOB_CPU_TARGET)}: {verdict(mine.cpu_time <= JOB_CPU_TARGET)}"
             )
             continue
-        peers = {name: sample.wall for name, sample in samples.items() if not is_ours(name)}
+        peers = {name: sample.wall for name, sample in samples.items() if name != "ours"}
         if peers:
             name, fastest = min(peers.items(), key=lambda item: item[1])
             lines.append(
@@ -654,9 +623,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     binaries = install_peers(args.cache_dir / "bin")
     tools: dict[str, Callable[[Job, Sequence[Variant], str], list[str]]] = {"ours": ours}
-    home = Path(tempfile.mkdtemp(prefix="metrics-api-bench-home-"))
-    tools["ours-signed"] = ours_signed(signing_key(home / "signing.pem"))
     tools.update((name, PEER_COMMANDS[name](binary)) for name, binary in binaries.items())
+    home = Path(tempfile.mkdtemp(prefix="metrics-api-bench-home-"))
     # Ours as an installed package runs: bytecode cached (this machine may set
     # PYTHONDONTWRITEBYTECODE); the cache lives outside the repository.
     env = {

@@ -24,7 +24,7 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from metrics_api.oci import jobs
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
@@ -40,9 +40,10 @@ from metrics_api.oci.release.provenance import (
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.release.signatures import plan_release_signing
+from metrics_api.oci.release.signatures import Signing, plan_release_signing
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
+from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
@@ -232,6 +233,18 @@ async def _same(variant: ResolvedVariant) -> Reuse:
     return Reuse(variant)
 
 
+async def _plan_signing(
+    client: RegistryClient,
+    target: Reference,
+    index: Manifest,
+    variants: Sequence[ResolvedVariant],
+    signer: Signer | None,
+) -> Signing | None:
+    if signer is None:
+        return None
+    return await plan_release_signing(client, target, index, variants, signer)
+
+
 def _tag_action(action: str, reuse: Reuse) -> str:
     """The tag's action, saying when it is unchanged because the published build was kept."""
     return SAME_INPUTS if action == "unchanged" and reuse.same_inputs else action
@@ -292,7 +305,11 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             (target.with_tag(tag), variant.manifest)
             for tag, variant in zip(tags, variants, strict=True)
         ]
-        release_tag, *variant_tags = await plan_tags(client, wanted)
+        # The signature tags are read with the release's tags: both are the check.
+        (release_tag, *variant_tags), signing = await both(
+            partial(plan_tags, client, wanted),
+            partial(_plan_signing, client, target, index, variants, signer),
+        )
         refuse_moves(
             [release_tag, *variant_tags], force, why=[c for r in reused for c in r.changes]
         )
@@ -302,9 +319,6 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             reuse.variant.manifest.digest if reuse.same_inputs else ref.digest
             for reuse, ref in zip(reused, staged, strict=True)
         ]
-        signing = None
-        if signer is not None:
-            signing = await plan_release_signing(client, target, index, variants, signer)
         outcome = None
         if not dry_run:
             outcome = await publish_index(

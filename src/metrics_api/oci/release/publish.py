@@ -329,7 +329,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         configs=configs,
     )
     look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
-    if signing is None:  # the last look rides along with the verification read
+    if signing is None or not signing.plan.writes:  # the last look rides along with the read
         report, latest = await both(verification, look)
         _require_verified(report, release)
     else:  # signed after the index verified, and the last look after that

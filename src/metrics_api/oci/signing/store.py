@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import VerificationError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.signing import cosign_format as cosign
@@ -72,6 +72,11 @@ class SigningPlan:
 
     key_id: str
     tags: tuple[StoragePlan, ...]
+
+    @property
+    def writes(self) -> bool:
+        """Whether any signature or attestation is still to be written."""
+        return any(tag.missing for tag in self.tags)
 
 
 async def _blobs(
@@ -165,11 +170,23 @@ def _new_layer(plan: StoragePlan, payload: bytes, signer: Signer) -> cosign.Laye
     return cosign.attestation_layer(payload, signature, predicate_type)
 
 
+async def _upload(client: RegistryClient, tag: Reference, blobs: Sequence[bytes]) -> None:
+    await run_all([partial(client.put_blob, tag, blob, look_first=False) for blob in blobs])
+
+
 async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) -> StoragePlan:
     """Add this key's missing entries to one tag, on top of what it holds right now."""
-    latest = await client.find_manifest(plan.tag)
+    added = [_new_layer(plan, payload, signer) for payload in plan.missing]
+    layers = [*cosign.existing_layers(plan.found), *(layer.descriptor for layer in added)]
+    config = cosign.storage_config(layers)
+    # The last look at the tag rides along with the uploads, planned on what the check saw.
+    latest, _ = await both(
+        partial(client.find_manifest, plan.tag),
+        partial(_upload, client, plan.tag, [config, *(layer.data for layer in added)]),
+    )
     if (latest.digest if latest else None) != (plan.found.digest if plan.found else None):
         # Another signer wrote since the check: add to what it wrote, never replace it.
+        made = dict(zip(plan.missing, added, strict=True))
         plan = await _plan_tag(
             client,
             plan.tag,
@@ -179,14 +196,12 @@ async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) 
             key=signer.public,
             found=latest,
         )
-    if not plan.missing:
-        return plan
-    added = [_new_layer(plan, payload, signer) for payload in plan.missing]
-    layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
-    config = cosign.storage_config(layers)
-    await run_all(
-        [partial(client.put_blob, plan.tag, blob) for blob in [config, *(a.data for a in added)]]
-    )
+        if not plan.missing:
+            return plan
+        added = [made[payload] for payload in plan.missing]
+        layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
+        config = cosign.storage_config(layers)
+        await _upload(client, plan.tag, [config])
     raw = cosign.storage_manifest(config, layers)
     await client.put_manifest(plan.tag, raw, media_types.OCI_MANIFEST)
     stored = await client.head_manifest(plan.tag)
