@@ -25,7 +25,7 @@ async def open_signing_key(
         text.encode(),
         secret,
         where="--signing-key",
-        password_source="--signing-key-password",  # noqa: S106 - a flag's name
+        given_in="--signing-key-password",
     )
 
 

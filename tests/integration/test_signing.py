@@ -61,7 +61,7 @@ def signer_of(pair: KeyPair) -> SigningKey:
         pair.private.read_bytes(),
         pair.password,
         where="test key",
-        password_source="the test",  # noqa: S106
+        given_in="the test",
     )
 
 

@@ -375,7 +375,7 @@ def _signing_key(args: argparse.Namespace) -> SigningKey | None:
         data,
         password,
         where=f"--signing-key {args.signing_key}",
-        password_source=f"${args.signing_password_env}",
+        given_in=f"${args.signing_password_env}",
     )
 
 

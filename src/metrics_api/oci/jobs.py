@@ -269,9 +269,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     expected = [request.expected_digest for request in requests]
     previous = current.digest if current else None
-    signing = None
-    if signer is not None:
-        signing = await plan_release_signing(client, target_ref, index, variants, signer)
+    signing = await plan_release_signing(client, target_ref, index, variants, signer)
     if dry_run:
         return assembly_report(
             target_ref, index, variants, expected, client.stats, previous=previous, signing=signing

@@ -40,10 +40,9 @@ from metrics_api.oci.release.provenance import (
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.release.signatures import Signing, plan_release_signing
+from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
-from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
@@ -233,18 +232,6 @@ async def _same(variant: ResolvedVariant) -> Reuse:
     return Reuse(variant)
 
 
-async def _plan_signing(
-    client: RegistryClient,
-    target: Reference,
-    index: Manifest,
-    variants: Sequence[ResolvedVariant],
-    signer: Signer | None,
-) -> Signing | None:
-    if signer is None:
-        return None
-    return await plan_release_signing(client, target, index, variants, signer)
-
-
 def _tag_action(action: str, reuse: Reuse) -> str:
     """The tag's action, saying when it is unchanged because the published build was kept."""
     return SAME_INPUTS if action == "unchanged" and reuse.same_inputs else action
@@ -308,7 +295,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         # The signature tags are read with the release's tags: both are the check.
         (release_tag, *variant_tags), signing = await both(
             partial(plan_tags, client, wanted),
-            partial(_plan_signing, client, target, index, variants, signer),
+            partial(plan_release_signing, client, target, index, variants, signer),
         )
         refuse_moves(
             [release_tag, *variant_tags], force, why=[c for r in reused for c in r.changes]

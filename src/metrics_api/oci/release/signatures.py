@@ -48,9 +48,14 @@ async def plan_release_signing(
     target: Reference,
     index: Manifest,
     variants: Sequence[ResolvedVariant],
-    signer: Signer,
-) -> Signing:
-    """Read the signature tags of the index and each image (the check: no write)."""
+    signer: Signer | None,
+) -> Signing | None:
+    """Read the signature tags of the index and each image (the check: no write).
+
+    None when there is no ``signer``: the release is not signed.
+    """
+    if signer is None:
+        return None
     statements = await run_all([partial(_statements, client, v) for v in variants])
     subjects = [
         Subject("index", index.digest),

@@ -11,10 +11,11 @@ from functools import partial
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.attestations import REFERENCE_DIGEST as DOCKER_REFERENCE_DIGEST
+from metrics_api.oci.release.attestations import REFERENCE_DIGEST
 from metrics_api.oci.release.reports import Check, EntryReport
 from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.signing.keys import PublicKey
+from metrics_api.oci.signing.store import read_entries
 from metrics_api.oci.spec.reference import Reference
 
 PROVENANCE_PREFIX = "https://slsa.dev/provenance/"
@@ -32,13 +33,7 @@ async def _stored(
     client: RegistryClient, tag: Reference
 ) -> list[tuple[dict[str, object], bytes]] | None:
     manifest = await client.find_manifest(tag)
-    if manifest is None:
-        return None
-    layers = cosign.existing_layers(manifest)
-    data = await run_all(
-        [partial(client.get_blob, tag, str(layer.get("digest"))) for layer in layers]
-    )
-    return list(zip(layers, data, strict=True))
+    return None if manifest is None else await read_entries(client, tag, manifest)
 
 
 async def check_signature(
@@ -124,11 +119,11 @@ async def check_release_signatures(
 ) -> list[Check]:
     """The signature checks of a verified index: the index, each image, each provenance."""
     attested = {
-        entry.annotations.get(DOCKER_REFERENCE_DIGEST)
+        entry.annotations.get(REFERENCE_DIGEST)
         for entry in entries
-        if DOCKER_REFERENCE_DIGEST in entry.annotations
+        if REFERENCE_DIGEST in entry.annotations
     }
-    images = [entry for entry in entries if DOCKER_REFERENCE_DIGEST not in entry.annotations]
+    images = [entry for entry in entries if REFERENCE_DIGEST not in entry.annotations]
     checks = [partial(check_signature, client, repository, "index", index_digest, keys)]
     for entry in images:
         what = f"{entry.platform} image"

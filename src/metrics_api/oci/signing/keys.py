@@ -35,7 +35,7 @@ def _pem_body(text: str, label: str) -> bytes | None:
     return base64.b64decode("".join(text[start + len(begin) : stop].split()))
 
 
-def _open_cosign_key(document: bytes, password: bytes, where: str, password_source: str) -> bytes:
+def _open_cosign_key(document: bytes, password: bytes, where: str, given_in: str) -> bytes:
     """The PKCS#8 DER inside a cosign encrypted key, or InvalidInputError."""
     from nacl.exceptions import CryptoError  # noqa: PLC0415 - only cosign keys need NaCl
     from nacl.secret import SecretBox  # noqa: PLC0415
@@ -66,7 +66,7 @@ def _open_cosign_key(document: bytes, password: bytes, where: str, password_sour
         raise InvalidInputError(
             f"expected the password of the cosign private key {where}, found "
             f"{'one that does not open it' if password else 'no password'}; give the password "
-            f"the key was made with in {password_source}"
+            f"the key was made with in {given_in}"
         ) from None
 
 
@@ -127,12 +127,10 @@ def _require_p256(key: object, where: str, kind: str) -> None:
         )
 
 
-def load_signing_key(
-    data: bytes, password: str | None, *, where: str, password_source: str
-) -> SigningKey:
+def load_signing_key(data: bytes, password: str | None, *, where: str, given_in: str) -> SigningKey:
     """Read a cosign or PEM private key, checked before any request.
 
-    ``where`` names the key and ``password_source`` where its password comes from, in
+    ``where`` names the key and ``given_in`` where its password comes from, in
     errors; neither the key's bytes nor the password ever appear in one.
     """
     text = data.decode("ascii", errors="replace")
@@ -143,24 +141,20 @@ def load_signing_key(
     )
     try:
         if sealed is not None:
-            opened = _open_cosign_key(sealed, secret, where, password_source)
+            opened = _open_cosign_key(sealed, secret, where, given_in)
             key = serialization.load_der_private_key(opened, None)
+        elif secret and b"ENCRYPTED" not in data:  # a password set for CI's other keys
+            key = serialization.load_pem_private_key(data, None)
         else:
             key = serialization.load_pem_private_key(data, secret or None)
     except TypeError:
-        if password:
-            raise InvalidInputError(
-                f"expected a password only for an encrypted key, found {where} unencrypted "
-                f"and a password in {password_source}; leave the password out"
-            ) from None
         raise InvalidInputError(
-            f"expected the password of the encrypted key {where}, found none; give it in "
-            f"{password_source}"
+            f"expected the password of the encrypted key {where}, found none; give it in {given_in}"
         ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise InvalidInputError(
             f"expected {where} to be {KEY_FORMATS}, found something else (or a wrong "
-            f"password in {password_source} for an encrypted PEM key); check the file and "
+            f"password in {given_in} for an encrypted PEM key); check the file and "
             "its password"
         ) from None
     _require_p256(key, where, "private")

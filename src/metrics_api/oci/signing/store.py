@@ -79,12 +79,13 @@ class SigningPlan:
         return any(tag.missing for tag in self.tags)
 
 
-async def _blobs(
-    client: RegistryClient, plan_tag: Reference, found: Manifest | None
+async def read_entries(
+    client: RegistryClient, tag: Reference, found: Manifest | None
 ) -> list[tuple[dict[str, object], bytes]]:
+    """Each entry of a signature tag's manifest ``found``: its layer and its blob."""
     layers = cosign.existing_layers(found)
     data = await run_all(
-        [partial(client.get_blob, plan_tag, str(layer.get("digest"))) for layer in layers]
+        [partial(client.get_blob, tag, str(layer.get("digest"))) for layer in layers]
     )
     return list(zip(layers, data, strict=True))
 
@@ -109,7 +110,7 @@ async def _plan_tag(  # noqa: PLR0913 - one storage tag, its context passed in
     """What ``tag`` holds, and which of ``wanted`` still needs an entry by ``key``."""
     covered: set[bytes] = set()
     others = 0
-    for layer, data in await _blobs(client, tag, found):
+    for layer, data in await read_entries(client, tag, found):
         if kind == "signature":
             mine = _is_signature_by(layer, data, subject.digest, key)
             covered.update(wanted if mine else [])
