@@ -30,7 +30,10 @@ from metrics_api.oci.release.job import (
     parse_variant_table,
     release,
 )
+from metrics_api.oci.signing import cosign_format
 from metrics_api.oci.signing.keys import SigningKey, load_signing_key
+from metrics_api.oci.spec.models import parse_manifest
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.integration
 
@@ -420,6 +423,18 @@ def test_a_signature_real_cosign_made_is_found_and_not_made_again(
         env={"COSIGN_PASSWORD": PASSWORD},
     )
     assert signed.returncode == 0, signed.stderr
+    # What cosign wrote is what we write, byte for byte: the manifest, its configuration, the
+    # payload (only the signature in the annotation differs run to run).
+    tag = f"sha256-{index.split(':')[1]}.sig"
+    written = get_manifest(target.host, REPOSITORY, tag)
+    layers = cosign_format.existing_layers(parse_manifest(written.body, written.media_type, tag))
+    config = cosign_format.storage_config(layers)
+    repository = parse_reference(target.ref(REPOSITORY))
+    assert written.body == cosign_format.storage_manifest(config, layers)
+    assert get_blob(target.host, REPOSITORY, json.loads(written.body)["config"]["digest"]) == config
+    assert get_blob(target.host, REPOSITORY, str(layers[0]["digest"])) == (
+        cosign_format.simple_signing_payload(repository, index)
+    )
 
     again = run_release(staging, target, stage, signer)
 
