@@ -20,6 +20,7 @@ from support.images import skopeo_inspect_platform
 from support.oci_cli import run_cli
 from support.proc import run
 from support.registry import Registry
+from support.release_runs import run_release as release_run
 from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import Settings, TagConflictError, open_client, parse_reference
@@ -31,7 +32,6 @@ from metrics_api.oci.release.job import (
     Staging,
     parse_variant_table,
     publish_variant,
-    release,
 )
 from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.release.provenance import (
@@ -46,7 +46,7 @@ REPOSITORY = "metrics-api"
 ATTESTATION = {"vnd.docker.reference.type": "attestation-manifest"}
 
 
-def run_release(  # noqa: PLR0913 - the release job's knobs a test turns
+def run_release(  # noqa: PLR0913 - the knobs a test turns
     staging: Registry,
     target: Registry,
     stage: BuildahStager,
@@ -55,21 +55,9 @@ def run_release(  # noqa: PLR0913 - the release job's knobs a test turns
     force: bool = False,
     dry_run: bool = False,
 ) -> ReleaseReport:
-    async def job() -> ReleaseReport:
-        return await release(
-            parse_variant_table(DEFAULT_VARIANTS),
-            stage,
-            staging=Staging(push_host=staging.host, host=staging.host),
-            registry=target.host,
-            repository=REPOSITORY,
-            version="v3.0.0",
-            settings=Settings(use_docker_config=False),
-            force=force,
-            dry_run=dry_run,
-            provenance=facts,
-        )
-
-    return anyio.run(job)
+    return release_run(
+        staging, target, stage, version="v3.0.0", force=force, dry_run=dry_run, provenance=facts
+    )
 
 
 def run_publish_variant(

@@ -5,6 +5,7 @@ import pytest
 from support.containers import ContainersEnv
 from support.docker29 import manifest_digest
 from support.registry import Registry
+from support.release_runs import run_release as release_run
 from support.stager import BuildahStager, BuildFailedError, snapshot
 
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
@@ -16,7 +17,6 @@ from metrics_api.oci.release.job import (
     VariantPlan,
     parse_variant_table,
     publish_variant,
-    release,
 )
 
 pytestmark = pytest.mark.integration
@@ -32,20 +32,9 @@ def run_release(  # noqa: PLR0913 - the options a test varies
     dry_run: bool = False,
     push_host: str = "",
 ) -> ReleaseReport:
-    async def job() -> ReleaseReport:
-        return await release(
-            parse_variant_table(DEFAULT_VARIANTS),
-            stage,
-            staging=Staging(push_host=push_host or staging.host, host=staging.host),
-            registry=target.host,
-            repository="metrics-api",
-            version=version,
-            settings=Settings(use_docker_config=False),
-            force=force,
-            dry_run=dry_run,
-        )
-
-    return anyio.run(job)
+    return release_run(
+        staging, target, stage, version=version, force=force, dry_run=dry_run, push_host=push_host
+    )
 
 
 def tag(target: Registry, name: str) -> str | None:

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,15 +19,12 @@ from support.cosign import Cosign, KeyPair, cosign
 from support.docker29 import get_blob, get_manifest, push_blob, put_manifest
 from support.oci_cli import Variants, run_cli, run_cli_text
 from support.registry import Registry
+from support.release_runs import run_release as release_run
 from support.stager import BuildahStager, snapshot
 
-from metrics_api.oci import Settings, TagConflictError
+from metrics_api.oci import TagConflictError
 from metrics_api.oci.release.job import (
-    DEFAULT_VARIANTS,
     ReleaseReport,
-    Staging,
-    parse_variant_table,
-    release,
 )
 from metrics_api.oci.signing import cosign_format
 from metrics_api.oci.signing.keys import SigningKey, load_signing_key
@@ -77,21 +73,15 @@ def run_release(  # noqa: PLR0913 - the knobs a test turns
     facts: Facts | None = None,
     dry_run: bool = False,
 ) -> ReleaseReport:
-    async def job() -> ReleaseReport:
-        return await release(
-            parse_variant_table(DEFAULT_VARIANTS),
-            stage,
-            staging=Staging(push_host=staging.host, host=staging.host),
-            registry=target.host,
-            repository=REPOSITORY,
-            version="v4.0.0",
-            settings=Settings(use_docker_config=False),
-            dry_run=dry_run,
-            provenance=facts or Facts(),
-            signer=signer,
-        )
-
-    return anyio.run(job)
+    return release_run(
+        staging,
+        target,
+        stage,
+        version="v4.0.0",
+        dry_run=dry_run,
+        provenance=facts or Facts(),
+        signer=signer,
+    )
 
 
 def pinned(target: Registry, digest: str) -> str:

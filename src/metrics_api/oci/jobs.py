@@ -22,11 +22,11 @@ from metrics_api.oci.release.assemble import build_index, index_annotations, ind
 from metrics_api.oci.release.publish import PublishOutcome, TagPlan, publish_index
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.release.signatures import Signing, plan_release_signing
+from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.verify import Ledger, entry_report, label_ledger, verify_index
 from metrics_api.oci.signing.check import check_release_signatures
 from metrics_api.oci.signing.keys import PublicKey
-from metrics_api.oci.signing.store import Signer, describe
+from metrics_api.oci.signing.store import Signer, SigningPlan, describe
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.platform import Platform, parse_platform
@@ -297,7 +297,7 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     *,
     previous: str | None,
     outcome: PublishOutcome | None = None,
-    signing: Signing | None = None,
+    signing: SigningPlan | None = None,
 ) -> AssembleReport:
     """The report of an assembly that was published (``outcome``), or of a dry run."""
     actions = outcome.child_actions if outcome else [""] * len(variants)
@@ -314,10 +314,7 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
         entries=[entry_report(entry) for entry in index_entries(index)],
         verification=label_ledger(outcome.verification, recorded) if outcome else None,
         written=outcome.written if outcome else [],
-        signatures=[
-            describe(tag, signing.plan.key_id, done=outcome is not None)
-            for tag in signing.plan.tags
-        ]
+        signatures=[describe(tag, signing.key_id, done=outcome is not None) for tag in signing.tags]
         if signing
         else [],
         index=index.raw.decode(),

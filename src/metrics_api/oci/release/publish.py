@@ -19,9 +19,8 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
 from metrics_api.oci.release.reports import Check, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
-from metrics_api.oci.release.signatures import Signing
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
-from metrics_api.oci.signing.store import write_signing
+from metrics_api.oci.signing.store import SigningPlan, write_signing
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
@@ -284,7 +283,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
-    signing: Signing | None = None,
+    signing: SigningPlan | None = None,
 ) -> PublishOutcome:
     """Write children and the index by digest, verify, sign, then the tags, the release last.
 
@@ -329,7 +328,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         configs=configs,
     )
     look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
-    if signing is None or not signing.plan.writes:  # the last look rides along with the read
+    if signing is None or not signing.writes:  # the last look rides along with the read
         report, latest = await both(verification, look)
         _require_verified(report, release)
     else:  # signed after the index verified, and the last look after that
@@ -358,10 +357,8 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     )
 
 
-async def _sign(client: RegistryClient, signing: Signing | None) -> list[str]:
-    if signing is None:
-        return []
-    return await write_signing(client, signing.plan, signing.signer)
+async def _sign(client: RegistryClient, signing: SigningPlan | None) -> list[str]:
+    return [] if signing is None else await write_signing(client, signing)
 
 
 def _require_verified(report: VerificationReport, release: TagPlan) -> None:

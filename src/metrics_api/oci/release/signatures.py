@@ -7,7 +7,6 @@ as the DSSE attestations ``cosign attest`` stores.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 
 from metrics_api.oci.concurrency import run_all
@@ -17,14 +16,6 @@ from metrics_api.oci.signing.cosign_format import IN_TOTO
 from metrics_api.oci.signing.store import Signer, SigningPlan, Subject, plan_signing
 from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
-
-
-@dataclass(frozen=True)
-class Signing:
-    """The signer of a release and what its check found in the signature tags."""
-
-    signer: Signer
-    plan: SigningPlan
 
 
 async def _statements(client: RegistryClient, variant: ResolvedVariant) -> tuple[bytes, ...]:
@@ -49,7 +40,7 @@ async def plan_release_signing(
     index: Manifest,
     variants: Sequence[ResolvedVariant],
     signer: Signer | None,
-) -> Signing | None:
+) -> SigningPlan | None:
     """Read the signature tags of the index and each image (the check: no write).
 
     None when there is no ``signer``: the release is not signed.
@@ -64,4 +55,4 @@ async def plan_release_signing(
             for variant, found in zip(variants, statements, strict=True)
         ),
     ]
-    return Signing(signer, await plan_signing(client, target, subjects, signer))
+    return await plan_signing(client, target, subjects, signer)

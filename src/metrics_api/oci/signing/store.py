@@ -60,18 +60,18 @@ class StoragePlan:
     missing: tuple[bytes, ...]  # payloads (or statements) with no entry by this key yet
     others: int  # entries no key of ours made: kept as they are
 
-    @property
-    def action(self) -> str:
-        """``add`` when this key's entry is missing, else ``present``."""
-        return "add" if self.missing else "present"
-
 
 @dataclass(frozen=True)
 class SigningPlan:
-    """Every storage tag a release signs, and the key that signs."""
+    """Every storage tag a release signs, and who signs."""
 
-    key_id: str
+    signer: Signer
     tags: tuple[StoragePlan, ...]
+
+    @property
+    def key_id(self) -> str:
+        """The signing key, as reports name it."""
+        return self.signer.public.key_id
 
     @property
     def writes(self) -> bool:
@@ -159,7 +159,7 @@ async def plan_signing(
     planned = await run_all(
         [partial(_plan_subject, client, repository, s, signer.public) for s in subjects]
     )
-    return SigningPlan(signer.public.key_id, tuple(p for plans in planned for p in plans))
+    return SigningPlan(signer, tuple(p for plans in planned for p in plans))
 
 
 def _new_layer(plan: StoragePlan, payload: bytes, signer: Signer) -> cosign.Layer:
@@ -216,17 +216,17 @@ async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) 
     return replace(plan, found=latest)
 
 
-async def write_signing(client: RegistryClient, plan: SigningPlan, signer: Signer) -> list[str]:
+async def write_signing(client: RegistryClient, plan: SigningPlan) -> list[str]:
     """Write every missing signature and attestation; a line for each tag written."""
     todo = [tag for tag in plan.tags if tag.missing]
-    written = await run_all([partial(_write_tag, client, tag, signer) for tag in todo])
+    written = await run_all([partial(_write_tag, client, tag, plan.signer) for tag in todo])
     return [f"{tag.kind} {tag.tag.tag} by key {plan.key_id}" for tag in written if tag.missing]
 
 
 def describe(plan: StoragePlan, key_id: str, *, done: bool) -> str:
     """One report line: which subject, by which key, and what else its tag holds."""
     subject = f"{plan.kind} of {plan.subject.what} {plan.subject.digest}"
-    if plan.action == "present":
+    if not plan.missing:
         line = f"{subject}: already signed by key {key_id}, nothing written"
     else:
         verb = "signed" if done else "would be signed"
