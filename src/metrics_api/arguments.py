@@ -74,6 +74,28 @@ AttachProvenance = Annotated[
         "--provenance=false turns it off"
     ),
 ]
+# `sbom` and `sbom-scanner` are no flags of `dagger call` (tests/dagger/test_flags.py).
+AttachSbom = Annotated[
+    bool,
+    Doc(
+        "attach an SPDX SBOM of each variant, made by --sbom-scanner from its root filesystem "
+        "(as docker buildx build --sbom=true does); --sbom=false turns it off"
+    ),
+]
+SbomScanner = Annotated[
+    str,
+    Doc(
+        "the SBOM scanner image (syft; a mirror's copy works), run offline; the digest the "
+        "engine pulls is recorded in each SBOM and provenance"
+    ),
+]
+RequireSbom = Annotated[
+    bool,
+    Doc(
+        "fail unless each platform has exactly one SPDX SBOM attestation about its image that "
+        "reads as SPDX 2.3 and lists packages"
+    ),
+]
 RequireProvenance = Annotated[
     bool,
     Doc("fail unless each platform has exactly one SLSA provenance attestation about its image"),
@@ -96,7 +118,7 @@ PublicKeys = Annotated[
     list[dagger.File],
     Doc(
         "public keys (cosign.pub): the index and each image must carry a signature by one of "
-        "them, and each image with provenance a signed provenance attestation"
+        "them, and each image with provenance or an SBOM the signed attestation"
     ),
 ]
 

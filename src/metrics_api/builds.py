@@ -1,6 +1,7 @@
 """Building a variant with the engine and staging it in the pipeline's own registry.
 
-Also the facts of each build that its provenance states, as the engine knows them.
+Also the facts of each build that its provenance states, as the engine knows them, and
+the scan of what each build made for its SBOM (scanner.py).
 """
 
 import hashlib
@@ -17,9 +18,10 @@ from dagger import dag
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.release.dockerfile import base_images
-from metrics_api.oci.release.job import Provenance, Stage, VariantPlan
+from metrics_api.oci.release.job import Attach, Provenance, Stage, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
 from metrics_api.pipeline_errors import PipelineError
+from metrics_api.scanner import sbom_scanner
 
 DISTRIBUTION = "metrics-api"  # this module's package, whose version the provenance names
 
@@ -45,6 +47,8 @@ class VariantBuilds:
     invocation_id: str = field(default_factory=lambda: str(uuid4()))
     # When each variant's build and staging started and finished, as its stager saw it.
     times: dict[VariantPlan, tuple[datetime, datetime]] = field(default_factory=dict, compare=False)
+    # The container each variant's stager built and pushed: what its SBOM scans.
+    built: dict[VariantPlan, dagger.Container] = field(default_factory=dict, compare=False)
 
     @classmethod
     def stamped(
@@ -88,8 +92,10 @@ class VariantBuilds:
 
         async def stage(plan: VariantPlan, address: str) -> str:
             started = datetime.now(UTC)
-            pinned = await _publish(self.container(plan), address, registry, _described(plan))
+            container = self.container(plan)
+            pinned = await _publish(container, address, registry, _described(plan))
             self.times[plan] = (started, datetime.now(UTC))
+            self.built[plan] = container
             return pinned
 
         return stage
@@ -108,6 +114,22 @@ class VariantBuilds:
                 raise PipelineError(msg) from error
 
         return facts
+
+    def attach(self, *, provenance: bool, sbom: bool, scanner: str, repository: str) -> Attach:
+        """What the core stages beside each image: its provenance, its SBOM, as asked."""
+        return Attach(
+            provenance=self.provenance() if provenance else None,
+            sbom=sbom_scanner(
+                dag,
+                scanner,
+                self.built,
+                name=repository,
+                version=self.version,
+                described=_described,
+            )
+            if sbom
+            else None,
+        )
 
     async def facts(self, plan: VariantPlan, engine: dagger.Client) -> BuildFacts:
         """What the engine knows of a variant's build, after its stager ran.

@@ -17,6 +17,7 @@ from metrics_api.access import RegistryAccess
 from metrics_api.arguments import (
     DEFAULT_DEADLINE,
     AttachProvenance,
+    AttachSbom,
     Attestations,
     BuildArgs,
     BuildPlatform,
@@ -34,7 +35,9 @@ from metrics_api.arguments import (
     ReleaseAttestations,
     Repository,
     RequireProvenance,
+    RequireSbom,
     Revision,
+    SbomScanner,
     SigningKey,
     SigningKeyPassword,
     Source,
@@ -57,6 +60,7 @@ from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
+from metrics_api.scanner import DEFAULT_SCANNER
 from metrics_api.signatures import open_signing_key, public_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,6 +108,8 @@ class MetricsApi:
         source_url: SourceUrl = "",
         force: Annotated[bool, Doc("move VERSION-ARCH if it points at another image")] = False,
         provenance: AttachProvenance = True,
+        sbom: AttachSbom = True,
+        sbom_scanner: SbomScanner = DEFAULT_SCANNER,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -129,7 +135,12 @@ class MetricsApi:
                     version=version,
                     settings=await access.settings(target, embedded.host),
                     force=force,
-                    provenance=builds.provenance() if provenance else None,
+                    attach=builds.attach(
+                        provenance=provenance,
+                        sbom=sbom,
+                        scanner=sbom_scanner,
+                        repository=repository,
+                    ),
                 )
         # The result is the reference alone (CI captures it); what happened goes to the log.
         sys.stderr.write(published.outcome() + "\n")
@@ -183,6 +194,7 @@ class MetricsApi:
         target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
         expect: Ledger,
         require_provenance: RequireProvenance = False,
+        require_sbom: RequireSbom = False,
         public_key: PublicKeys = [],
         insecure_registries: Insecure = [],
         username: Username = "",
@@ -206,6 +218,7 @@ class MetricsApi:
                     target,
                     ledger,
                     require_provenance=require_provenance,
+                    require_sbom=require_sbom,
                     public_keys=keys,
                 )
         if not report.ok:
@@ -232,6 +245,8 @@ class MetricsApi:
         ] = False,
         attestations: ReleaseAttestations = "drop",
         provenance: AttachProvenance = True,
+        sbom: AttachSbom = True,
+        sbom_scanner: SbomScanner = DEFAULT_SCANNER,
         dry_run: Annotated[
             bool, Doc("build, then check the target read-only; print what would be written")
         ] = False,
@@ -271,7 +286,12 @@ class MetricsApi:
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
-                    provenance=builds.provenance() if provenance else None,
+                    attach=builds.attach(
+                        provenance=provenance,
+                        sbom=sbom,
+                        scanner=sbom_scanner,
+                        repository=repository,
+                    ),
                     signer=signer,
                 )
         summary = report.summary()
@@ -297,6 +317,8 @@ class MetricsApi:
         build_args: BuildArgs = [],
         source_url: SourceUrl = "",
         provenance: AttachProvenance = True,
+        sbom: AttachSbom = True,
+        sbom_scanner: SbomScanner = DEFAULT_SCANNER,
         deadline: Deadline = DEFAULT_DEADLINE,
     ) -> dagger.Directory:
         """Release into the embedded registry and return it as an OCI layout (export with -o)."""
@@ -319,7 +341,12 @@ class MetricsApi:
                     settings=settings,
                     annotations=jobs.parse_annotations(annotations),
                     source_date_epoch=source_date_epoch or None,
-                    provenance=builds.provenance() if provenance else None,
+                    attach=builds.attach(
+                        provenance=provenance,
+                        sbom=sbom,
+                        scanner=sbom_scanner,
+                        repository=repository,
+                    ),
                 )
                 async with jobs.open_client(settings) as client:
                     await write_layout(

@@ -394,7 +394,7 @@ def test_no_registry_secret_reaches_the_facts_nor_the_statement(
         statements = []
         for plan in plans:  # as the job does: stage, then the facts of what was staged
             digest = (await stage(plan, "localhost:5000/staging/metrics-api:x")).partition("@")[2]
-            facts = await call["provenance"](plan, digest)
+            facts = await call["attach"].provenance(plan, digest)
             name = subject_name(target, "v2.0.0-x", plan.platform)
             statements.append(facts.model_dump_json().encode())
             statements.append(statement(digest, name, facts))
@@ -445,8 +445,8 @@ def test_the_provenance_flag_hands_the_job_the_facts_or_none(
 
     _call(function, **({} if provenance else {"provenance": False}))
 
-    job = captured.calls[0]
-    assert callable(job["provenance"]) if provenance else job["provenance"] is None
+    attach = captured.calls[0]["attach"]
+    assert callable(attach.provenance) if provenance else attach.provenance is None
 
 
 @pytest.mark.parametrize("required", [True, False])

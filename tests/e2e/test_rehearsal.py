@@ -16,13 +16,24 @@ from typing import Any
 
 import httpx
 import pytest
-from support.bases import BaseImages, RunningContainer, build_app_image, run_container
+from support.bases import (
+    BaseImages,
+    RunningContainer,
+    build_app_image,
+    go_version,
+    run_container,
+)
 from support.containers import ContainersEnv
 from support.docker29 import manifest_digest, wrap_docker29
+from support.go_tools import SYFT, require_go_tool
 from support.images import push, sha256_digest, skopeo_inspect_platform, skopeo_raw
 from support.oci_cli import run_cli
 from support.phases import PHASES, phase
 from support.registry import Registry
+from support.syft import SyftScanner, push_scanner_image
+
+from metrics_api.oci.release.provenance import BaseImage
+from metrics_api.oci.release.sbom import Scan, normalised_document
 
 pytestmark = pytest.mark.e2e
 
@@ -198,6 +209,71 @@ def test_contract_suite_passes_against_both_containers(
         )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def sboms(rehearsal: Rehearsal, containers: ContainersEnv) -> dict[str, dict[str, Any]]:
+    """Each variant's SPDX document as a release makes it: syft from its image, offline."""
+    scanner = SyftScanner(
+        containers, push_scanner_image(containers, rehearsal.registry), version="v2.0.0"
+    )
+    documents = {}
+    with phase("syft: an SBOM of each variant"):
+        for arch, digest in (("amd64", rehearsal.amd64), ("arm64", rehearsal.arm64)):
+            image = rehearsal.registry.ref(REPOSITORY, digest)
+            scan = Scan(
+                scanner.scan(image),
+                BaseImage(uri=scanner.scanner.ref, digest=scanner.scanner.digest),
+            )
+            documents[arch] = normalised_document(scan, digest, None, f"linux/{arch}")
+    return documents
+
+
+def listed(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(p["name"], p.get("versionInfo", "")) for p in document["packages"]}
+
+
+def test_the_amd64_sbom_lists_the_go_module_its_go_and_the_distroless_packages(
+    sboms: dict[str, dict[str, Any]],
+) -> None:
+    packages = listed(sboms["amd64"])
+    go = go_version()
+    assert ("metrics-api", "v2.0.0") in packages  # the main module, at the release's version
+    assert ("stdlib", f"go{go}") in packages  # the Go the binary was built with
+    assert {("base-files", "12.4+deb12u13"), ("netbase", "6.4")} <= packages
+
+
+def test_the_arm64_sbom_lists_the_debian_packages_and_the_python_interpreter(
+    sboms: dict[str, dict[str, Any]],
+) -> None:
+    names = {name for name, _ in listed(sboms["arm64"])}
+    assert {"python3", "python3.11", "libpython3.11-stdlib", "libc6", "dash"} <= names
+
+
+def test_syft_alone_lists_what_our_sboms_list(
+    rehearsal: Rehearsal, sboms: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """syft outside our code, on the published images, reads the same packages."""
+    syft = require_go_tool(SYFT)
+    env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false", "HOME": str(tmp_path)}
+    env["SYFT_REGISTRY_INSECURE_USE_HTTP"] = "true"
+    for arch, digest in (("amd64", rehearsal.amd64), ("arm64", rehearsal.arm64)):
+        image = rehearsal.registry.ref(REPOSITORY, digest)
+        alone = subprocess.run(
+            [syft, "scan", f"registry:{image}", "-o", "syft-json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+            check=True,
+        )
+        found = {(a["name"], a["version"]) for a in json.loads(alone.stdout)["artifacts"]}
+        ours = {
+            (p["name"], p.get("versionInfo", ""))
+            for p in sboms[arch]["packages"]
+            if not p["SPDXID"].startswith("SPDXRef-DocumentRoot-")  # the scanned folder
+        }
+        assert found == ours, (arch, found ^ ours)
 
 
 def test_rerun_unchanged_is_a_noop(rehearsal: Rehearsal) -> None:

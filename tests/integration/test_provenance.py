@@ -27,6 +27,7 @@ from metrics_api.oci import Settings, TagConflictError, open_client, parse_refer
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
     SAME_INPUTS,
+    Attach,
     ReleasedVariant,
     ReleaseReport,
     Staging,
@@ -72,7 +73,7 @@ def run_publish_variant(
             repository=REPOSITORY,
             version="v3.0.0",
             settings=Settings(use_docker_config=False),
-            provenance=facts,
+            attach=Attach(provenance=facts),
         )
 
     return anyio.run(job)
@@ -328,7 +329,7 @@ def test_publish_variant_pushes_a_docker29_index_and_the_split_flow_keeps_it(
     held = manifest_digest(target.host, REPOSITORY, "v3.0.0-amd64")
     assert amd64.outcome() == (
         f"{target.host}/{REPOSITORY}:v3.0.0-amd64 created: {held} (the image {image} and its "
-        "provenance)"
+        "attestation)"
     )
 
     before = snapshot(target)
@@ -336,7 +337,7 @@ def test_publish_variant_pushes_a_docker29_index_and_the_split_flow_keeps_it(
     assert snapshot(target) == before
     assert again.tag_action == "unchanged"
     assert again.outcome().endswith(
-        f"already held {held} (the image {image} and its provenance): nothing written"
+        f"already held {held} (the image {image} and its attestation): nothing written"
     )
 
     assembled = run_cli(

@@ -7,7 +7,6 @@ identical re-run write no signature.
 
 import base64
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.build_facts import Facts
 from support.containers import ContainersEnv
-from support.cosign import Cosign, KeyPair, cosign
+from support.cosign import KeyPair, Kit, make_kit
 from support.docker29 import get_blob, get_manifest, push_blob, put_manifest
 from support.oci_cli import Variants, run_cli, run_cli_text
 from support.registry import Registry
@@ -37,22 +36,9 @@ REPOSITORY = "metrics-api"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test key's password
 
 
-@dataclass(frozen=True)
-class Kit:
-    """Both cosign generations, and two key pairs made by real ``cosign generate-key-pair``."""
-
-    tools: dict[str, Cosign]
-    key: KeyPair
-    other: KeyPair
-
-
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
-    home = tmp_path_factory.mktemp("cosign")
-    tools = {generation: cosign(generation, home) for generation in ("v2", "v3")}
-    key = tools["v2"].generate_key_pair("release", PASSWORD)
-    other = tools["v3"].generate_key_pair("other", "another password")
-    return Kit(tools, key, other)
+    return make_kit(tmp_path_factory.mktemp("cosign"), PASSWORD)
 
 
 def signer_of(pair: KeyPair) -> SigningKey:

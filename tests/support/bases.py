@@ -51,7 +51,7 @@ PYTHON_IMAGE = "docker.io/library/python:3.12-slim"
 BASE_IMAGE_NAMES = (GO_IMAGE, RUNTIME_IMAGE, PYTHON_IMAGE)
 
 # Bump when the recipe below changes in a way the hash cannot see (code, not data).
-RECIPE_VERSION = 2
+RECIPE_VERSION = 4
 DEFAULT_CACHE_DIR = Path("/var/cache/metrics-api-e2e")
 CACHE_ENV = "METRICS_API_E2E_CACHE"
 SUITE = "bookworm"
@@ -67,6 +67,12 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
     "path-exclude=/usr/share/info/*",
     "path-exclude=/usr/share/locale/*",
+)
+# "extract" runs no dpkg, so it leaves dpkg's status empty: write it from the packages it
+# extracted, as the real images have it (an SBOM scanner lists a Debian image's packages there).
+DPKG_STATUS_HOOK = (
+    'for deb in "$1"/var/cache/apt/archives/*.deb; do dpkg-deb --field "$deb" '
+    '| sed "/^Package:/a Status: install ok installed"; echo; done > "$1"/var/lib/dpkg/status'
 )
 # "extract" runs no maintainer scripts: no /etc/passwd, no CA bundle (we add both),
 # but dash gives RUN steps their /bin/sh and coreutils the usual mkdir/cp.
@@ -100,6 +106,17 @@ DISTROLESS_USERS = (
     "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
 )
 DISTROLESS_GROUPS = "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n"
+# distroless records its Debian packages one file each in dpkg's status.d (no dpkg itself),
+# with its os-release: what an SBOM scanner reads there.
+DISTROLESS_OS_RELEASE = (
+    'PRETTY_NAME="Distroless"\nNAME="Debian GNU/Linux"\nID="debian"\nVERSION_ID="12"\n'
+    'VERSION="Debian GNU/Linux 12 (bookworm)"\nHOME_URL="https://github.com/GoogleContainerTools/distroless"\n'
+)
+DISTROLESS_PACKAGES = {
+    "base-files": ("12.4+deb12u13", "amd64", "Debian base system miscellaneous files"),
+    "netbase": ("6.4", "all", "Basic TCP/IP networking system"),
+    "tzdata": ("2025b-0+deb12u2", "all", "time zone and daylight-saving time data"),
+}
 GOLANG_USERS = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"
 GOLANG_GROUPS = "root:x:0:\nnogroup:x:65534:\n"
 
@@ -139,6 +156,11 @@ def _go_version(goroot: Path) -> str:
     else:
         first = run([go_binary(), "env", "GOVERSION"], timeout=30).stdout.strip()
     return first.removeprefix("go")
+
+
+def go_version() -> str:
+    """The Go of the golang stand-in (``1.26.8``): what its builds are built with."""
+    return _go_version(go_root())
 
 
 def _ca_bundle() -> bytes:
@@ -211,7 +233,18 @@ def _distroless_tar() -> bytes:
         ("home/nonroot", None, 0o700, 65532, 65532),
         ("root", None, 0o700, 0, 0),
         ("tmp", None, 0o1777, 0, 0),
+        ("etc/os-release", DISTROLESS_OS_RELEASE.encode(), 0o644, 0, 0),
+        ("var", None, 0o755, 0, 0),
+        ("var/lib", None, 0o755, 0, 0),
+        ("var/lib/dpkg", None, 0o755, 0, 0),
+        ("var/lib/dpkg/status.d", None, 0o755, 0, 0),
     ]
+    for name, (version, arch, description) in DISTROLESS_PACKAGES.items():
+        record = (
+            f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\n"
+            f"Maintainer: Debian <debian@lists.debian.org>\nDescription: {description}\n"
+        )
+        entries.append((f"var/lib/dpkg/status.d/{name}", record.encode(), 0o644, 0, 0))
     return _tar_of(entries + _ca_entries())
 
 
@@ -238,7 +271,7 @@ def _mmdebstrap_cmd(arch: str, packages: Sequence[str], out: Path) -> list[str]:
         f"--include={','.join(packages)}",
     ]
     cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
-    return [*cmd, SUITE, str(out)]
+    return [*cmd, f"--extract-hook={DPKG_STATUS_HOOK}", SUITE, str(out)]
 
 
 def _run_parallel(jobs: Mapping[str, list[str]], work: Path, timeout: float) -> dict[str, float]:
@@ -706,6 +739,7 @@ __all__ = [
     "RunningContainer",
     "build_app_image",
     "ensure_base_images",
+    "go_version",
     "recipe",
     "recipe_key",
     "run_container",

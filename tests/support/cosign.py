@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from metrics_api.oci.signing.keys import SigningKey, load_signing_key
+
 from .go_tools import COSIGN_V2, COSIGN_V3, GoTool, require_go_tool
 
 COSIGN_TIMEOUT = 120.0
@@ -74,12 +76,14 @@ class Cosign:
         """``cosign verify --key``: a signature by that key on ``ref``'s digest."""
         return self.run("verify", "--key", str(public_key), *self._offline(), ref)
 
-    def verify_attestation(self, ref: str, public_key: Path) -> subprocess.CompletedProcess[str]:
-        """``cosign verify-attestation --type slsaprovenance1 --key``."""
+    def verify_attestation(
+        self, ref: str, public_key: Path, kind: str = "slsaprovenance1"
+    ) -> subprocess.CompletedProcess[str]:
+        """``cosign verify-attestation --type KIND --key`` (``spdxjson`` for an SBOM)."""
         return self.run(
             "verify-attestation",
             "--type",
-            "slsaprovenance1",
+            kind,
             "--key",
             str(public_key),
             *self._offline(),
@@ -90,3 +94,29 @@ class Cosign:
 def cosign(generation: str, home: Path) -> Cosign:
     """cosign ``v2`` or ``v3`` (the pinned versions of support.go_tools)."""
     return Cosign(GENERATIONS[generation], home / generation)
+
+
+@dataclass(frozen=True)
+class Kit:
+    """Both cosign generations, and two key pairs made by real ``cosign generate-key-pair``."""
+
+    tools: dict[str, Cosign]
+    key: KeyPair
+    other: KeyPair
+
+    def signer(self) -> SigningKey:
+        """The release key as the release opens it."""
+        return load_signing_key(
+            self.key.private.read_bytes(),
+            self.key.password,
+            where="test key",
+            given_in="the test",
+        )
+
+
+def make_kit(home: Path, password: str) -> Kit:
+    """cosign v2 and v3 in ``home``; the release key (``password``) and another."""
+    tools = {generation: cosign(generation, home) for generation in ("v2", "v3")}
+    key = tools["v2"].generate_key_pair("release", password)
+    other = tools["v3"].generate_key_pair("other", "another password")
+    return Kit(tools, key, other)

@@ -21,7 +21,7 @@ from pathlib import Path
 from .proc import ToolMissingError, require_tool, run
 
 CACHE = Path(os.environ.get("METRICS_API_TOOLS_CACHE") or "/var/cache/metrics-api-tools")
-INSTALL_TIMEOUT = 900.0  # a first install downloads and compiles every dependency
+INSTALL_TIMEOUT = 1800.0  # a first install downloads and compiles every dependency (syft: ~7 min)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class GoTool:
     name: str
     package: str
     version: str
+    ldflags: str = ""  # what its release builds stamp in (a version it reports)
 
     @property
     def path(self) -> Path:
@@ -38,9 +39,16 @@ class GoTool:
         return CACHE / f"{self.name}@{self.version}" / self.name
 
     @property
+    def install_arguments(self) -> list[str]:
+        """``go install``'s arguments."""
+        flags = [f"-ldflags={self.ldflags}"] if self.ldflags else []
+        return ["install", *flags, f"{self.package}@{self.version}"]
+
+    @property
     def install_command(self) -> str:
         """The command that installs it by hand."""
-        return f"GOBIN={self.path.parent} go install {self.package}@{self.version}"
+        flags = f"-ldflags='{self.ldflags}' " if self.ldflags else ""
+        return f"GOBIN={self.path.parent} go install {flags}{self.package}@{self.version}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,12 @@ BUILDX = GoTool("buildx", "github.com/docker/buildx/cmd/buildx", "v0.38.2")
 # `sha256-<hex>.sig` / `.att` tags, v3 writes Sigstore bundles and reads both.
 COSIGN_V2 = GoTool("cosign", "github.com/sigstore/cosign/v2/cmd/cosign", "v2.6.5")
 COSIGN_V3 = GoTool("cosign", "github.com/sigstore/cosign/v3/cmd/cosign", "v3.1.3")
+# The SBOM scanner a release runs, built as its releases are (CGO off, its version stamped,
+# so its documents name "Tool: syft-1.57.2"): the tests run it as the pipeline does, from
+# a stand-in of its image.
+SYFT = GoTool(
+    "syft", "github.com/anchore/syft/cmd/syft", "v1.57.2", ldflags="-X main.version=1.57.2"
+)
 TOOLS: tuple[GoTool | LocalGoTool, ...] = (
     DISTRIBUTION_V3,
     CRANE,
@@ -91,6 +105,7 @@ TOOLS: tuple[GoTool | LocalGoTool, ...] = (
     BUILDX,
     COSIGN_V2,
     COSIGN_V3,
+    SYFT,
 )
 
 
@@ -130,8 +145,8 @@ def install(tool: GoTool | LocalGoTool) -> Path:
             )
         else:
             run(
-                [go_binary(), "install", f"{tool.package}@{tool.version}"],
-                env={**os.environ, "GOBIN": str(staging)},
+                [go_binary(), *tool.install_arguments],
+                env={**os.environ, "GOBIN": str(staging), "CGO_ENABLED": "0"},
                 timeout=INSTALL_TIMEOUT,
             )
         staging.chmod(0o755)

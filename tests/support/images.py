@@ -39,6 +39,21 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+# What a Debian image says of itself and its packages, as dpkg leaves it.
+PACKAGED_FILES = {
+    "etc/os-release": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+    'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    "var/lib/dpkg/status": (
+        "Package: base-files\nStatus: install ok installed\nPriority: required\n"
+        "Section: admin\nInstalled-Size: 340\nMaintainer: Santiago Vila <sanvila@debian.org>\n"
+        "Architecture: ARCH\nVersion: 12.4+deb12u13\nDescription: Debian base system files\n\n"
+        "Package: netbase\nStatus: install ok installed\nPriority: optional\n"
+        "Section: admin\nInstalled-Size: 41\nMaintainer: Marco d'Itri <md@linux.it>\n"
+        "Architecture: all\nVersion: 6.4\nDescription: Basic TCP/IP networking system\n"
+    ),
+}
+
+
 def build_tiny_image(  # noqa: PLR0913, PLR0917 - signature agreed with the tests
     containers: ContainersEnv,
     name: str,
@@ -46,11 +61,14 @@ def build_tiny_image(  # noqa: PLR0913, PLR0917 - signature agreed with the test
     os: str = "linux",
     variant: str | None = None,
     content: str | None = None,
+    *,
+    packaged: bool = False,
 ) -> str:
     """Commit ``name`` (local storage): scratch + /hello.txt, config os/arch/variant.
 
     ``content`` defaults to a fresh random string so two calls never share digests.
-    Returns the local image name to pass to ``push()``.
+    ``packaged``: also a Debian ``os-release`` and dpkg status of two packages, which an
+    SBOM scanner lists. Returns the local image name to pass to ``push()``.
     """
     if content is None:
         content = (
@@ -63,6 +81,12 @@ def build_tiny_image(  # noqa: PLR0913, PLR0917 - signature agreed with the test
         container = ctr.stdout.strip().splitlines()[-1]
         try:
             containers.run(["buildah", "add", "--quiet", container, str(payload), "/hello.txt"])
+            if packaged:
+                tree = Path(tmp) / "packaged"
+                for path, text in PACKAGED_FILES.items():
+                    (tree / path).parent.mkdir(parents=True, exist_ok=True)
+                    (tree / path).write_text(text.replace("ARCH", arch))
+                containers.run(["buildah", "add", "--quiet", container, str(tree), "/"])
             config = ["buildah", "config", "--arch", arch, "--os", os]
             if variant:
                 config += ["--variant", variant]

@@ -5,8 +5,10 @@ import anyio
 from metrics_api.oci import Settings
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
+    Attach,
     Provenance,
     ReleaseReport,
+    Sbom,
     Staging,
     parse_variant_table,
     release,
@@ -26,6 +28,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
     force: bool = False,
     dry_run: bool = False,
     provenance: Provenance | None = None,
+    sbom: Sbom | None = None,
     signer: Signer | None = None,
     push_host: str = "",
 ) -> ReleaseReport:
@@ -42,7 +45,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
             settings=Settings(use_docker_config=False),
             force=force,
             dry_run=dry_run,
-            provenance=provenance,
+            attach=Attach(provenance=provenance, sbom=sbom),
             signer=signer,
         )
 

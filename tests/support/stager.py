@@ -24,17 +24,25 @@ class BuildFailedError(RuntimeError):
 class BuildahStager:
     """Pushes a prebuilt tiny image per platform to the staging registry, as Dagger would."""
 
-    def __init__(self, containers: ContainersEnv, failing: str = "") -> None:
+    def __init__(
+        self, containers: ContainersEnv, failing: str = "", *, packaged: bool = False
+    ) -> None:
+        """``packaged``: the images hold Debian packages (an SBOM lists them)."""
         self.containers = containers
         self.images: dict[str, str] = {}
         self.failing = failing
+        self.packaged = packaged
         self.staged: dict[str, str] = {}
 
     def rebuild(self, plan: VariantPlan) -> None:
         """A new build of the variant: same platform, new content, new digest."""
         name = f"release-{plan.platform.architecture}-{len(self.images)}-{id(self)}"
         self.images[str(plan.platform)] = build_tiny_image(
-            self.containers, name, plan.platform.architecture, variant=plan.platform.variant
+            self.containers,
+            name,
+            plan.platform.architecture,
+            variant=plan.platform.variant,
+            packaged=self.packaged,
         )
 
     async def __call__(self, plan: VariantPlan, address: str) -> str:

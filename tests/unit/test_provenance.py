@@ -9,14 +9,19 @@ from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.statement import Statement
 
+from metrics_api.oci.release.attestation_manifests import (
+    Statement as Layer,
+)
+from metrics_api.oci.release.attestation_manifests import (
+    attestation_entry,
+    attestation_manifest,
+)
 from metrics_api.oci.release.provenance import (
     BUILD_TYPE,
     BUILDER_ID,
     SLSA_V1,
     BaseImage,
     BuildFacts,
-    attestation_entry,
-    attestation_manifest,
     build_definition,
     input_changes,
     statement,
@@ -128,18 +133,23 @@ def test_it_validates_against_the_in_toto_attestation_framework() -> None:
 
 
 def test_the_attestation_manifest_is_in_buildkits_layout() -> None:
+    """The SBOM's layer first, then the provenance's, each annotated; diff_ids in that order."""
+    sbom = b'{"predicateType":"https://spdx.dev/Document"}'
     body = statement(IMAGE, NAME, facts())
-    made = attestation_manifest(body)
+    made = attestation_manifest([Layer("https://spdx.dev/Document", sbom), Layer(SLSA_V1, body)])
     manifest = parsed(made.manifest.raw)
     assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
     assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
-    (layer,) = manifest["layers"]
+    first, layer = manifest["layers"]
+    assert first["annotations"] == {"in-toto.io/predicate-type": "https://spdx.dev/Document"}
+    assert first["size"] == len(sbom)
     assert layer["mediaType"] == "application/vnd.in-toto+json"
     assert layer["annotations"] == {"in-toto.io/predicate-type": SLSA_V1}
     assert layer["size"] == len(body)
+    assert made.statements == (sbom, body)
     config = parsed(made.config)
     assert (config["architecture"], config["os"]) == ("unknown", "unknown")
-    assert config["rootfs"]["diff_ids"] == [layer["digest"]]
+    assert config["rootfs"]["diff_ids"] == [first["digest"], layer["digest"]]
     assert attestation_entry(made.manifest, IMAGE) == {
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "digest": made.manifest.digest,

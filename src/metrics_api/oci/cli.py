@@ -301,12 +301,19 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         "its image (without it, provenance is reported when the index has attestations)",
     )
     verify.add_argument(
+        "--require-sbom",
+        action="store_true",
+        help="fail unless each platform has exactly one SPDX SBOM attestation about its image "
+        "that reads as SPDX 2.3 and lists packages (without it, an SBOM is reported when the "
+        "index has attestations)",
+    )
+    verify.add_argument(
         "--public-key",
         action="append",
         default=[],
         metavar="PATH",
         help="require a signature by this key (cosign.pub) on the index and each image, and a "
-        "signed provenance attestation on each image that has provenance; repeatable: any "
+        "signed provenance (and SBOM) attestation on each image that has one; repeatable: any "
         "of the keys will do",
     )
     return parser
@@ -403,6 +410,7 @@ async def _run(
                 args.target,
                 ledger,
                 require_provenance=args.require_provenance,
+                require_sbom=args.require_sbom,
                 public_keys=public_keys,
             )
     requests = jobs.parse_requests(args.variant, args.expect)

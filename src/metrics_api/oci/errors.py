@@ -85,5 +85,9 @@ class TagConflictError(OciError):
     """The release tag already points at another index and moving it was not allowed."""
 
 
+class SbomError(OciError):
+    """A variant's SBOM could not be made into a statement (the scanner's output, its size)."""
+
+
 class VerificationError(OciError):
     """The published index does not match the digest ledger."""

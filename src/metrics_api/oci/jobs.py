@@ -323,20 +323,21 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     )
 
 
-async def verify(
+async def verify(  # noqa: PLR0913 - mirrors the command line's options
     client: RegistryClient,
     target: str,
     ledger: Ledger,
     *,
     require_provenance: bool = False,
+    require_sbom: bool = False,
     public_keys: Sequence[PublicKey] = (),
 ) -> VerificationReport:
     """Verify an index someone published against a digest ledger (one line per platform).
 
-    ``require_provenance``: a platform without exactly one SLSA provenance attestation
-    about its image fails the verification (otherwise it is only reported).
-    ``public_keys``: the index and each image must carry a signature by one of them, and
-    each image with provenance a signed provenance attestation.
+    ``require_provenance`` / ``require_sbom``: a platform without exactly one SLSA
+    provenance / SPDX SBOM attestation about its image fails the verification (otherwise
+    it is only reported). ``public_keys``: the index and each image must carry a signature
+    by one of them, and each image with provenance or an SBOM the signed statement.
     """
     _one_per_platform(
         [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
@@ -347,11 +348,22 @@ async def verify(
             remedy=Remedy.LEDGER,
         )
     reference = parse_reference(target)
-    report = await verify_index(client, reference, ledger, require_provenance=require_provenance)
+    report = await verify_index(
+        client,
+        reference,
+        ledger,
+        require_provenance=require_provenance,
+        require_sbom=require_sbom,
+    )
     if not public_keys or report.digest is None:
         return report
     signed = await check_release_signatures(
-        client, reference, report.digest, report.entries, public_keys
+        client,
+        reference,
+        report.digest,
+        report.entries,
+        public_keys,
+        sbom_images=report.sbom_images,
     )
     checks = [*report.checks, *signed]
     return report.model_copy(

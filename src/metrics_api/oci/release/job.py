@@ -8,9 +8,10 @@
    verify it against the digests staged, then the ``VERSION-ARCH`` tags, the release last.
 
 With ``provenance`` (on by default in the module), each staged image gets an SLSA
-provenance attestation, staged beside it and carried like Docker's (release/provenance.py):
-written with its image, before the index, checked with it, and reused from the target
-when the target already says this very build.
+provenance statement, and with ``sbom`` (also on by default) an SPDX SBOM statement; both
+go into one attestation manifest staged beside the image and carried like Docker's
+(release/attestation_manifests.py): written with its image, before the index, checked
+with it, and reused from the target when the target already says this very build.
 
 The Dagger module hands in a ``stage`` callable that builds and pushes one variant to its
 in-pipeline registry; tests hand in one that pushes real images with buildah. Everything
@@ -28,18 +29,30 @@ from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
+from metrics_api.oci.release.attestation_manifests import (
+    Statement,
+    stage_attestations,
+    staged_image,
+    wrapper_index,
+)
 from metrics_api.oci.release.provenance import (
+    SLSA_V1,
     BuildFacts,
     Reuse,
     published_index,
     reuse_published,
-    stage_provenance,
+    statement,
     subject_name,
-    wrapper_index,
 )
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.release.sbom import (
+    SPDX_DOCUMENT,
+    Scan,
+    normalised_document,
+    sbom_statement,
+)
 from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
@@ -108,14 +121,14 @@ class ReleasedVariant(BaseModel):
     digest: str
     tag_action: str  # created / unchanged / unchanged (same inputs) / moved, or a dry run's
     previous_digest: str | None
-    # What the tag holds when it is not the image: Docker 29's index of it and its provenance.
+    # What the tag holds when it is not the image: Docker 29's index of it and its attestation.
     index_digest: str = ""
 
     def outcome(self) -> str:
         """What happened to its tag, from what to what."""
         tag = self.reference.partition("@")[0]
         held = (
-            f"{self.index_digest} (the image {self.digest} and its provenance)"
+            f"{self.index_digest} (the image {self.digest} and its attestation)"
             if self.index_digest
             else self.digest
         )
@@ -172,6 +185,16 @@ def _action(digest: str, previous: str | None) -> str:
 Stage = Callable[[VariantPlan, str], Awaitable[str]]
 # The facts of one variant's build, given its plan and the staged image digest.
 Provenance = Callable[[VariantPlan, str], Awaitable[BuildFacts]]
+# What the SBOM scanner wrote for one variant, given its plan and its staged reference.
+Sbom = Callable[[VariantPlan, Reference], Awaitable[Scan]]
+
+
+@dataclass(frozen=True)
+class Attach:
+    """The statements staged beside each image: its provenance, its SBOM, or neither."""
+
+    provenance: Provenance | None = None
+    sbom: Sbom | None = None
 
 
 async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str) -> Reference:
@@ -189,23 +212,43 @@ async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str
     return parse_reference(f"{staging.host}/{staging.repository}@{digest}")
 
 
+async def _facts(provenance: Provenance | None, plan: VariantPlan, image: str) -> BuildFacts | None:
+    return None if provenance is None else await provenance(plan, image)
+
+
+async def _scan(sbom: Sbom | None, plan: VariantPlan, staged: Reference) -> Scan | None:
+    return None if sbom is None else await sbom(plan, staged)
+
+
 async def _resolve_staged(  # noqa: PLR0913 - one variant's staging, its context passed in
     client: RegistryClient,
     staged: Reference,
     plan: VariantPlan,
-    provenance: Provenance | None,
+    attach: Attach,
     name: str,
     *,
     keep_attestations: bool,
 ) -> tuple[ResolvedVariant, BuildFacts | None]:
-    """The staged variant, wrapped with its provenance first when there is provenance."""
-    if provenance is None:
+    """The staged variant, wrapped first with its SBOM and provenance when it has them."""
+    if attach.provenance is None and attach.sbom is None:
         variant = await resolve_variant(
             client, staged, plan.platform, attestations=keep_attestations
         )
         return variant, None
-    facts = await provenance(plan, staged.digest or "")
-    wrapped = await stage_provenance(client, staged, facts, name=name)
+    image, config = await staged_image(client, staged)
+    facts, scan = await both(
+        partial(_facts, attach.provenance, plan, image.digest),
+        partial(_scan, attach.sbom, plan, staged),
+    )
+    statements = []
+    if scan is not None:
+        document = normalised_document(scan, image.digest, config.created, str(plan.platform))
+        statements.append(Statement(SPDX_DOCUMENT, sbom_statement(image.digest, name, document)))
+        if facts is not None:  # the scanner is an input of what the release publishes
+            facts = facts.model_copy(update={"sbom_scanner": scan.scanner})
+    if facts is not None:
+        statements.append(Statement(SLSA_V1, statement(image.digest, name, facts)))
+    wrapped = await stage_attestations(client, staged, image, config, statements)
     return await resolve_variant(client, wrapped, plan.platform, attestations=True), facts
 
 
@@ -251,15 +294,15 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     force: bool = False,
     dry_run: bool = False,
     keep_attestations: bool = False,
-    provenance: Provenance | None = None,
+    attach: Attach = Attach(),
     signer: Signer | None = None,
 ) -> ReleaseReport:
     """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
 
     ``keep_attestations``: the index carries the attestation manifests staged with each
-    variant (a builder that attests pushes them), right after its image. ``provenance``:
-    the facts of each build, for the SLSA provenance the index carries after each image
-    (None: no provenance). ``signer``: the index, each image and each statement are
+    variant (a builder that attests pushes them), right after its image. ``attach``: the
+    facts of each build, for the SLSA provenance the index carries after each image, and
+    its SBOM scan (None: not attached). ``signer``: the index, each image and each statement are
     signed by digest once the index verified, before any tag moves.
     """
     target = parse_reference(f"{registry}/{repository}:{version}")
@@ -278,7 +321,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
                     client,
                     ref,
                     p,
-                    provenance,
+                    attach,
                     subject_name(target, tag, p.platform),
                     keep_attestations=keep_attestations,
                 )
@@ -345,14 +388,15 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
     version: str,
     settings: jobs.Settings,
     force: bool = False,
-    provenance: Provenance | None = None,
+    attach: Attach = Attach(),
 ) -> ReleasedVariant:
     """Stage one variant, check its ``VERSION-ARCH`` tag, then copy the image and tag it.
 
     One native runner's share of a split release. Its tag is guarded as a release's are:
     one that holds another image is refused before any write unless ``force``. With
-    ``provenance`` the tag holds what Docker 29 pushes, an index of the image and its
-    attestation, which ``assemble --attestations keep`` carries into the release index.
+    provenance or an SBOM (``attach``) the tag holds what Docker 29 pushes, an index of
+    the image and its attestation, which ``assemble --attestations keep`` carries into the
+    release index.
     """
     tag = variant_tag(version, plan.platform)
     target = parse_reference(f"{registry}/{repository}:{tag}")  # bad input: before the build
@@ -360,7 +404,7 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
     async with jobs.open_client(settings) as client:
         name = subject_name(target, tag, plan.platform)
         resolved = await _resolve_staged(
-            client, staged, plan, provenance, name, keep_attestations=False
+            client, staged, plan, attach, name, keep_attestations=False
         )
         (reuse,) = await _reuse_all(client, target, [resolved])
         variant = reuse.variant

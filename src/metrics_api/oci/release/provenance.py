@@ -1,20 +1,16 @@
-"""SLSA provenance v1 for each variant this module builds, stored as BuildKit stores it.
+"""SLSA provenance v1 for each variant this module builds, and recognising it on a re-run.
 
 A statement (in-toto Statement v1) says which image manifest it is about and how that
 image was made: what the caller chose, what the engine resolved, who built it and when.
-It goes into an attestation manifest (one ``application/vnd.in-toto+json`` layer annotated
-with its predicate type) that a Docker-29-style index lists right after its image, with the
-platform ``unknown/unknown`` and the ``vnd.docker.reference`` annotations: the layout
-``docker buildx imagetools inspect`` and the release's attestation path already read.
-docs/provenance.md says what every field means.
+It is a layer of the attestation manifest staged beside its image
+(release/attestation_manifests.py). docs/provenance.md says what every field means.
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from hashlib import sha256
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -23,21 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.attestations import (
-    IN_TOTO,
-    PREDICATE_TYPE,
-    REFERENCE_DIGEST,
-    fetch_attestations,
-)
+from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, fetch_attestations
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
-from metrics_api.oci.spec import media_types
-from metrics_api.oci.spec.models import (
-    ImageIndex,
-    ImageManifest,
-    Manifest,
-    parse_config,
-    parse_manifest,
-)
+from metrics_api.oci.spec.models import ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.platform import Platform
 from metrics_api.oci.spec.reference import Reference
 
@@ -47,7 +31,6 @@ SLSA_V02: Final = "https://slsa.dev/provenance/v0.2"  # what older BuildKit writ
 SLSA_PREDICATES: Final = (SLSA_V1, SLSA_V02)
 BUILD_TYPE: Final = "urn:metrics-api:buildtype:dagger-variant:v1"
 BUILDER_ID: Final = "urn:metrics-api:builder:dagger-module"
-UNKNOWN_PLATFORM: Final = {"architecture": "unknown", "os": "unknown"}
 
 
 class BaseImage(BaseModel):
@@ -75,6 +58,8 @@ class BuildFacts(BaseModel):
     module_version: str
     source_digest: str  # the source folder's content digest, as the engine gives it
     base_images: list[BaseImage] = []
+    # The image that scanned the variant for its SBOM, when it has one.
+    sbom_scanner: BaseImage | None = None
     started_on: datetime
     finished_on: datetime
     invocation_id: str
@@ -118,6 +103,15 @@ def build_definition(facts: BuildFacts) -> dict[str, object]:
         }
         for base in facts.base_images
     ]
+    if facts.sbom_scanner is not None:
+        scanner = facts.sbom_scanner
+        bases.append(
+            {
+                "name": "sbom scanner",
+                "uri": scanner.uri,
+                "digest": _digest_set(scanner.digest, f"the digest of {scanner.uri}"),
+            }
+        )
     return {
         "buildType": BUILD_TYPE,
         "externalParameters": {
@@ -170,114 +164,6 @@ def subject_name(target: Reference, tag: str, platform: Platform) -> str:
     """``pkg:docker/REGISTRY/REPO@TAG?platform=linux%2Famd64``, as BuildKit names subjects."""
     wanted = "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
     return f"pkg:docker/{target.repository_name}@{tag}?platform={quote(wanted, safe='')}"
-
-
-def _descriptor(media_type: str, body: bytes, **extra: object) -> dict[str, object]:
-    return {
-        "mediaType": media_type,
-        "digest": f"sha256:{sha256(body).hexdigest()}",
-        "size": len(body),
-        **extra,
-    }
-
-
-@dataclass(frozen=True)
-class AttestationManifest:
-    """An attestation manifest's blobs (configuration, statement) and its exact bytes."""
-
-    config: bytes
-    statement: bytes
-    manifest: Manifest
-
-
-def attestation_manifest(statement_bytes: bytes) -> AttestationManifest:
-    """BuildKit's attestation manifest for one statement: ``unknown/unknown`` config, one layer."""
-    layer = _descriptor(IN_TOTO, statement_bytes, annotations={PREDICATE_TYPE: SLSA_V1})
-    config = canonical(
-        {
-            **UNKNOWN_PLATFORM,
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
-        }
-    )
-    raw = canonical(
-        {
-            "schemaVersion": 2,
-            "mediaType": media_types.OCI_MANIFEST,
-            "config": _descriptor(media_types.OCI_CONFIG, config),
-            "layers": [layer],
-        }
-    )
-    return AttestationManifest(config, statement_bytes, parse_manifest(raw, None, "attestation"))
-
-
-def attestation_entry(attestation: Manifest, image_digest: str) -> dict[str, object]:
-    """Its index entry: ``unknown/unknown``, and the two references to its image."""
-    return {
-        "mediaType": attestation.media_type,
-        "digest": attestation.digest,
-        "size": attestation.size,
-        "annotations": {
-            REFERENCE_DIGEST: image_digest,
-            media_types.DOCKER_REFERENCE_TYPE: media_types.ATTESTATION_MANIFEST,
-        },
-        "platform": dict(UNKNOWN_PLATFORM),
-    }
-
-
-def wrapper_index(
-    image: Manifest, platform: Platform, entries: Sequence[Mapping[str, object]]
-) -> Manifest:
-    """The Docker-29-style index of one image and its attestation entries, in that order."""
-    raw = canonical(
-        {
-            "schemaVersion": 2,
-            "mediaType": media_types.OCI_INDEX,
-            "manifests": [
-                {
-                    "mediaType": image.media_type,
-                    "digest": image.digest,
-                    "size": image.size,
-                    "platform": platform.to_json(),
-                },
-                *entries,
-            ],
-        }
-    )
-    return parse_manifest(raw, None, "wrapper index")
-
-
-async def stage_provenance(
-    client: RegistryClient, staged: Reference, facts: BuildFacts, *, name: str
-) -> Reference:
-    """Push the statement, its attestation manifest and a wrapper index next to ``staged``.
-
-    ``staged``: the staging repository @ the image digest; ``name``: the statement's subject
-    name. The wrapper's image entry has the platform of the image's own configuration.
-    Returns the staging repository @ the wrapper index's digest.
-    """
-    image = await client.get_manifest(staged)
-    if not isinstance(image.document, ImageManifest):
-        raise ResolutionError(
-            f"{staged}: expected the staged variant to be an image manifest, found a "
-            f"{image.media_type}; provenance is made for the image itself, so the build must "
-            "push one image (no attestations of its own) and return its digest"
-        )
-    config = parse_config(
-        await client.get_blob(staged, image.document.config.digest), f"configuration of {staged}"
-    )
-    platform = config.platform
-    made = attestation_manifest(statement(image.digest, name, facts))
-    for blob in (made.statement, made.config):
-        await client.put_blob(staged, blob)
-    manifest = made.manifest
-    await client.put_manifest(
-        staged.with_digest(manifest.digest), manifest.raw, manifest.media_type
-    )
-    wrapper = wrapper_index(image, platform, [attestation_entry(manifest, image.digest)])
-    pinned = staged.with_digest(wrapper.digest)
-    await client.put_manifest(pinned, wrapper.raw, wrapper.media_type)
-    return pinned
 
 
 # -- recognising one's own statement on a re-run ------------------------------------------

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # What a ledger or pull check compared the index with: a digest the caller recorded when
 # the variant was pushed, or (no ledger given) the digest this job itself resolved.
@@ -51,6 +51,8 @@ class VerificationReport(_Report):
     entries: list[EntryReport]
     checks: list[Check]
     ledger: Literal["given", "partial", "none"] = "given"
+    # The images whose SBOM the checks found: a key check then wants it signed.
+    sbom_images: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     def failures(self) -> list[Check]:
         """The checks that did not hold."""

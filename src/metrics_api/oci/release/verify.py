@@ -13,6 +13,7 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import check_attestations
 from metrics_api.oci.release.provenance_check import check_provenance
 from metrics_api.oci.release.reports import Check, EntryReport, VerificationReport
+from metrics_api.oci.release.sbom_check import check_sbom
 from metrics_api.oci.spec.models import (
     Descriptor,
     ImageConfig,
@@ -209,11 +210,12 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     children: Sequence[Check] | None = None,
     configs: Mapping[str, ImageConfig] | None = None,
     require_provenance: bool = False,
+    require_sbom: bool = False,
 ) -> VerificationReport:
     """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``.
 
-    Each platform's provenance is checked when the index has attestations, and must be
-    there when ``require_provenance``.
+    Each platform's provenance and SBOM are checked when the index has attestations, and
+    must be there when ``require_provenance`` / ``require_sbom``.
 
     ``pushed``: the index this job just PUT at ``ref`` by digest, and ``children``: the
     checks of its children (``check_children``) the job made while it was PUT. A read that
@@ -233,7 +235,10 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     )
 
     def report(
-        digest: str | None, media_type: str | None, entries: list[EntryReport]
+        digest: str | None,
+        media_type: str | None,
+        entries: list[EntryReport],
+        sbom_images: frozenset[str] = frozenset(),
     ) -> VerificationReport:
         return VerificationReport(
             ok=bool(checks) and all(check.ok for check in checks),
@@ -242,6 +247,7 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
             media_type=media_type,
             entries=entries,
             checks=checks,
+            sbom_images=sbom_images,
         )
 
     try:
@@ -303,9 +309,18 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     if early is None or children is None or index.document != early:
         children = await check_children(client, ref, document, just_pushed, known)
     checks.extend(children)
-    checks.extend(
-        await check_provenance(
-            client, ref, document, required=require_provenance, just_pushed=just_pushed
-        )
+    provenance, sbom = await both(
+        partial(
+            check_provenance,
+            client,
+            ref,
+            document,
+            required=require_provenance,
+            just_pushed=just_pushed,
+        ),
+        partial(check_sbom, client, ref, document, required=require_sbom, just_pushed=just_pushed),
     )
-    return report(index.digest, index.media_type, [entry_report(e) for e in document.manifests])
+    checks.extend(provenance)
+    checks.extend(sbom.checks)
+    entries = [entry_report(e) for e in document.manifests]
+    return report(index.digest, index.media_type, entries, sbom.carrying)

@@ -2,8 +2,9 @@
 
 The index and every platform image need a signature by one of the keys, on a payload that
 names that very digest; an image that carries provenance needs a signed SLSA provenance
-attestation about it too. A signed attestation is not a signature: cosign v3 accepted an
-image that had only the former, so each is looked for under its own tag.
+attestation about it too, and one that carries an SBOM a signed SPDX attestation. A signed
+attestation is not a signature: cosign v3 accepted an image that had only the former, so
+each is looked for under its own tag.
 """
 
 from collections.abc import Sequence
@@ -19,6 +20,15 @@ from metrics_api.oci.signing.store import read_entries
 from metrics_api.oci.spec.reference import Reference
 
 PROVENANCE_PREFIX = "https://slsa.dev/provenance/"
+SPDX_DOCUMENT = "https://spdx.dev/Document"
+# What each kind of statement is called in a report.
+KINDS = {"provenance": "SLSA provenance", "sbom": "SPDX SBOM"}
+
+
+def _of_kind(predicate_type: str, kind: str) -> bool:
+    if kind == "sbom":
+        return predicate_type == SPDX_DOCUMENT
+    return predicate_type.startswith(PROVENANCE_PREFIX)
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -75,49 +85,61 @@ async def check_signature(
     )
 
 
-def _attests_provenance(statement: bytes, digest: str) -> bool:
+def _attests(statement: bytes, digest: str, kind: str) -> bool:
     facts = cosign.statement_facts(statement)
-    return facts is not None and facts[0].startswith(PROVENANCE_PREFIX) and digest in facts[1]
+    return facts is not None and _of_kind(facts[0], kind) and digest in facts[1]
 
 
-async def check_attestation(
-    client: RegistryClient, repository: Reference, what: str, digest: str, keys: Sequence[PublicKey]
+async def check_attestation(  # noqa: PLR0913 - one check, its context passed in
+    client: RegistryClient,
+    repository: Reference,
+    what: str,
+    digest: str,
+    keys: Sequence[PublicKey],
+    *,
+    kind: str = "provenance",
 ) -> Check:
-    """Whether ``digest`` has SLSA provenance about it signed by one of ``keys``."""
+    """Whether ``digest`` has a ``kind`` statement about it signed by one of ``keys``."""
     tag = cosign.storage_tag(repository, digest, cosign.ATTESTATION_SUFFIX)
-    name = f"signed provenance {what}"
+    label = KINDS[kind]
+    name = f"signed {kind} {what}"
     stored = await _stored(client, tag) or []
     for layer, data in stored:
         opened = (
             cosign.open_envelope(data) if layer.get("mediaType") == cosign.DSSE_ENVELOPE else None
         )
-        if opened is None or not _attests_provenance(opened.statement, digest):
+        if opened is None or not _attests(opened.statement, digest, kind):
             continue
         signer = next((key for key in keys if opened.signed_by(key)), None)
         if signer is not None:
             return Check(
                 name=name,
                 ok=True,
-                detail=f"provenance of {what} {digest} signed by key {signer.key_id}",
+                detail=f"{kind} of {what} {digest} signed by key {signer.key_id}",
             )
     return Check(
         name=name,
         ok=False,
         detail=(
-            f"{what} {digest} carries provenance but no SLSA provenance about it signed by "
+            f"{what} {digest} carries {kind} but no {label} about it signed by "
             f"key {_keys_text(keys)} ({tag.tag} holds {_count(len(stored), 'entry', 'entries')})"
         ),
     )
 
 
-async def check_release_signatures(
+async def check_release_signatures(  # noqa: PLR0913 - a verified index and what it holds
     client: RegistryClient,
     repository: Reference,
     index_digest: str,
     entries: Sequence[EntryReport],
     keys: Sequence[PublicKey],
+    *,
+    sbom_images: frozenset[str] = frozenset(),
 ) -> list[Check]:
-    """The signature checks of a verified index: the index, each image, each provenance."""
+    """The signature checks of a verified index: the index, each image, each statement.
+
+    ``sbom_images``: the images whose SBOM the verification found.
+    """
     attested = {
         entry.annotations.get(REFERENCE_DIGEST)
         for entry in entries
@@ -130,4 +152,10 @@ async def check_release_signatures(
         checks.append(partial(check_signature, client, repository, what, entry.digest, keys))
         if entry.digest in attested:
             checks.append(partial(check_attestation, client, repository, what, entry.digest, keys))
+        if entry.digest in sbom_images:
+            checks.append(
+                partial(
+                    check_attestation, client, repository, what, entry.digest, keys, kind="sbom"
+                )
+            )
     return await run_all(checks)

@@ -90,7 +90,7 @@ class ImageConfigDetails(BaseModel):
 
 
 class ImageConfig(BaseModel):
-    """image-spec ``config``: the platform an image was really built for, and its labels."""
+    """image-spec ``config``: the platform an image was really built for, its labels and time."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
@@ -100,6 +100,7 @@ class ImageConfig(BaseModel):
     os_version: str | None = Field(default=None, alias="os.version")
     os_features: tuple[str, ...] | None = Field(default=None, alias="os.features")
     config: ImageConfigDetails | None = None
+    created: str | None = None
 
     @property
     def platform(self) -> Platform:

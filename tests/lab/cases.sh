@@ -1,0 +1,98 @@
+# Cases of this project for ../shared/tools/dagger-lab's run-checks, which sources this file
+# (LAB_EXTRA_CASES=tests/lab/cases.sh) and provides rec, ledger_of, loopback_copy, REG_A...
+# Run after `run-checks setup 00_pin_engine`; each case says what it shows.
+# shellcheck shell=bash disable=SC2154
+
+BUILDX=${BUILDX:-/var/cache/metrics-api-tools/buildx@v0.38.2/buildx}
+COSIGN2=${COSIGN2:-/var/cache/metrics-api-tools/cosign@v2.6.5/cosign}
+COSIGN3=${COSIGN3:-/var/cache/metrics-api-tools/cosign@v3.1.3/cosign}
+RELEASE_A="dagger call release --registry $REG_A $A_CREDS $A_INS --revision \"\$(git rev-parse HEAD)\""
+
+# What `docker buildx imagetools inspect` shows of a loopback copy (buildx: plain HTTP on loopback only).
+buildx_show() { # REF TEMPLATE
+	DOCKER_CONFIG=$(mktemp -d) "$BUILDX" imagetools inspect "$1" --format "$2"
+}
+
+# 26: an SBOM per platform, on by default (README's release line, as written but for the lab's
+# plain-HTTP registry)
+case_26_sbom() {
+	rec 26a-release-sbom "$RELEASE_A --version v26.0.0" a
+	rec 26b-release-sbom-again "$RELEASE_A --version v26.0.0" a
+	ledger_of "$REG_A/metrics-api:v26.0.0" > "$R/ledger-v26"
+	rec 26c-verify-require-sbom "dagger call verify --target $REG_A/metrics-api:v26.0.0 --expect \$(cat $R/ledger-v26) --require-sbom --require-provenance $A_CREDS $A_INS" a
+	local ref d="$R/26d-buildx-sbom"; rm -rf "$d"; mkdir -p "$d"
+	ref=$(loopback_copy metrics-api:v26.0.0)
+	buildx_show "$ref" '{{json .SBOM}}' > "$d/sbom.json" 2> "$d/stderr"; echo $? > "$d/rc"
+	buildx_show "$ref" '{{json .Provenance}}' > "$d/provenance.json" 2>> "$d/stderr"
+	/usr/bin/python3 - "$d/sbom.json" "$d/provenance.json" > "$d/stdout" <<'PY'
+import json, sys
+sbom, provenance = (json.load(open(p)) for p in sys.argv[1:3])
+for platform in sorted(sbom):
+    doc = sbom[platform]["SPDX"]
+    names = sorted({p["name"] + " " + p.get("versionInfo", "") for p in doc["packages"]})
+    deps = provenance[platform]["SLSA"]["buildDefinition"]["resolvedDependencies"]
+    scanner = [d for d in deps if d["name"] == "sbom scanner"]
+    print(platform, doc["spdxVersion"], doc["documentNamespace"], doc["creationInfo"]["created"])
+    print("  creators:", doc["creationInfo"]["creators"])
+    print("  provenance sbom scanner:", scanner)
+    print("  %d packages:" % len(names), ", ".join(names[:40]) + (" …" if len(names) > 40 else ""))
+PY
+	cat "$d/stdout"
+}
+
+# the SBOM's cost: the same release without it, a new version (compare 26a's seconds)
+case_26_nosbom() {
+	rec 26e-release-no-sbom "$RELEASE_A --version v26.2.0 --sbom=false" a
+	ledger_of "$REG_A/metrics-api:v26.2.0" > "$R/ledger-v26-2"
+	rec 26f-verify-require-sbom-missing "dagger call verify --target $REG_A/metrics-api:v26.2.0 --expect \$(cat $R/ledger-v26-2) --require-sbom $A_CREDS $A_INS" a
+}
+
+# a scanner the engine cannot pull: nothing written, the message names the way out
+case_26_bad_scanner() {
+	rec 26g-release-bad-scanner "$RELEASE_A --version v26.3.0 --sbom-scanner $MIRROR/anchore/none:v0" a
+	rec 26h-release-mirror-scanner "$RELEASE_A --version v26.4.0 --sbom-scanner $MIRROR/anchore/syft:v1.57.2" a
+}
+
+# signed: cosign v2 and v3 verify the SBOM attestation by key; our verify with --public-key
+case_26_signed() {
+	local k="$LAB/cosign"; mkdir -p "$k"
+	[ -s "$k/cosign.key" ] || (cd "$k" && COSIGN_PASSWORD=$COSIGN_PASSWORD_LAB "$COSIGN2" generate-key-pair >/dev/null 2>&1)
+	[ -s "$k/other.key" ] || (cd "$k" && COSIGN_PASSWORD=x "$COSIGN2" generate-key-pair --output-key-prefix other >/dev/null 2>&1)
+	cp "$k/cosign.pub" "$k/other.pub" "$P/"
+	export COSIGN_PASSWORD_LAB
+	rec 26i-release-signed "$RELEASE_A --version v26.1.0 --signing-key file:$k/cosign.key --signing-key-password env:COSIGN_PASSWORD_LAB" a
+	ledger_of "$REG_A/metrics-api:v26.1.0" > "$R/ledger-v26-1"
+	rec 26j-verify-signed-sbom "dagger call verify --target $REG_A/metrics-api:v26.1.0 --expect \$(cat $R/ledger-v26-1) --require-sbom --public-key ./cosign.pub $A_CREDS $A_INS" a
+	local d="$R/26k-cosign-spdxjson" at dg c trust rc key; rm -rf "$d"; mkdir -p "$d"
+	loopback_copy metrics-api:v26.1.0 > /dev/null
+	at="127.0.0.1:$LOOP_PORT/metrics-api"
+	[ -s "$k/trusted-root.json" ] || "$COSIGN3" trusted-root create --out "$k/trusted-root.json" >/dev/null 2>&1
+	{
+		for c in "$COSIGN2" "$COSIGN3"; do
+			trust=(); [ "$c" = "$COSIGN2" ] && trust=(--trusted-root "$k/trusted-root.json")
+			for dg in $(tr ',' '\n' < "$R/ledger-v26-1" | sed 's/.*=//'); do
+				for key in cosign other; do
+					rc=0; "$c" verify-attestation --type spdxjson --key "$k/$key.pub" --insecure-ignore-tlog=true "${trust[@]}" --allow-http-registry=true "$at@$dg" > "$d/out-$key" 2>>"$d/err" || rc=$?
+					echo "$(basename "$(dirname "$c")") verify-attestation --type spdxjson --key $key.pub $dg rc=$rc"
+				done
+			done
+		done
+	} > "$d/stdout" 2>&1
+	cat "$d/stdout"
+}
+
+# a fresh runner (engine cache pruned): the published build's inputs are recognised, SBOM kept
+case_26_fresh() {
+	(cd / && dagger core engine local-cache prune) > /dev/null 2>&1 || true
+	rec 26l-release-sbom-fresh "$RELEASE_A --version v26.0.0" a
+}
+
+# the split flow: each runner attaches its SBOM, assemble keeps them, verify requires them
+case_26_split() {
+	rec 26m-publish-amd64 "dagger call publish-variant --source app-amd64 --platform linux/amd64 --registry $REG_A $A_CREDS $A_INS --version v26.5.0" a
+	rec 26n-publish-arm64 "dagger call publish-variant --source app-arm64 --platform linux/arm64 --registry $REG_A $A_CREDS $A_INS --version v26.5.0" a
+	local amd arm
+	amd=$(tail -1 "$R/26m-publish-amd64/stdout"); arm=$(tail -1 "$R/26n-publish-arm64/stdout")
+	rec 26o-assemble-keep "dagger call assemble --target $REG_A/metrics-api:v26.5.0 --variants linux/amd64=${amd%@*},linux/arm64=${arm%@*} --attestations keep --expect linux/amd64=${amd#*@},linux/arm64=${arm#*@} $A_CREDS $A_INS" a
+	rec 26p-verify-split "dagger call verify --target $REG_A/metrics-api:v26.5.0 --expect linux/amd64=${amd#*@},linux/arm64=${arm#*@} --require-sbom --require-provenance $A_CREDS $A_INS" a
+}
