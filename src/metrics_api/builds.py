@@ -5,6 +5,7 @@ the scan of what each build made for its SBOM (scanner.py).
 """
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -17,6 +18,7 @@ import dagger
 from dagger import dag
 
 from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.release.build_args import secret_warnings
 from metrics_api.oci.release.dockerfile import base_images
 from metrics_api.oci.release.job import Attach, Provenance, Stage, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
@@ -62,7 +64,8 @@ class VariantBuilds:
         """Builds stamped with ``source_url`` too (SOURCE first, so SOURCE=... still wins).
 
         The URL becomes an image label and a provenance field anyone who pulls can read,
-        so one that carries a user or password is refused.
+        so one that carries a user or password is refused; a build argument named like a
+        secret is warned about (oci/release/build_args.py).
         """
         address = urlsplit(source_url)
         if "@" in address.netloc:
@@ -72,6 +75,8 @@ class VariantBuilds:
                 f"{address.hostname or 'the URL'}'s address; drop it"
             )
             raise PipelineError(msg)
+        for warning in secret_warnings([text.partition("=")[0] for text in build_args]):
+            sys.stderr.write(warning + "\n")
         stamps = [f"SOURCE={source_url}", *build_args] if source_url else build_args
         return cls(source, version, revision, stamps, source_url)
 

@@ -96,3 +96,44 @@ case_26_split() {
 	rec 26o-assemble-keep "dagger call assemble --target $REG_A/metrics-api:v26.5.0 --variants linux/amd64=${amd%@*},linux/arm64=${arm%@*} --attestations keep --expect linux/amd64=${amd#*@},linux/arm64=${arm#*@} $A_CREDS $A_INS" a
 	rec 26p-verify-split "dagger call verify --target $REG_A/metrics-api:v26.5.0 --expect linux/amd64=${amd#*@},linux/arm64=${arm#*@} --require-sbom --require-provenance $A_CREDS $A_INS" a
 }
+
+# docs/ci.md's GitLab job, as its runner runs it (one shell, stopping at a failing line),
+# against a publish-variant that is refused: the job fails and writes no dotenv file
+case_29_ci_refusal() {
+	local job
+	job=$(/usr/bin/python3 - "$P/docs/ci.md" <<'PY'
+import re, sys
+page = open(sys.argv[1]).read()
+block = re.findall(r"```yaml\n(.*?)```", page[page.index("## GitLab CI"):], re.DOTALL)[0]
+lines, inside = [], False
+for line in block.splitlines():
+    if re.match(r"^[\w-]+:$", line):
+        inside = line == "variant-amd64:"
+    elif inside and line.startswith("    - "):
+        lines.append(line[6:])
+print("\n".join(lines))
+PY
+)
+	printf '%s\n' "$job" > "$LAB/gitlab-amd64.sh"
+	local env="CI_REGISTRY=$REG_A CI_REGISTRY_USER=ci CI_REGISTRY_PASSWORD=\$REGISTRY_PASSWORD; export CI_REGISTRY CI_REGISTRY_USER CI_REGISTRY_PASSWORD"
+	# the lab registry is plain HTTP: the job's dagger call gets --insecure-registries
+	sed -i "s|--password env:CI_REGISTRY_PASSWORD)|--password env:CI_REGISTRY_PASSWORD --insecure-registries $REG_A --version v29.0.0)|" "$LAB/gitlab-amd64.sh"
+	rec 29a-gitlab-job-publishes "$env; rm -f amd64.env; bash -eo pipefail $LAB/gitlab-amd64.sh; echo rc=\$?; cat amd64.env" a
+	sed -i '1s|^|// lab change: case 29\n|' "$P/app-amd64/main.go"
+	rec 29b-gitlab-job-refused "$env; rm -f amd64.env; bash -eo pipefail $LAB/gitlab-amd64.sh; rc=\$?; ls amd64.env 2>&1; exit \$rc" a
+	sed -i '1d' "$P/app-amd64/main.go"
+}
+
+# a build argument's value is not published: the provenance records its digest; the call warns
+case_29_build_arg() {
+	local secret=lab-npm-secret-5e1f d="$R/29d-build-arg-published"
+	rec 29c-release-build-arg "$RELEASE_A --version v29.1.0 --build-args NPM_TOKEN=$secret" a
+	rm -rf "$d"; mkdir -p "$d"
+	buildx_show "$(loopback_copy metrics-api:v29.1.0)" '{{json .Provenance}}' > "$d/provenance.json" 2> "$d/stderr"
+	/usr/bin/python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); [print(k, json.dumps(v["SLSA"]["buildDefinition"]["externalParameters"]["buildArgs"])) for k,v in sorted(p.items())]' "$d/provenance.json" > "$d/stdout"
+	{ echo "secret in the published provenance: $(grep -c "$secret" "$d/provenance.json")"
+	  echo "secret in the registry's storage: $(grep -rl "$secret" "$LAB/reg-a/storage" | wc -l) files"
+	  echo "sha256 of the secret: $(printf %s "$secret" | sha256sum | cut -d' ' -f1)"
+	  grep -h "looks like a secret" "$R/29c-release-build-arg/stderr" | head -1 | cut -c1-160; } >> "$d/stdout"
+	cat "$d/stdout"
+}

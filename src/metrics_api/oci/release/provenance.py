@@ -20,6 +20,7 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, fetch_attestations
+from metrics_api.oci.release.build_args import recorded_build_args
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
 from metrics_api.oci.spec.models import ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.platform import Platform
@@ -121,7 +122,7 @@ def build_definition(facts: BuildFacts) -> dict[str, object]:
             "version": facts.version,
             "revision": facts.revision,
             "source": _public_url(facts.source_url),
-            "buildArgs": dict(facts.build_args),
+            "buildArgs": recorded_build_args(facts.build_args),
         },
         "internalParameters": {
             "engineVersion": facts.engine_version,
