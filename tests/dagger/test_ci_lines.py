@@ -29,7 +29,8 @@ echo "{REFERENCE}"
 def _block(language: str, after: str) -> str:
     page = CI_PAGE.read_text()
     start = page.index(after)
-    return re.findall(rf"```{language}\n(.*?)```", page[start:], re.DOTALL)[0]
+    found: str = re.findall(rf"```{language}\n(.*?)```", page[start:], re.DOTALL)[0]
+    return found
 
 
 def gitlab_jobs() -> dict[str, list[str]]:
