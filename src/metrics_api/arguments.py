@@ -49,6 +49,10 @@ Repository = Annotated[str, Doc("repository in the registry")]
 Version = Annotated[str, Doc("the release tag; variants get VERSION-ARCH")]
 Target = Annotated[str, Doc("REGISTRY/REPOSITORY:TAG to release")]
 Ledger = Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")]
+VerifyLedger = Annotated[
+    list[str],
+    Doc("PLATFORM=DIGEST recorded at push time; without it, --public-key verifies by key alone"),
+]
 IndexAnnotations = Annotated[list[str], Doc("index annotations, KEY=VALUE")]
 SourceDateEpoch = Annotated[str, Doc("seconds since 1970 for org.opencontainers.image.created")]
 Attestations = Annotated[

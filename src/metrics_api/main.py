@@ -47,6 +47,7 @@ from metrics_api.arguments import (
     Username,
     VariantSource,
     VariantTable,
+    VerifyLedger,
     Version,
     attestation_mode,
     check_format,
@@ -192,7 +193,7 @@ class MetricsApi:
     async def verify(
         self,
         target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")],
-        expect: Ledger,
+        expect: VerifyLedger = [],
         require_provenance: RequireProvenance = False,
         require_sbom: RequireSbom = False,
         public_key: PublicKeys = [],

@@ -51,7 +51,10 @@ HINTS = Hints(
         ),
         Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
         Remedy.DEADLINE: "check the registry, or raise --deadline",
-        Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+        Remedy.LEDGER: (
+            "pass --expect PLATFORM=DIGEST for each platform, or --public-key to verify "
+            "by the publisher's key alone"
+        ),
         Remedy.VARIANTS: "pass --variants PLATFORM=REF for each platform",
     },
     # --username/--password only ever reach the registry of the call's own target.

@@ -33,14 +33,14 @@ ARGUMENT_ROW = re.compile(r"^\|\s*`--([a-z][a-z-]*)`\s*\|\s*(.*?)\s*\|\s*(.*?)\s
 DAGGER_RAISERS = {
     Remedy.FORCE: ("publish-variant", "assemble", "release"),
     Remedy.VARIANTS: ("assemble", "release"),
-    Remedy.LEDGER: ("assemble", "verify"),
+    Remedy.LEDGER: ("verify",),
 }
 DAGGER_REGISTRY_USERS = ("publish-variant", "assemble", "verify", "release")
 LOGIN_FLAGS = {"username", "password", "password-env"}
 CLI_RAISERS = {
     Remedy.FORCE: ("assemble",),
     Remedy.VARIANTS: ("assemble",),
-    Remedy.LEDGER: ("assemble", "verify"),
+    Remedy.LEDGER: ("verify",),
 }
 
 

@@ -58,12 +58,13 @@ def run_release(  # noqa: PLR0913 - the knobs a test turns
     *,
     facts: Facts | None = None,
     dry_run: bool = False,
+    version: str = "v4.0.0",
 ) -> ReleaseReport:
     return release_run(
         staging,
         target,
         stage,
-        version="v4.0.0",
+        version=version,
         dry_run=dry_run,
         provenance=facts or Facts(),
         signer=signer,
@@ -420,3 +421,55 @@ def test_a_signature_real_cosign_made_is_found_and_not_made_again(
     )
     assert not any(f"sha256-{index.split(':')[1]}.sig" in w for w in again.assembly.written)
     assert len(again.assembly.written) == 4, "the images and their statements only"
+
+
+def test_a_consumer_verifies_by_the_publishers_key_alone(
+    staging: Registry,
+    target: Registry,
+    containers: ContainersEnv,
+    kit: Kit,
+) -> None:
+    """No ledger: the signed index's own entries stand for it; every child is still checked."""
+    report = run_release(staging, target, BuildahStager(containers), signer_of(kit.key))
+    ref = target.ref(REPOSITORY, "v4.0.0")
+    by_key = run_cli("verify", ref, "--public-key", str(kit.key.public))
+    assert by_key.code == 0, by_key.stderr
+    assert by_key.report["ledger"] == "index"
+    checks = {c["name"]: c for c in by_key.report["checks"]}
+    for variant in report.variants:
+        assert checks[f"ledger {variant.platform}"]["detail"] == (
+            f"no ledger given, the index's own: expected exactly one entry {variant.digest}, "
+            f"found {variant.digest}"
+        )
+        assert checks[f"pull {variant.platform}"]["ok"]
+        assert checks[f"child {variant.platform}"]["ok"]
+        assert checks[f"signature {variant.platform} image"]["ok"]
+        assert checks[f"signed provenance {variant.platform} image"]["ok"]
+    assert checks["signature index"]["ok"]
+    assert checks["attestations name images"]["ok"]
+    text = run_cli_text("verify", ref, "--public-key", str(kit.key.public))
+    assert "ok (no ledger given: the index's own entries, which its signature vouches for)" in (
+        text.stdout
+    )
+
+    other = run_cli("verify", ref, "--public-key", str(kit.other.public))
+    assert other.code == 1
+    assert "signature index" in other.stderr
+
+    unsigned = run_release(staging, target, BuildahStager(containers), None, version="v4.0.1")
+    assert unsigned.ok
+    missing = run_cli(
+        "verify", target.ref(REPOSITORY, "v4.0.1"), "--public-key", str(kit.key.public)
+    )
+    assert missing.code == 1
+    assert "has no signature" in next(
+        c["detail"] for c in missing.report["checks"] if c["name"] == "signature index"
+    )
+
+    neither = run_cli_text("verify", ref)
+    assert neither.returncode == 2
+    assert neither.stderr == (
+        "error: expected at least one PLATFORM=DIGEST expectation, or a public key to verify "
+        "the index by, found neither; pass --expect PLATFORM=DIGEST for each platform, or "
+        "--public-key to verify by the publisher's key alone\n"
+    )

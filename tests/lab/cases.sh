@@ -137,3 +137,10 @@ case_29_build_arg() {
 	  grep -h "looks like a secret" "$R/29c-release-build-arg/stderr" | head -1 | cut -c1-160; } >> "$d/stdout"
 	cat "$d/stdout"
 }
+
+# a consumer verifies by the publisher's key alone (the signed release of case 26_signed)
+case_29_verify_by_key() {
+	rec 29e-verify-by-key "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./cosign.pub --require-sbom $A_CREDS $A_INS" a
+	rec 29f-verify-by-other-key "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./other.pub $A_CREDS $A_INS" a
+	rec 29g-verify-neither "dagger call verify --target $REG_A/metrics-api:v26.1.0 $A_CREDS $A_INS" a
+}

@@ -54,7 +54,10 @@ HINTS = Hints(
         ),
         Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
         Remedy.DEADLINE: "check the registry, or raise --deadline",
-        Remedy.LEDGER: "pass --expect PLATFORM=DIGEST for each platform",
+        Remedy.LEDGER: (
+            "pass --expect PLATFORM=DIGEST for each platform, or --public-key to verify "
+            "by the publisher's key alone"
+        ),
         Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
     },
     # --username only reaches the registry of the command's reference.
@@ -101,9 +104,10 @@ example (the digests are those the pushes of the variants printed):
       --username ci        # the password in $REGISTRY_PASSWORD"""
 
 VERIFY_EXAMPLE = """\
-example:
+examples (with the publisher's ledger; as a consumer, by the publisher's key alone):
   %(prog)s registry.example.com/metrics-api:v2.0.0 \\
-      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948..."""
+      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948...
+  %(prog)s registry.example.com/metrics-api:v2.0.0 --public-key cosign.pub"""
 
 
 class UsageError(Exception):
@@ -280,8 +284,8 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         parents=[common],
         help="check a published index against a digest ledger",
         description="Check a published index against the digests recorded when its variants\n"
-        "were pushed: each platform's entry, what a pulling client gets, no other entry,\n"
-        "and every child manifest.",
+        "were pushed (or, given only --public-key, against its own signed entries): each\n"
+        "platform's entry, what a pulling client gets, no other entry, and every child.",
         epilog=VERIFY_EXAMPLE,
         formatter_class=_Formatter,
     )
@@ -289,10 +293,11 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     verify.add_argument(
         "--expect",
         action="append",
-        required=True,
+        default=[],
         metavar="PLATFORM=DIGEST",
         help="the digest recorded when that platform's variant was pushed (its image's, or "
-        "the index `docker push` printed); one per platform, repeatable",
+        "the index `docker push` printed); one per platform, repeatable; without it, "
+        "--public-key verifies by the key alone",
     )
     verify.add_argument(
         "--require-provenance",

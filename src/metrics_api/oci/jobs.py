@@ -23,7 +23,14 @@ from metrics_api.oci.release.publish import PublishOutcome, TagPlan, publish_ind
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.signatures import plan_release_signing
-from metrics_api.oci.release.verify import Ledger, entry_report, label_ledger, verify_index
+from metrics_api.oci.release.verify import (
+    Ledger,
+    entry_report,
+    label_ledger,
+    label_own_ledger,
+    own_ledger,
+    verify_index,
+)
 from metrics_api.oci.signing.check import check_release_signatures
 from metrics_api.oci.signing.keys import PublicKey
 from metrics_api.oci.signing.store import Signer, SigningPlan, describe
@@ -337,24 +344,29 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     ``require_provenance`` / ``require_sbom``: a platform without exactly one SLSA
     provenance / SPDX SBOM attestation about its image fails the verification (otherwise
     it is only reported). ``public_keys``: the index and each image must carry a signature
-    by one of them, and each image with provenance or an SBOM the signed statement.
+    by one of them, and each image with provenance or an SBOM the signed statement. With
+    keys and no ledger, as a consumer verifies, the signed index's own entries stand for it.
     """
     _one_per_platform(
         [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
     )
-    if not ledger:
+    if not ledger and not public_keys:
         raise InvalidInputError(
-            "expected at least one PLATFORM=DIGEST expectation, found none",
+            "expected at least one PLATFORM=DIGEST expectation, or a public key to verify "
+            "the index by, found neither",
             remedy=Remedy.LEDGER,
         )
     reference = parse_reference(target)
+    by_key = not ledger
     report = await verify_index(
         client,
         reference,
-        ledger,
+        await own_ledger(client, reference) if by_key else ledger,
         require_provenance=require_provenance,
         require_sbom=require_sbom,
     )
+    if by_key:
+        report = label_own_ledger(report)
     if not public_keys or report.digest is None:
         return report
     signed = await check_release_signatures(

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # What a ledger or pull check compared the index with: a digest the caller recorded when
 # the variant was pushed, or (no ledger given) the digest this job itself resolved.
-Basis = Literal["", "ledger", "resolution"]
+Basis = Literal["", "ledger", "resolution", "index"]
 
 
 class _Report(BaseModel):
@@ -50,7 +50,7 @@ class VerificationReport(_Report):
     media_type: str | None
     entries: list[EntryReport]
     checks: list[Check]
-    ledger: Literal["given", "partial", "none"] = "given"
+    ledger: Literal["given", "partial", "none", "index"] = "given"
     # The images whose SBOM the checks found: a key check then wants it signed.
     sbom_images: frozenset[str] = Field(default=frozenset(), exclude=True)
 
@@ -68,6 +68,8 @@ class VerificationReport(_Report):
 
         if self.ledger == "none":
             return " (no ledger given: entries compared with the digests recorded at resolution)"
+        if self.ledger == "index":
+            return " (no ledger given: the index's own entries, which its signature vouches for)"
         if self.ledger == "partial":
             return (
                 f" (ledger given for {platforms('ledger')} only; {platforms('resolution')} "

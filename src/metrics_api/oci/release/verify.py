@@ -169,6 +169,39 @@ async def _ledger_checks(
     ]
 
 
+async def own_ledger(client: RegistryClient, ref: Reference) -> Ledger:
+    """The index's own image entries as a ledger: what a signature on the index vouches for.
+
+    Empty when the index cannot be read or is none: the verification then says why.
+    """
+    try:
+        index = await client.get_manifest(ref)
+    except OciError as error:
+        if error.remedy is not None:  # a setting is wrong (trust, credentials): say which
+            raise
+        return []
+    if not isinstance(index.document, ImageIndex):
+        return []
+    return [
+        (entry.platform, entry.digest)
+        for entry in index.document.manifests
+        if entry.is_image and entry.platform is not None
+    ]
+
+
+def label_own_ledger(report: VerificationReport) -> VerificationReport:
+    """Say that the ledger checks compared the index with itself: no ledger was given."""
+    checks = [
+        check.model_copy(
+            update={"basis": "index", "detail": f"no ledger given, the index's own: {check.detail}"}
+        )
+        if check.basis == "ledger"
+        else check
+        for check in report.checks
+    ]
+    return report.model_copy(update={"checks": checks, "ledger": "index"})
+
+
 def _labelled(check: Check, image: str, given: str | None) -> Check:
     """A ledger or pull check, saying what it compared with."""
     is_ledger = check.name.startswith("ledger ")
