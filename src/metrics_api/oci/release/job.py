@@ -220,6 +220,16 @@ async def _scan(sbom: Sbom | None, plan: VariantPlan, staged: Reference) -> Scan
     return None if sbom is None else await sbom(plan, staged)
 
 
+async def _inputs(
+    attach: Attach, plan: VariantPlan, staged: Reference
+) -> tuple[BuildFacts | None, Scan | None]:
+    """The build's facts and its SBOM scan, side by side (each when asked for)."""
+    return await both(
+        partial(_facts, attach.provenance, plan, staged.digest or ""),
+        partial(_scan, attach.sbom, plan, staged),
+    )
+
+
 async def _resolve_staged(  # noqa: PLR0913 - one variant's staging, its context passed in
     client: RegistryClient,
     staged: Reference,
@@ -235,10 +245,8 @@ async def _resolve_staged(  # noqa: PLR0913 - one variant's staging, its context
             client, staged, plan.platform, attestations=keep_attestations
         )
         return variant, None
-    image, config = await staged_image(client, staged)
-    facts, scan = await both(
-        partial(_facts, attach.provenance, plan, image.digest),
-        partial(_scan, attach.sbom, plan, staged),
+    (image, config), (facts, scan) = await both(
+        partial(staged_image, client, staged), partial(_inputs, attach, plan, staged)
     )
     statements = []
     if scan is not None:
