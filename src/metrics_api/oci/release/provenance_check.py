@@ -6,60 +6,17 @@ image. Unless it is required, a platform without provenance is reported, not fai
 indexes in the wild have none.
 """
 
-import json
 from functools import partial
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.attestations import (
-    IN_TOTO,
-    PREDICATE_TYPE,
-    STATEMENT_LIMIT,
-    reference_digest,
-)
+from metrics_api.oci.release.attestations import reference_digest
 from metrics_api.oci.release.provenance import SLSA_PREDICATES
 from metrics_api.oci.release.reports import Check
-from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
+from metrics_api.oci.release.statements import check_each_image, statements_in, subjects_of
+from metrics_api.oci.spec.models import Descriptor, ImageIndex
 from metrics_api.oci.spec.reference import Reference
-
-
-def _subjects(raw: bytes) -> set[str]:
-    """The ``algorithm:value`` digests a statement's subjects name (none when unreadable)."""
-    try:
-        statement = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return set()
-    subjects = statement.get("subject") if isinstance(statement, dict) else None
-    return {
-        f"{algorithm}:{value}"
-        for subject in (subjects if isinstance(subjects, list) else [])
-        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict)
-        for algorithm, value in subject["digest"].items()
-    }
-
-
-async def _provenance_of(
-    client: RegistryClient, ref: Reference, entry: Descriptor, *, just_pushed: bool
-) -> list[tuple[str, set[str]]]:
-    """The SLSA statements of one attestation entry: (predicate type, subject digests) each."""
-    manifest = await client.get_manifest(ref.with_digest(entry.digest), just_pushed=just_pushed)
-    if not isinstance(manifest.document, ImageManifest):
-        return []
-    layers = [
-        layer
-        for layer in manifest.document.layers
-        if layer.media_type == IN_TOTO
-        and (layer.annotations or {}).get(PREDICATE_TYPE) in SLSA_PREDICATES
-        and layer.size <= STATEMENT_LIMIT
-    ]
-    bodies = await run_all(
-        [partial(client.get_blob, ref, layer.digest, just_pushed=just_pushed) for layer in layers]
-    )
-    return [
-        (str((layer.annotations or {})[PREDICATE_TYPE]), _subjects(body))
-        for layer, body in zip(layers, bodies, strict=True)
-    ]
 
 
 async def _check_image(  # noqa: PLR0913 - one check, its context passed in
@@ -75,7 +32,10 @@ async def _check_image(  # noqa: PLR0913 - one check, its context passed in
     about = [entry for entry in attestations if reference_digest(entry) == image.digest]
     try:
         found = await run_all(
-            [partial(_provenance_of, client, ref, e, just_pushed=just_pushed) for e in about]
+            [
+                partial(statements_in, client, ref, e, SLSA_PREDICATES, just_pushed=just_pushed)
+                for e in about
+            ]
         )
     except OciError as error:
         return Check(name=name, ok=False, detail=str(error))
@@ -94,7 +54,7 @@ async def _check_image(  # noqa: PLR0913 - one check, its context passed in
         detail = f"expected one SLSA provenance attestation about {image.digest}, found {listed}"
         return Check(name=name, ok=False, detail=detail)
     entry, statements = carrying[0]
-    wrong = [predicate for predicate, subjects in statements if image.digest not in subjects]
+    wrong = [predicate for predicate, body in statements if image.digest not in subjects_of(body)]
     if wrong:
         detail = (
             f"{entry.digest} is listed for {image.digest}, but its {', '.join(wrong)} "
@@ -113,26 +73,6 @@ async def check_provenance(
     required: bool,
     just_pushed: bool = False,
 ) -> list[Check]:
-    """One ``provenance PLATFORM`` check per image entry.
-
-    None when the index has no attestations and provenance is not required: the report of
-    an index without any stays as it was.
-    """
-    attestations = [entry for entry in index.manifests if entry.is_attestation]
-    if not attestations and not required:
-        return []
-    images = [entry for entry in index.manifests if entry.is_image]
-    return await run_all(
-        [
-            partial(
-                _check_image,
-                client,
-                ref,
-                image,
-                attestations,
-                required=required,
-                just_pushed=just_pushed,
-            )
-            for image in images
-        ]
-    )
+    """One ``provenance PLATFORM`` check per image (none without attestations unless required)."""
+    check = partial(_check_image, required=required, just_pushed=just_pushed)
+    return await check_each_image(check, client, ref, index, required=required) or []

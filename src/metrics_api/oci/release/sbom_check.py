@@ -13,15 +13,11 @@ from functools import partial
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.attestations import (
-    IN_TOTO,
-    PREDICATE_TYPE,
-    STATEMENT_LIMIT,
-    reference_digest,
-)
+from metrics_api.oci.release.attestations import reference_digest
 from metrics_api.oci.release.reports import Check
 from metrics_api.oci.release.sbom import SPDX_DOCUMENT, SPDX_VERSION
-from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
+from metrics_api.oci.release.statements import check_each_image, statements_in, subjects_of
+from metrics_api.oci.spec.models import Descriptor, ImageIndex
 from metrics_api.oci.spec.reference import Reference
 
 REQUIRED_FIELDS = ("SPDXID", "dataLicense", "name", "documentNamespace", "creationInfo")
@@ -33,16 +29,6 @@ class SbomChecks:
 
     checks: list[Check]
     carrying: frozenset[str]
-
-
-def _subjects(statement: dict[str, object]) -> set[str]:
-    subjects = statement.get("subject")
-    return {
-        f"{algorithm}:{value}"
-        for subject in (subjects if isinstance(subjects, list) else [])
-        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict)
-        for algorithm, value in subject["digest"].items()
-    }
 
 
 def _described(document: dict[str, object]) -> set[str]:
@@ -84,25 +70,6 @@ def document_problems(document: object) -> tuple[list[str], int]:
     return problems, len(listed)
 
 
-async def _statements_of(
-    client: RegistryClient, ref: Reference, entry: Descriptor, *, just_pushed: bool
-) -> list[bytes]:
-    """The SPDX statements of one attestation entry, read whole."""
-    manifest = await client.get_manifest(ref.with_digest(entry.digest), just_pushed=just_pushed)
-    if not isinstance(manifest.document, ImageManifest):
-        return []
-    layers = [
-        layer
-        for layer in manifest.document.layers
-        if layer.media_type == IN_TOTO
-        and (layer.annotations or {}).get(PREDICATE_TYPE) == SPDX_DOCUMENT
-        and layer.size <= STATEMENT_LIMIT
-    ]
-    return await run_all(
-        [partial(client.get_blob, ref, layer.digest, just_pushed=just_pushed) for layer in layers]
-    )
-
-
 def _verdict(image: Descriptor, body: bytes, *, required: bool) -> tuple[bool, str]:
     """Whether an SPDX statement found for ``image`` is about it and readable."""
     try:
@@ -111,7 +78,7 @@ def _verdict(image: Descriptor, body: bytes, *, required: bool) -> tuple[bool, s
         return False, f"the SPDX statement about {image.digest} is not JSON"
     if not isinstance(statement, dict):
         return False, f"the SPDX statement about {image.digest} is not a JSON object"
-    if image.digest not in _subjects(statement):
+    if image.digest not in subjects_of(body):
         return False, f"the SPDX statement listed for {image.digest} does not name it a subject"
     problems, count = document_problems(statement.get("predicate"))
     if required and not problems and not count:
@@ -129,31 +96,35 @@ async def _check_image(  # noqa: PLR0913 - one check, its context passed in
     *,
     required: bool,
     just_pushed: bool,
-) -> tuple[Check, bool]:
+) -> tuple[Check, str]:
+    """The image's check, and its digest when it carries an SBOM (empty when not)."""
     name = f"sbom {image.platform}"
     about = [entry for entry in attestations if reference_digest(entry) == image.digest]
     try:
         found = await run_all(
-            [partial(_statements_of, client, ref, e, just_pushed=just_pushed) for e in about]
+            [
+                partial(statements_in, client, ref, e, (SPDX_DOCUMENT,), just_pushed=just_pushed)
+                for e in about
+            ]
         )
     except OciError as error:
-        return Check(name=name, ok=False, detail=str(error)), False
-    statements = [body for bodies in found for body in bodies]
+        return Check(name=name, ok=False, detail=str(error)), ""
+    statements = [body for bodies in found for _, body in bodies]
     if not statements:
         detail = (
             f"expected an SPDX SBOM attestation about {image.digest}, found none"
             if required
             else "none (not required)"
         )
-        return Check(name=name, ok=not required, detail=detail), False
+        return Check(name=name, ok=not required, detail=detail), ""
     if required and len(statements) > 1:
         detail = f"expected one SPDX SBOM about {image.digest}, found {len(statements)}"
-        return Check(name=name, ok=False, detail=detail), True
+        return Check(name=name, ok=False, detail=detail), image.digest
     # Unrequired, several are reported (BuildKit adds one per extra scanned stage).
     verdicts = [_verdict(image, body, required=required) for body in statements]
     ok = all(good for good, _ in verdicts)
     detail = "; ".join(text for good, text in verdicts if good is ok)
-    return Check(name=name, ok=ok, detail=detail), True
+    return Check(name=name, ok=ok, detail=detail), image.digest
 
 
 async def check_sbom(
@@ -165,25 +136,7 @@ async def check_sbom(
     just_pushed: bool = False,
 ) -> SbomChecks:
     """One ``sbom PLATFORM`` check per image entry (none without attestations unless required)."""
-    attestations = [entry for entry in index.manifests if entry.is_attestation]
-    if not attestations and not required:
-        return SbomChecks([], frozenset())
-    images = [entry for entry in index.manifests if entry.is_image]
-    results = await run_all(
-        [
-            partial(
-                _check_image,
-                client,
-                ref,
-                image,
-                attestations,
-                required=required,
-                just_pushed=just_pushed,
-            )
-            for image in images
-        ]
-    )
-    carrying = frozenset(
-        image.digest for image, (_, has) in zip(images, results, strict=True) if has
-    )
-    return SbomChecks([check for check, _ in results], carrying)
+    check = partial(_check_image, required=required, just_pushed=just_pushed)
+    results = await check_each_image(check, client, ref, index, required=required) or []
+    carrying = [image for _, image in results if image]
+    return SbomChecks([check for check, _ in results], frozenset(carrying))
