@@ -5,8 +5,6 @@ import inspect
 import json
 import sys
 from base64 import b64encode
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC
 from hashlib import sha256
 from importlib import metadata
@@ -19,6 +17,7 @@ import dagger
 import pytest
 from dagger._exceptions import QueryErrorValue
 from gql import GraphQLRequest
+from support.captured_jobs import Captured, capture_building_jobs, no_embedded_registry
 from support.dagger_cli import OWNED_BY_DAGGER
 from support.proc import run
 
@@ -26,7 +25,7 @@ from metrics_api import builds, main
 from metrics_api.main import MetricsApi
 from metrics_api.oci import jobs
 from metrics_api.oci.release import job as release_job
-from metrics_api.oci.release.job import Staging, VariantPlan
+from metrics_api.oci.release.job import VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts, statement, subject_name
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
@@ -333,29 +332,6 @@ class _Secret:
         return self.value
 
 
-@asynccontextmanager
-async def _no_embedded_registry() -> AsyncIterator[SimpleNamespace]:
-    yield SimpleNamespace(
-        service=None,
-        host="staging.internal:5000",
-        staging=Staging(push_host="localhost:5000", host="staging.internal:5000"),
-    )
-
-
-class _Captured:
-    """What a Dagger function handed the core's job."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def job(self, result: object) -> Any:  # noqa: ANN401 - stands in for any job
-        async def run(*args: object, **kwargs: object) -> object:
-            self.calls.append({"args": args, **kwargs})
-            return result
-
-        return run
-
-
 DOCKER_CONFIG = json.dumps(
     {"auths": {"mirror.example.com": {"auth": b64encode(f"ci:{CONFIG_SECRET}".encode()).decode()}}}
 )
@@ -366,10 +342,10 @@ def test_no_registry_secret_reaches_the_facts_nor_the_statement(
 ) -> None:
     """A release with --password and --docker-config: the core gets the credentials in its
     settings, and none of their text is in the facts or the provenance statement."""
-    captured, engine = _Captured(), _Engine()
+    captured, engine = Captured(), _Engine()
     report = SimpleNamespace(summary=lambda: "ok")
     monkeypatch.setattr(release_job, "release", captured.job(report))
-    monkeypatch.setattr(main, "embedded_registry", _no_embedded_registry)
+    monkeypatch.setattr(main, "embedded_registry", no_embedded_registry)
     monkeypatch.setattr(builds, "dag", engine)
 
     async def release_and_state() -> list[bytes]:
@@ -413,9 +389,9 @@ def test_a_build_arguments_value_is_published_as_its_digest_and_a_secret_name_wa
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Only the stamps' values are in the statement; NPM_TOKEN's is not, and is warned of."""
-    captured = _Captured()
+    captured = Captured()
     monkeypatch.setattr(release_job, "release", captured.job(SimpleNamespace(summary=str)))
-    monkeypatch.setattr(main, "embedded_registry", _no_embedded_registry)
+    monkeypatch.setattr(main, "embedded_registry", no_embedded_registry)
     monkeypatch.setattr(builds, "dag", _Engine())
 
     async def release_and_state() -> bytes:
@@ -469,15 +445,7 @@ def _call(function: str, **arguments: object) -> None:
 def test_the_provenance_flag_hands_the_job_the_facts_or_none(
     function: str, provenance: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    captured = _Captured()
-    report = SimpleNamespace(summary=lambda: "ok", target="staging.internal:5000/m:v2.0.0")
-    published = SimpleNamespace(outcome=lambda: "created", reference="r/m:v2.0.0-arm64@x")
-    monkeypatch.setattr(release_job, "release", captured.job(report))
-    monkeypatch.setattr(release_job, "publish_variant", captured.job(published))
-    monkeypatch.setattr(main, "embedded_registry", _no_embedded_registry)
-    monkeypatch.setattr(main, "write_layout", captured.job(None))
-    layout = SimpleNamespace(workdir=lambda path: path)
-    monkeypatch.setattr(main, "dag", SimpleNamespace(current_module=lambda: layout))
+    captured = capture_building_jobs(monkeypatch)
 
     _call(function, **({} if provenance else {"provenance": False}))
 
@@ -489,7 +457,7 @@ def test_the_provenance_flag_hands_the_job_the_facts_or_none(
 def test_verify_hands_require_provenance_to_the_core(
     required: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    captured = _Captured()
+    captured = Captured()
     monkeypatch.setattr(jobs, "verify", captured.job(SimpleNamespace(ok=True, text=lambda: "")))
 
     _call("verify", **({"require_provenance": True} if required else {}))

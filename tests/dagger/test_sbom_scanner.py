@@ -12,11 +12,11 @@ import dagger
 import pytest
 from dagger._exceptions import QueryErrorValue
 from gql import GraphQLRequest
+from support.captured_jobs import capture_building_jobs
 from support.dagger_cli import OWNED_BY_DAGGER
 
-from metrics_api import builds, main
+from metrics_api import builds
 from metrics_api.main import MetricsApi
-from metrics_api.oci.release import job as release_job
 from metrics_api.oci.release.job import VariantPlan
 from metrics_api.oci.release.provenance import BaseImage
 from metrics_api.oci.release.sbom import Scan
@@ -227,44 +227,12 @@ def test_the_stager_keeps_the_container_it_built_for_the_scan() -> None:
     assert variant_builds.built == {PLAN: build}
 
 
-class _Captured:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def job(self, result: object) -> Any:  # noqa: ANN401 - stands in for any job
-        async def run(*args: object, **kwargs: object) -> object:
-            self.calls.append({"args": args, **kwargs})
-            return result
-
-        return run
-
-
 @pytest.mark.parametrize("function", ["release", "release_layout", "publish_variant"])
 @pytest.mark.parametrize("sbom", [True, False])
 def test_the_sbom_flag_hands_the_job_a_scanner_or_none(
     function: str, sbom: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from contextlib import asynccontextmanager  # noqa: PLC0415 - this test's helper only
-
-    from metrics_api.oci.release.job import Staging  # noqa: PLC0415
-
-    @asynccontextmanager
-    async def no_registry() -> Any:  # noqa: ANN401 - the embedded registry's stand-in
-        yield SimpleNamespace(
-            service=None,
-            host="staging.internal:5000",
-            staging=Staging(push_host="localhost:5000", host="staging.internal:5000"),
-        )
-
-    captured = _Captured()
-    report = SimpleNamespace(summary=lambda: "ok", target="staging.internal:5000/m:v2.0.0")
-    published = SimpleNamespace(outcome=lambda: "created", reference="r/m:v2.0.0-arm64@x")
-    monkeypatch.setattr(release_job, "release", captured.job(report))
-    monkeypatch.setattr(release_job, "publish_variant", captured.job(published))
-    monkeypatch.setattr(main, "embedded_registry", no_registry)
-    monkeypatch.setattr(main, "write_layout", captured.job(None))
-    layout = SimpleNamespace(workdir=lambda path: path)
-    monkeypatch.setattr(main, "dag", SimpleNamespace(current_module=lambda: layout))
+    captured = capture_building_jobs(monkeypatch)
     arguments: dict[str, object] = {"source": cast("dagger.Directory", SimpleNamespace())}
     if function == "publish_variant":
         arguments |= {"platform": dagger.Platform("linux/arm64"), "registry": "r.example.com"}
