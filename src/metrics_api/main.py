@@ -205,7 +205,7 @@ class MetricsApi:
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
-        """Check a published index against the digests recorded when the variants were pushed."""
+        """Check a published index against the digests recorded at push time, or by key alone."""
         check_format(format_)
         access = RegistryAccess(
             insecure_registries, username, password, docker_config, ca_file, deadline

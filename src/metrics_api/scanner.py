@@ -22,8 +22,6 @@ SCANNER_BINARY: Final = "/syft"  # where the official image (and its stand-ins) 
 SCANNER_ENVIRONMENT: Final = {"SYFT_CHECK_FOR_APP_UPDATE": "false"}
 ROOTFS = "/scan/rootfs"
 OUTPUT = "/tmp/metrics-api.spdx.json"  # noqa: S108 - inside the scanner's own container
-
-
 WAY_OUT = (
     f"pass --sbom-scanner with an image the engine can pull and run (a mirror's copy of "
     f"{DEFAULT_SCANNER}), or --sbom=false to release without SBOMs"
