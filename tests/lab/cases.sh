@@ -140,6 +140,7 @@ case_29_build_arg() {
 
 # a consumer verifies by the publisher's key alone (the signed release of case 26_signed)
 case_29_verify_by_key() {
+	cp "$LAB/cosign/cosign.pub" "$LAB/cosign/other.pub" "$P/"
 	rec 29e-verify-by-key "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./cosign.pub --require-sbom $A_CREDS $A_INS" a
 	rec 29f-verify-by-other-key "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./other.pub $A_CREDS $A_INS" a
 	rec 29g-verify-neither "dagger call verify --target $REG_A/metrics-api:v26.1.0 $A_CREDS $A_INS" a
