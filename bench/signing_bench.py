@@ -35,6 +35,7 @@ from support.faultproxy import Scenario, start_proxy
 from support.registry import start_registry
 
 from metrics_api.oci import jobs
+from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.signing.keys import SigningKey
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.reference import parse_reference
@@ -83,10 +84,10 @@ async def push_image(client: RegistryClient, host: str, architecture: str) -> st
 
 async def publish(host: str, variants: list[str], signer: SigningKey | None) -> tuple[int, float]:
     """One assemble + publish + verify to a new tag; its requests and CPU seconds."""
-    settings = jobs.Settings(insecure_registries=frozenset([host]), use_docker_config=False)
+    settings = Settings(insecure_registries=frozenset([host]), use_docker_config=False)
     target = f"{host}/{REPOSITORY}:rel-{uuid.uuid4().hex[:12]}"
     started = time.process_time()
-    async with jobs.open_client(settings) as client:
+    async with open_client(settings) as client:
         report = await jobs.assemble(
             client, target, jobs.parse_requests(variants, []), signer=signer
         )
@@ -123,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                 proxy.scenario = Scenario()
 
                 async def fresh() -> list[str]:
-                    settings = jobs.Settings(
+                    settings = Settings(
                         insecure_registries=frozenset([registry.host]), use_docker_config=False
                     )
-                    async with jobs.open_client(settings) as client:
+                    async with open_client(settings) as client:
                         return [
                             f"linux/{arch}=" + await push_image(client, registry.host, arch)
                             for arch in ARCHITECTURES[: args.platforms]

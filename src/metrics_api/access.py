@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import dagger
 from pydantic import SecretStr
 
-from metrics_api.oci.jobs import Settings
 from metrics_api.oci.registry.auth import Credentials, auths_from_text
+from metrics_api.oci.registry.session import Settings
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError

@@ -12,7 +12,7 @@ from dagger import DefaultPath, Doc, Ignore
 from pydantic import BaseModel
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.jobs import Settings
+from metrics_api.oci.registry.session import Settings
 from metrics_api.oci.release.attestations import keep_attestations
 from metrics_api.oci.release.job import DEFAULT_VARIANTS
 from metrics_api.pipeline_errors import PipelineError

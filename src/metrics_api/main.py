@@ -56,6 +56,7 @@ from metrics_api.arguments import (
 from metrics_api.builds import VariantBuilds
 from metrics_api.embedded import embedded_registry
 from metrics_api.oci import jobs
+from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.release import job as release_job
 from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.spec.platform import parse_platform
@@ -176,7 +177,7 @@ class MetricsApi:
         with core_errors(target):
             requests = jobs.parse_requests(variants, expect)
             signer = await open_signing_key(signing_key, signing_key_password)
-            async with jobs.open_client(await access.settings(target)) as client:
+            async with open_client(await access.settings(target)) as client:
                 report = await jobs.assemble(
                     client,
                     target,
@@ -213,7 +214,7 @@ class MetricsApi:
         with core_errors(target):
             ledger = [jobs.parse_expectation(text) for text in expect]
             keys = await public_keys(public_key)
-            async with jobs.open_client(await access.settings(target)) as client:
+            async with open_client(await access.settings(target)) as client:
                 report = await jobs.verify(
                     client,
                     target,
@@ -327,7 +328,7 @@ class MetricsApi:
         with core_errors():
             plans = release_job.parse_variant_table(variants)
             async with embedded_registry() as embedded:
-                settings = jobs.Settings(
+                settings = Settings(
                     insecure_registries=frozenset([embedded.host]),
                     use_docker_config=False,
                     deadline=deadline,
@@ -349,7 +350,7 @@ class MetricsApi:
                         repository=repository,
                     ),
                 )
-                async with jobs.open_client(settings) as client:
+                async with open_client(settings) as client:
                     await write_layout(
                         client, parse_reference(report.target), Path(LAYOUT_DIRECTORY), version
                     )

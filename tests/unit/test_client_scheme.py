@@ -1,7 +1,7 @@
 import pytest
 
-from metrics_api.oci.jobs import Settings
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.session import Settings
 from metrics_api.oci.registry.transport import RetryPolicy
 
 pytestmark = pytest.mark.unit

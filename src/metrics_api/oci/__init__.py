@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from metrics_api.oci.checks import Check, EntryReport
     from metrics_api.oci.errors import (
         AssemblyError,
         AuthenticationError,
@@ -24,19 +25,16 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from metrics_api.oci.jobs import (
-        Settings,
         VariantRequest,
         assemble,
-        open_client,
         parse_expectation,
         parse_variant,
         resolve,
         verify,
     )
+    from metrics_api.oci.registry.session import Settings, open_client
     from metrics_api.oci.release.reports import (
         AssembleReport,
-        Check,
-        EntryReport,
         VariantReport,
         VerificationReport,
     )
@@ -55,11 +53,10 @@ _MODULES = {
         "TagConflictError",
         "VerificationError",
     ),
+    "registry.session": ("Settings", "open_client"),
     "jobs": (
-        "Settings",
         "VariantRequest",
         "assemble",
-        "open_client",
         "parse_expectation",
         "parse_variant",
         "resolve",
@@ -67,13 +64,8 @@ _MODULES = {
     ),
     "spec.platform": ("parse_platform",),
     "spec.reference": ("parse_reference",),
-    "release.reports": (
-        "AssembleReport",
-        "Check",
-        "EntryReport",
-        "VariantReport",
-        "VerificationReport",
-    ),
+    "checks": ("Check", "EntryReport"),
+    "release.reports": ("AssembleReport", "VariantReport", "VerificationReport"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -28,6 +28,7 @@ from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.registry.auth import Credentials
+from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import MODES, keep_attestations
@@ -181,14 +182,14 @@ def _common() -> _Parser:
     common.add_argument(
         "--deadline",
         type=_seconds,
-        default=jobs.Settings.deadline,
+        default=Settings.deadline,
         metavar="SECONDS",
         help="time for the whole job, retries included (default: %(default)g)",
     )
     common.add_argument(
         "--request-timeout",
         type=_seconds,
-        default=jobs.Settings.request_timeout,
+        default=Settings.request_timeout,
         metavar="SECONDS",
         help="time one request may wait for an answer; a request that gets none is tried "
         "twice (default: %(default)g)",
@@ -324,7 +325,7 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
+def _settings(args: argparse.Namespace, reference: str) -> Settings:
     """Settings with ``--username`` credentials for the registry of ``reference`` only."""
     credentials: dict[str, Credentials] = {}
     if args.username:
@@ -336,7 +337,7 @@ def _settings(args: argparse.Namespace, reference: str) -> jobs.Settings:
             )
         host = parse_reference(reference).host
         credentials[host] = Credentials(username=args.username, password=SecretStr(password))
-    return jobs.Settings(
+    return Settings(
         insecure_registries=frozenset(args.insecure_registry),
         credentials=credentials,
         request_timeout=args.request_timeout,
@@ -404,12 +405,12 @@ async def _run(
     args: argparse.Namespace, stats: ClientStats
 ) -> VariantReport | AssembleReport | VerificationReport:
     if args.command == "resolve":
-        async with jobs.open_client(_settings(args, args.reference), stats) as client:
+        async with open_client(_settings(args, args.reference), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
         public_keys = _public_keys(args.public_key)
-        async with jobs.open_client(_settings(args, args.target), stats) as client:
+        async with open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(
                 client,
                 args.target,
@@ -421,7 +422,7 @@ async def _run(
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
     signer = _signing_key(args)
-    async with jobs.open_client(_settings(args, args.target), stats) as client:
+    async with open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,
             args.target,

@@ -4,88 +4,31 @@ They take the text users type (``linux/arm64=REGISTRY/REPO:TAG``), so every entr
 parses and reports the same way.
 """
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Literal
-
-import anyio
 
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import InvalidInputError, OciError, Remedy, ResolutionError
-from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
+from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.transport import ClientStats, RetryPolicy
-from metrics_api.oci.registry.trust import trust_context
-from metrics_api.oci.release.assemble import build_index, index_annotations, index_entries
-from metrics_api.oci.release.publish import PublishOutcome, TagPlan, publish_index
+from metrics_api.oci.release.assemble import build_index, index_annotations
+from metrics_api.oci.release.assembly_reports import assembly_report, variant_report
+from metrics_api.oci.release.publish import TagPlan, publish_index
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.verify import (
     Ledger,
-    entry_report,
-    label_ledger,
     label_own_ledger,
     own_ledger,
     verify_index,
 )
 from metrics_api.oci.signing.check import check_release_signatures
 from metrics_api.oci.signing.keys import PublicKey
-from metrics_api.oci.signing.store import Signer, SigningPlan, describe
+from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
-from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How to reach registries; the same for every job."""
-
-    insecure_registries: frozenset[str] = frozenset()
-    credentials: Mapping[str, Credentials] = field(default_factory=dict)
-    use_docker_config: bool = True
-    request_timeout: float = 30.0
-    deadline: float = 600.0  # the whole job, retries included
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    ca_certificates: str = ""  # PEM, trusted besides the system's trust store
-
-
-@asynccontextmanager
-async def open_client(
-    settings: Settings, stats: ClientStats | None = None
-) -> AsyncIterator[RegistryClient]:
-    """A client configured from ``settings``, inside the job's overall deadline.
-
-    ``stats``: where the client counts its requests, for a caller that reports them even
-    when the job fails.
-    """
-    store = CredentialStore.from_sources(
-        settings.credentials, docker_config_path() if settings.use_docker_config else None
-    )
-    client = RegistryClient(
-        credentials=store,
-        insecure_registries=settings.insecure_registries,
-        retry=settings.retry,
-        timeout=settings.request_timeout,
-        stats=stats,
-        tls=partial(trust_context, settings.ca_certificates),
-    )
-    try:
-        with anyio.fail_after(settings.deadline):
-            async with client:
-                yield client
-    except TimeoutError:
-        waiting = client.transport.in_flight
-        raise OciError(
-            f"the job did not finish within its {settings.deadline:g} s deadline "
-            f"({client.stats.requests} requests, {client.stats.retries} retries"
-            + (f"; no answer yet to {', '.join(waiting)}" if waiting else "")
-            + "); the registry is too slow or unresponsive",
-            remedy=Remedy.DEADLINE,
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -183,30 +126,6 @@ def parse_target(text: str) -> Reference:
     return target
 
 
-def variant_report(
-    variant: ResolvedVariant, child_action: str = "", expected: str | None = None
-) -> VariantReport:
-    """A resolved variant as reported, with which of its digests the ledger line named."""
-    return VariantReport(
-        platform=str(variant.platform),
-        reference=str(variant.source),
-        digest=variant.manifest.digest,
-        size=variant.manifest.size,
-        media_type=variant.manifest.media_type,
-        unwrapped_from=variant.wrapper_digest,
-        child_action=child_action,
-        ledger=_named_by_ledger(variant, expected),
-    )
-
-
-def _named_by_ledger(
-    variant: ResolvedVariant, expected: str | None
-) -> Literal["image", "wrapper", "none"]:
-    if not expected:
-        return "none"
-    return "wrapper" if expected == variant.wrapper_digest else "image"
-
-
 async def resolve(client: RegistryClient, reference: str, platform: str) -> VariantReport:
     """Resolve one variant reference to its platform image manifest."""
     variant = await resolve_variant(client, parse_reference(reference), parse_platform(platform))
@@ -292,41 +211,6 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         previous=previous,
         outcome=outcome,
         signing=signing,
-    )
-
-
-def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produced it
-    target: Reference,
-    index: Manifest,
-    variants: Sequence[ResolvedVariant],
-    expected: Sequence[str | None],
-    stats: ClientStats,
-    *,
-    previous: str | None,
-    outcome: PublishOutcome | None = None,
-    signing: SigningPlan | None = None,
-) -> AssembleReport:
-    """The report of an assembly that was published (``outcome``), or of a dry run."""
-    actions = outcome.child_actions if outcome else [""] * len(variants)
-    recorded = [(v.declared, v.manifest.digest, e) for v, e in zip(variants, expected, strict=True)]
-    return AssembleReport(
-        ok=outcome.verification.ok if outcome else True,
-        target=str(target),
-        digest=index.digest,
-        tag_action=outcome.tag_action if outcome else "dry-run",
-        previous_digest=outcome.previous_digest if outcome else previous,
-        variants=[
-            variant_report(v, a, e) for v, a, e in zip(variants, actions, expected, strict=True)
-        ],
-        entries=[entry_report(entry) for entry in index_entries(index)],
-        verification=label_ledger(outcome.verification, recorded) if outcome else None,
-        written=outcome.written if outcome else [],
-        signatures=[describe(tag, signing.key_id, done=outcome is not None) for tag in signing.tags]
-        if signing
-        else [],
-        index=index.raw.decode(),
-        requests=stats.requests,
-        retries=stats.retries,
     )
 
 

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
+from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.reports import Check
+from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
 MODES: Final = ("keep", "drop")
-REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
+REFERENCE_DIGEST: Final = media_types.DOCKER_REFERENCE_DIGEST
 IN_TOTO: Final = "application/vnd.in-toto+json"
 PREDICATE_TYPE: Final = "in-toto.io/predicate-type"
 STATEMENT_TYPES: Final = ("https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1")

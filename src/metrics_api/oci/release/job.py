@@ -24,11 +24,12 @@ from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 
-from metrics_api.oci import jobs
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.release.assemble import build_index, index_annotations
+from metrics_api.oci.release.assembly_reports import assembly_report
 from metrics_api.oci.release.attestation_manifests import (
     Statement,
     stage_attestations,
@@ -296,7 +297,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     registry: str,
     repository: str,
     version: str,
-    settings: jobs.Settings,
+    settings: Settings,
     annotations: dict[str, str] | None = None,
     source_date_epoch: str | None = None,
     force: bool = False,
@@ -321,7 +322,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     staged = await run_all(
         [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
-    async with jobs.open_client(settings) as client:
+    async with open_client(settings) as client:
         resolved = await run_all(
             [
                 partial(
@@ -362,7 +363,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             outcome = await publish_index(
                 client, index, variants, release_tag, variant_tags, force=force, signing=signing
             )
-        assembly = jobs.assembly_report(
+        assembly = assembly_report(
             target,
             index,
             variants,
@@ -394,7 +395,7 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
     registry: str,
     repository: str,
     version: str,
-    settings: jobs.Settings,
+    settings: Settings,
     force: bool = False,
     attach: Attach = Attach(),
 ) -> ReleasedVariant:
@@ -409,7 +410,7 @@ async def publish_variant(  # noqa: PLR0913 - mirrors `dagger call publish-varia
     tag = variant_tag(version, plan.platform)
     target = parse_reference(f"{registry}/{repository}:{tag}")  # bad input: before the build
     staged = await _stage_one(stage, staging, plan, tag)
-    async with jobs.open_client(settings) as client:
+    async with open_client(settings) as client:
         name = subject_name(target, tag, plan.platform)
         resolved = await _resolve_staged(
             client, staged, plan, attach, name, keep_attestations=False

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
+from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
 from metrics_api.oci.registry.blobcopy import copy_blob
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
-from metrics_api.oci.release.reports import Check, VerificationReport
+from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
 from metrics_api.oci.signing.store import SigningPlan, write_signing

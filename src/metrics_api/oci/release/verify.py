@@ -7,12 +7,13 @@ prove that each platform a consumer can pull is exactly the image that was pushe
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from metrics_api.oci.checks import Check, EntryReport
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import check_attestations
 from metrics_api.oci.release.provenance_check import check_provenance
-from metrics_api.oci.release.reports import Check, EntryReport, VerificationReport
+from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.sbom_check import check_sbom
 from metrics_api.oci.spec.models import (
     Descriptor,

@@ -10,13 +10,13 @@ each is looked for under its own tag.
 from collections.abc import Sequence
 from functools import partial
 
+from metrics_api.oci.checks import Check, EntryReport
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.attestations import REFERENCE_DIGEST
-from metrics_api.oci.release.reports import Check, EntryReport
 from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.signing.keys import PublicKey
 from metrics_api.oci.signing.store import read_entries
+from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.reference import Reference
 
 PROVENANCE_PREFIX = "https://slsa.dev/provenance/"
@@ -141,11 +141,13 @@ async def check_release_signatures(  # noqa: PLR0913 - a verified index and what
     ``sbom_images``: the images whose SBOM the verification found.
     """
     attested = {
-        entry.annotations.get(REFERENCE_DIGEST)
+        entry.annotations.get(media_types.DOCKER_REFERENCE_DIGEST)
         for entry in entries
-        if REFERENCE_DIGEST in entry.annotations
+        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations
     }
-    images = [entry for entry in entries if REFERENCE_DIGEST not in entry.annotations]
+    images = [
+        entry for entry in entries if media_types.DOCKER_REFERENCE_DIGEST not in entry.annotations
+    ]
     checks = [partial(check_signature, client, repository, "index", index_digest, keys)]
     for entry in images:
         what = f"{entry.platform} image"

@@ -25,6 +25,7 @@ MANIFEST_ACCEPT: Final = f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {OCI_MANIFEST}, 
 
 # Docker marks its provenance/SBOM manifests inside an image index with these.
 DOCKER_REFERENCE_TYPE: Final = "vnd.docker.reference.type"
+DOCKER_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"  # the image it is about
 ATTESTATION_MANIFEST: Final = "attestation-manifest"
 
 # Pre-defined annotation keys (image-spec annotations.md); the namespace is reserved.

@@ -1,0 +1,66 @@
+"""How a job reaches registries: its settings, and a client made from them within a deadline.
+
+Every job of both front ends opens its client here, so credentials, trust, retries and the
+job's overall deadline are configured in one place.
+"""
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import anyio
+
+from metrics_api.oci.errors import OciError, Remedy
+from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.transport import ClientStats, RetryPolicy
+from metrics_api.oci.registry.trust import trust_context
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach registries; the same for every job."""
+
+    insecure_registries: frozenset[str] = frozenset()
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
+    use_docker_config: bool = True
+    request_timeout: float = 30.0
+    deadline: float = 600.0  # the whole job, retries included
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ca_certificates: str = ""  # PEM, trusted besides the system's trust store
+
+
+@asynccontextmanager
+async def open_client(
+    settings: Settings, stats: ClientStats | None = None
+) -> AsyncIterator[RegistryClient]:
+    """A client configured from ``settings``, inside the job's overall deadline.
+
+    ``stats``: where the client counts its requests, for a caller that reports them even
+    when the job fails.
+    """
+    store = CredentialStore.from_sources(
+        settings.credentials, docker_config_path() if settings.use_docker_config else None
+    )
+    client = RegistryClient(
+        credentials=store,
+        insecure_registries=settings.insecure_registries,
+        retry=settings.retry,
+        timeout=settings.request_timeout,
+        stats=stats,
+        tls=partial(trust_context, settings.ca_certificates),
+    )
+    try:
+        with anyio.fail_after(settings.deadline):
+            async with client:
+                yield client
+    except TimeoutError:
+        waiting = client.transport.in_flight
+        raise OciError(
+            f"the job did not finish within its {settings.deadline:g} s deadline "
+            f"({client.stats.requests} requests, {client.stats.retries} retries"
+            + (f"; no answer yet to {', '.join(waiting)}" if waiting else "")
+            + "); the registry is too slow or unresponsive",
+            remedy=Remedy.DEADLINE,
+        ) from None
