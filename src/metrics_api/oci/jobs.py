@@ -20,7 +20,6 @@ from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.verify import (
     Ledger,
     label_own_ledger,
-    own_ledger,
     verify_index,
 )
 from metrics_api.oci.signing.check import check_release_signatures
@@ -245,7 +244,7 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     report = await verify_index(
         client,
         reference,
-        await own_ledger(client, reference) if by_key else ledger,
+        None if by_key else ledger,
         require_provenance=require_provenance,
         require_sbom=require_sbom,
     )

@@ -170,26 +170,6 @@ async def _ledger_checks(
     ]
 
 
-async def own_ledger(client: RegistryClient, ref: Reference) -> Ledger:
-    """The index's own image entries as a ledger: what a signature on the index vouches for.
-
-    Empty when the index cannot be read or is none: the verification then says why.
-    """
-    try:
-        index = await client.get_manifest(ref)
-    except OciError as error:
-        if error.remedy is not None:  # a setting is wrong (trust, credentials): say which
-            raise
-        return []
-    if not isinstance(index.document, ImageIndex):
-        return []
-    return [
-        (entry.platform, entry.digest)
-        for entry in index.document.manifests
-        if entry.is_image and entry.platform is not None
-    ]
-
-
 def label_own_ledger(report: VerificationReport) -> VerificationReport:
     """Say that the ledger checks compared the index with itself: no ledger was given."""
     checks = [
@@ -237,7 +217,7 @@ def label_ledger(report: VerificationReport, recorded: Recorded) -> Verification
 async def verify_index(  # noqa: PLR0913 - pushed, children and configs only save round trips
     client: RegistryClient,
     ref: Reference,
-    ledger: Ledger,
+    ledger: Ledger | None,
     *,
     just_pushed: bool = False,
     pushed: Manifest | None = None,
@@ -247,6 +227,9 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     require_sbom: bool = False,
 ) -> VerificationReport:
     """Fetch ``ref`` (tag or digest) and check every entry against ``ledger``.
+
+    ``ledger`` None: the index's own image entries stand for it (what a signature on the
+    index vouches for, when a key verifies it).
 
     Each platform's provenance and SBOM are checked when the index has attestations, and
     must be there when ``require_provenance`` / ``require_sbom``.
@@ -324,6 +307,8 @@ async def verify_index(  # noqa: PLR0913 - pushed, children and configs only sav
     )
     document = index.document
     images = [entry for entry in document.manifests if entry.is_image]
+    if ledger is None:
+        ledger = [(e.platform, e.digest) for e in images if e.platform is not None]
     per_platform = [partial(_ledger_checks, client, ref, document, p, d) for p, d in ledger]
     for platform_checks in await run_all(per_platform):  # each may read a wrapper index
         checks.extend(platform_checks)
