@@ -13,6 +13,7 @@ from support.bases import BaseImages, ensure_base_images
 from support.containers import ContainersEnv, create_containers_env, enable_binfmt_arm64
 from support.proc import ToolMissingError
 from support.registry import Registry, RegistryStartError, start_registry
+from support.sigstore_stack import SigstoreStack, SigstoreStartError, start_sigstore_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,6 +30,19 @@ def registry() -> Iterator[Registry]:
         yield reg
     finally:
         reg.close()
+
+
+@pytest.fixture(scope="session")
+def sigstore_stack() -> Iterator[SigstoreStack]:
+    """A local Sigstore for keyless signing: OIDC issuer, Fulcio, TesseraCT, Rekor v2, TSA."""
+    try:
+        stack = start_sigstore_stack()
+    except (ToolMissingError, SigstoreStartError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield stack
+    finally:
+        stack.close()
 
 
 def _containers_env() -> Iterator[ContainersEnv]:

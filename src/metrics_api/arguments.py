@@ -51,7 +51,10 @@ Target = Annotated[str, Doc("REGISTRY/REPOSITORY:TAG to release")]
 Ledger = Annotated[list[str], Doc("PLATFORM=DIGEST recorded at push time")]
 VerifyLedger = Annotated[
     list[str],
-    Doc("PLATFORM=DIGEST recorded at push time; without it, --public-key verifies by key alone"),
+    Doc(
+        "PLATFORM=DIGEST recorded at push time; without it, --public-key or "
+        "--certificate-identity verifies by the signature alone"
+    ),
 ]
 IndexAnnotations = Annotated[list[str], Doc("index annotations, KEY=VALUE")]
 SourceDateEpoch = Annotated[str, Doc("seconds since 1970 for org.opencontainers.image.created")]
@@ -123,6 +126,62 @@ PublicKeys = Annotated[
     Doc(
         "public keys (cosign.pub): the index and each image must carry a signature by one of "
         "them, and each image with provenance or an SBOM the signed attestation"
+    ),
+]
+# Keyless signing (Sigstore): a Fulcio certificate for the CI job's OIDC identity.
+Keyless = Annotated[
+    bool,
+    Doc(
+        "sign keyless too (Sigstore): a certificate for the CI job's OIDC identity, each "
+        "signature logged and timestamped, stored as bundles referring to what they sign"
+    ),
+]
+IdentityToken = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "with --keyless: the OIDC identity token (audience sigstore), read right before "
+        "signing, e.g. env:SIGSTORE_ID_TOKEN (GitLab id_tokens)"
+    ),
+]
+IdTokenRequestUrl = Annotated[
+    dagger.Secret | None,
+    Doc(
+        "with --keyless on GitHub Actions: env:ACTIONS_ID_TOKEN_REQUEST_URL; a fresh token is "
+        "asked for right before signing (the job needs the permission id-token: write)"
+    ),
+]
+IdTokenRequestToken = Annotated[
+    dagger.Secret | None,
+    Doc("with --id-token-request-url: env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+]
+SigningTrustConfig = Annotated[
+    dagger.File | None,
+    Doc(
+        "with --keyless: the ClientTrustConfig of the Sigstore to sign with (default: the "
+        "public-good Sigstore, sigstore.dev)"
+    ),
+]
+CertificateIdentity = Annotated[
+    str,
+    Doc(
+        "require keyless bundles by this identity (the certificate's SAN, e.g. "
+        "https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main), with "
+        "--certificate-oidc-issuer"
+    ),
+]
+CertificateIdentityRegexp = Annotated[
+    str,
+    Doc("as --certificate-identity, any identity this regular expression finds (anchor it)"),
+]
+CertificateOidcIssuer = Annotated[
+    str,
+    Doc("the issuer of the signer's token, e.g. https://token.actions.githubusercontent.com"),
+]
+VerifyTrustConfig = Annotated[
+    dagger.File | None,
+    Doc(
+        "the ClientTrustConfig or trusted root of the Sigstore the bundles are from (default: "
+        "the public-good Sigstore, sigstore.dev)"
     ),
 ]
 

@@ -22,12 +22,19 @@ from metrics_api.arguments import (
     BuildArgs,
     BuildPlatform,
     CaFile,
+    CertificateIdentity,
+    CertificateIdentityRegexp,
+    CertificateOidcIssuer,
     Deadline,
     DockerConfig,
     Dockerfile,
     Format,
+    IdentityToken,
+    IdTokenRequestToken,
+    IdTokenRequestUrl,
     IndexAnnotations,
     Insecure,
+    Keyless,
     Ledger,
     Password,
     PublicKeys,
@@ -40,6 +47,7 @@ from metrics_api.arguments import (
     SbomScanner,
     SigningKey,
     SigningKeyPassword,
+    SigningTrustConfig,
     Source,
     SourceDateEpoch,
     SourceUrl,
@@ -48,6 +56,7 @@ from metrics_api.arguments import (
     VariantSource,
     VariantTable,
     VerifyLedger,
+    VerifyTrustConfig,
     Version,
     attestation_mode,
     check_format,
@@ -63,7 +72,12 @@ from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
 from metrics_api.scanner import DEFAULT_SCANNER
-from metrics_api.signatures import open_signing_key, public_keys
+from metrics_api.signatures import (
+    keyless_signing,
+    keyless_verification,
+    open_signing_key,
+    public_keys,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 LAYOUT_DIRECTORY = "metrics-api-oci"
@@ -160,6 +174,11 @@ class MetricsApi:
         dry_run: Annotated[bool, Doc("assemble and print the index, push nothing")] = False,
         signing_key: SigningKey = None,
         signing_key_password: SigningKeyPassword = None,
+        keyless: Keyless = False,
+        identity_token: IdentityToken = None,
+        id_token_request_url: IdTokenRequestUrl = None,
+        id_token_request_token: IdTokenRequestToken = None,
+        trust_config: SigningTrustConfig = None,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -177,6 +196,9 @@ class MetricsApi:
         with core_errors(target):
             requests = jobs.parse_requests(variants, expect)
             signer = await open_signing_key(signing_key, signing_key_password)
+            signing = await keyless_signing(
+                keyless, identity_token, id_token_request_url, id_token_request_token, trust_config
+            )
             async with open_client(await access.settings(target)) as client:
                 report = await jobs.assemble(
                     client,
@@ -187,6 +209,7 @@ class MetricsApi:
                     dry_run=dry_run,
                     keep_attestations=keep,
                     signer=signer,
+                    keyless=signing,
                 )
         return rendered(report, report.text(), format_)
 
@@ -198,6 +221,10 @@ class MetricsApi:
         require_provenance: RequireProvenance = False,
         require_sbom: RequireSbom = False,
         public_key: PublicKeys = [],
+        certificate_identity: CertificateIdentity = "",
+        certificate_identity_regexp: CertificateIdentityRegexp = "",
+        certificate_oidc_issuer: CertificateOidcIssuer = "",
+        trust_config: VerifyTrustConfig = None,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -206,7 +233,7 @@ class MetricsApi:
         deadline: Deadline = DEFAULT_DEADLINE,
         format_: Format = "text",
     ) -> str:
-        """Check a published index against the digests recorded at push time, or by key alone."""
+        """Check a published index against the digests recorded at push time, or by signature."""
         check_format(format_)
         access = RegistryAccess(
             insecure_registries, username, password, docker_config, ca_file, deadline
@@ -214,6 +241,12 @@ class MetricsApi:
         with core_errors(target):
             ledger = [jobs.parse_expectation(text) for text in expect]
             keys = await public_keys(public_key)
+            identity = await keyless_verification(
+                certificate_identity,
+                certificate_identity_regexp,
+                certificate_oidc_issuer,
+                trust_config,
+            )
             async with open_client(await access.settings(target)) as client:
                 report = await jobs.verify(
                     client,
@@ -222,6 +255,7 @@ class MetricsApi:
                     require_provenance=require_provenance,
                     require_sbom=require_sbom,
                     public_keys=keys,
+                    keyless=identity,
                 )
         if not report.ok:
             raise PipelineError(report.text())
@@ -254,6 +288,11 @@ class MetricsApi:
         ] = False,
         signing_key: SigningKey = None,
         signing_key_password: SigningKeyPassword = None,
+        keyless: Keyless = False,
+        identity_token: IdentityToken = None,
+        id_token_request_url: IdTokenRequestUrl = None,
+        id_token_request_token: IdTokenRequestToken = None,
+        trust_config: SigningTrustConfig = None,
         insecure_registries: Insecure = [],
         username: Username = "",
         password: Password = None,
@@ -272,6 +311,9 @@ class MetricsApi:
         with core_errors(registry and f"{registry}/{repository}"):
             plans = release_job.parse_variant_table(variants)
             signer = await open_signing_key(signing_key, signing_key_password)
+            signing = await keyless_signing(
+                keyless, identity_token, id_token_request_url, id_token_request_token, trust_config
+            )
             async with embedded_registry() as embedded:
                 report = await release_job.release(
                     plans,
@@ -295,6 +337,7 @@ class MetricsApi:
                         repository=repository,
                     ),
                     signer=signer,
+                    keyless=signing,
                 )
         summary = report.summary()
         if not registry:

@@ -52,10 +52,15 @@ HINTS = Hints(
         Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
         Remedy.DEADLINE: "check the registry, or raise --deadline",
         Remedy.LEDGER: (
-            "pass --expect PLATFORM=DIGEST for each platform, or --public-key to verify "
-            "by the publisher's key alone"
+            "pass --expect PLATFORM=DIGEST for each platform, or --public-key (or "
+            "--certificate-identity with --certificate-oidc-issuer) to verify by the "
+            "publisher's signature alone"
         ),
         Remedy.VARIANTS: "pass --variants PLATFORM=REF for each platform",
+        Remedy.IDENTITY: (
+            "pass --certificate-identity (or --certificate-identity-regexp) and "
+            "--certificate-oidc-issuer"
+        ),
     },
     # --username/--password only ever reach the registry of the call's own target.
     other_credentials="pass a --docker-config whose auths hold {host}",

@@ -41,9 +41,10 @@ def test_an_expected_error_reaches_the_user_as_one_message(
     )
     assert isinstance(error, PipelineError)
     assert str(error) == (
-        "expected at least one PLATFORM=DIGEST expectation, or a public key to verify the "
-        "index by, found neither; pass --expect PLATFORM=DIGEST for each platform, or "
-        "--public-key to verify by the publisher's key alone"
+        "expected at least one PLATFORM=DIGEST expectation, or a public key or a certificate "
+        "identity to verify the index by, found none; pass --expect PLATFORM=DIGEST for each "
+        "platform, or --public-key (or --certificate-identity with --certificate-oidc-issuer) "
+        "to verify by the publisher's signature alone"
     )
     assert logged == [], "the SDK logged a traceback for an expected error"
 
@@ -132,9 +133,10 @@ def test_the_engine_gets_an_expected_error_as_its_message_alone(
 ) -> None:
     error, _ = _call_and_capture(caplog, MetricsApi().verify, target="r.example/a:v1", expect=[])
     assert _recorded(monkeypatch, error) == (
-        "expected at least one PLATFORM=DIGEST expectation, or a public key to verify the "
-        "index by, found neither; pass --expect PLATFORM=DIGEST for each platform, or "
-        "--public-key to verify by the publisher's key alone"
+        "expected at least one PLATFORM=DIGEST expectation, or a public key or a certificate "
+        "identity to verify the index by, found none; pass --expect PLATFORM=DIGEST for each "
+        "platform, or --public-key (or --certificate-identity with --certificate-oidc-issuer) "
+        "to verify by the publisher's signature alone"
     )
 
 

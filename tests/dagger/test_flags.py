@@ -18,7 +18,7 @@ from support.dagger_cli import (
 )
 
 from metrics_api.oci.cli import HINTS as CLI_HINTS
-from metrics_api.oci.cli import _parser
+from metrics_api.oci.cli_parser import build_parser as _parser
 from metrics_api.oci.errors import Hints, OciError, Remedy
 from metrics_api.pipeline_errors import HINTS as DAGGER_HINTS
 
@@ -34,6 +34,7 @@ DAGGER_RAISERS = {
     Remedy.FORCE: ("publish-variant", "assemble", "release"),
     Remedy.VARIANTS: ("assemble", "release"),
     Remedy.LEDGER: ("verify",),
+    Remedy.IDENTITY: ("verify",),
 }
 DAGGER_REGISTRY_USERS = ("publish-variant", "assemble", "verify", "release")
 LOGIN_FLAGS = {"username", "password", "password-env"}
@@ -41,6 +42,7 @@ CLI_RAISERS = {
     Remedy.FORCE: ("assemble",),
     Remedy.VARIANTS: ("assemble",),
     Remedy.LEDGER: ("verify",),
+    Remedy.IDENTITY: ("verify",),
 }
 
 
@@ -257,7 +259,7 @@ def test_the_core_names_no_front_end_flag() -> None:
     core = [
         path
         for path in (ROOT / "src/metrics_api/oci").rglob("*.py")
-        if path.name not in {"cli.py", "__main__.py"}
+        if not path.name.startswith("cli") and path.name != "__main__.py"
     ]
     for path in core:
         for message in _messages(path):

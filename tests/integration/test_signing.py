@@ -469,7 +469,8 @@ def test_a_consumer_verifies_by_the_publishers_key_alone(
     neither = run_cli_text("verify", ref)
     assert neither.returncode == 2
     assert neither.stderr == (
-        "error: expected at least one PLATFORM=DIGEST expectation, or a public key to verify "
-        "the index by, found neither; pass --expect PLATFORM=DIGEST for each platform, or "
-        "--public-key to verify by the publisher's key alone\n"
+        "error: expected at least one PLATFORM=DIGEST expectation, or a public key or a "
+        "certificate identity to verify the index by, found none; pass --expect "
+        "PLATFORM=DIGEST for each platform, or --public-key (or --certificate-identity with "
+        "--certificate-oidc-issuer) to verify by the publisher's signature alone\n"
     )

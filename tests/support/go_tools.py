@@ -32,6 +32,7 @@ class GoTool:
     package: str
     version: str
     ldflags: str = ""  # what its release builds stamp in (a version it reports)
+    built: str = ""  # the name `go install` gives it, when not ``name`` (`.../posix`)
 
     @property
     def path(self) -> Path:
@@ -48,7 +49,9 @@ class GoTool:
     def install_command(self) -> str:
         """The command that installs it by hand."""
         flags = f"-ldflags='{self.ldflags}' " if self.ldflags else ""
-        return f"GOBIN={self.path.parent} go install {flags}{self.package}@{self.version}"
+        where = self.path.parent
+        command = f"GOBIN={where} go install {flags}{self.package}@{self.version}"
+        return f"{command} && mv {where}/{self.built} {self.path}" if self.built else command
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,25 @@ COSIGN_V3 = GoTool("cosign", "github.com/sigstore/cosign/v3/cmd/cosign", "v3.1.3
 SYFT = GoTool(
     "syft", "github.com/anchore/syft/cmd/syft", "v1.57.2", ldflags="-X main.version=1.57.2"
 )
+# A Sigstore of the tests' own, on loopback, for keyless signing: Fulcio issues certificates
+# for the test OIDC issuer's tokens and logs them in TesseraCT (its CT log), Rekor v2 logs
+# each signature, the timestamp authority countersigns it (RFC 3161).
+FULCIO = GoTool("fulcio", "github.com/sigstore/fulcio", "v1.8.8")
+TESSERACT = GoTool(
+    "tesseract",
+    "github.com/transparency-dev/tesseract/cmd/tesseract/posix",
+    "v0.1.1",
+    built="posix",
+)
+REKOR = GoTool(
+    "rekor-server",
+    "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix",
+    "v2.3.0",
+    built="posix",
+)
+TIMESTAMP_AUTHORITY = GoTool(
+    "timestamp-server", "github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server", "v2.1.3"
+)
 TOOLS: tuple[GoTool | LocalGoTool, ...] = (
     DISTRIBUTION_V3,
     CRANE,
@@ -106,6 +128,10 @@ TOOLS: tuple[GoTool | LocalGoTool, ...] = (
     COSIGN_V2,
     COSIGN_V3,
     SYFT,
+    FULCIO,
+    TESSERACT,
+    REKOR,
+    TIMESTAMP_AUTHORITY,
 )
 
 
@@ -149,6 +175,8 @@ def install(tool: GoTool | LocalGoTool) -> Path:
                 env={**os.environ, "GOBIN": str(staging), "CGO_ENABLED": "0"},
                 timeout=INSTALL_TIMEOUT,
             )
+            if tool.built:
+                (staging / tool.built).rename(staging / tool.name)
         staging.chmod(0o755)
         staging.rename(tool.path.parent)
     finally:

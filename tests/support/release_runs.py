@@ -13,6 +13,7 @@ from metrics_api.oci.release.job import (
     parse_variant_table,
     release,
 )
+from metrics_api.oci.signing.keyless_store import KeylessSigning
 from metrics_api.oci.signing.store import Signer
 
 from .registry import Registry
@@ -30,6 +31,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
     provenance: Provenance | None = None,
     sbom: Sbom | None = None,
     signer: Signer | None = None,
+    keyless: KeylessSigning | None = None,
     push_host: str = "",
 ) -> ReleaseReport:
     """Release the default variants as ``metrics-api:VERSION`` in ``target``."""
@@ -47,6 +49,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
             dry_run=dry_run,
             attach=Attach(provenance=provenance, sbom=sbom),
             signer=signer,
+            keyless=keyless,
         )
 
     return anyio.run(job)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from metrics_api.oci import cli
-from metrics_api.oci.cli import _parser
+from metrics_api.oci.cli_parser import build_parser as _parser
 
 pytestmark = pytest.mark.unit
 

@@ -10,13 +10,11 @@ import argparse
 import asyncio
 import gc
 import json
-import math
 import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,6 +22,13 @@ import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
+from metrics_api.oci.cli_parser import PROG, UsageError, build_parser
+from metrics_api.oci.cli_signing import (
+    keyless_signing,
+    keyless_verification,
+    public_keys,
+    signing_key,
+)
 from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
@@ -31,14 +36,10 @@ from metrics_api.oci.registry.auth import Credentials
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
-from metrics_api.oci.release.attestations import MODES, keep_attestations
+from metrics_api.oci.release.attestations import keep_attestations
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
-from metrics_api.oci.signing.keys import PublicKey, SigningKey, load_public_keys, load_signing_key
 from metrics_api.oci.spec.reference import parse_reference
 
-PROG = "metrics-oci"
-MODULE_PROG = "python -m metrics_api.oci"
-HELP_WIDTH = 96  # fixed, so that `--help` reads the same everywhere (README shows it)
 EXIT_USAGE = 2
 
 # What each remedy of the core means on this command line.
@@ -56,273 +57,21 @@ HINTS = Hints(
         Remedy.FORCE: "pass --force to move the tags named, or release under a new version",
         Remedy.DEADLINE: "check the registry, or raise --deadline",
         Remedy.LEDGER: (
-            "pass --expect PLATFORM=DIGEST for each platform, or --public-key to verify "
-            "by the publisher's key alone"
+            "pass --expect PLATFORM=DIGEST for each platform, or --public-key (or "
+            "--certificate-identity with --certificate-oidc-issuer) to verify by the "
+            "publisher's signature alone"
         ),
         Remedy.VARIANTS: "pass --variant PLATFORM=REF for each platform",
+        Remedy.IDENTITY: (
+            "pass --certificate-identity (or --certificate-identity-regexp) and "
+            "--certificate-oidc-issuer"
+        ),
     },
     # --username only reaches the registry of the command's reference.
     other_credentials=(
         "run `docker login {host}`, or add {host} to the config.json in $DOCKER_CONFIG"
     ),
 )
-
-DESCRIPTION = f"""\
-Assemble per-platform images into one multi-platform OCI index by digest, publish it
-safely (pushed by digest, verified, only then tagged), and verify published indexes.
-The same program runs as `{PROG}` and as `{MODULE_PROG}`."""
-
-EPILOG = """\
-exit codes:
-  0    everything held
-  1    a registry failed or refused, verification failed, or the tag points elsewhere
-  2    bad input (an option, reference, platform, digest or annotation), before any request
-  130  interrupted (Ctrl-C); the release tag is the last thing written
-  143  stopped by SIGTERM (a CI system cancelling the job); as for 130
-
-environment:
-  REGISTRY_PASSWORD  the password for --username (or the variable --password-env names)
-  DOCKER_CONFIG      directory of the config.json whose credHelpers, credsStore or auths
-                     serve registries without --username (default: ~/.docker)
-  SOURCE_DATE_EPOCH  seconds since 1970: the index's org.opencontainers.image.created
-  SSL_CERT_FILE      CA bundle trusted for HTTPS registries instead of the system's store
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
-                     proxies to reach registries through
-
-`%(prog)s COMMAND --help` shows the options of a command and an example."""
-
-RESOLVE_EXAMPLE = """\
-example:
-  %(prog)s registry.example.com/metrics-api:v2.0.0-arm64 \\
-      --platform linux/arm64"""
-
-ASSEMBLE_EXAMPLE = """\
-example (the digests are those the pushes of the variants printed):
-  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
-      --variant linux/amd64=registry.example.com/metrics-api:v2.0.0-amd64 \\
-      --variant linux/arm64=registry.example.com/metrics-api:v2.0.0-arm64 \\
-      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948... \\
-      --username ci        # the password in $REGISTRY_PASSWORD"""
-
-VERIFY_EXAMPLE = """\
-examples (with the publisher's ledger; as a consumer, by the publisher's key alone):
-  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
-      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948...
-  %(prog)s registry.example.com/metrics-api:v2.0.0 --public-key cosign.pub"""
-
-
-class UsageError(Exception):
-    """The command line itself is malformed (what argparse complains about)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a malformed command line is one ``error:`` line, like any bad input."""
-
-    def error(self, message: str) -> NoReturn:
-        """Raise instead of printing the usage and exiting."""
-        raise UsageError(f"{message}; see `{self.prog} --help`")
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Examples keep their lines; a fixed width, so help reads the same on any terminal."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=30, width=HELP_WIDTH)
-
-
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (``nan``, ``inf``, 0 and -1 are refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        message = f"expected a number of seconds greater than 0, found {text!r}"
-        raise argparse.ArgumentTypeError(message)
-    return value
-
-
-def _version() -> str:
-    try:
-        return metadata.version("metrics-api")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
-def _common() -> _Parser:
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "--json", action="store_true", help="print one JSON object on stdout, on failure too"
-    )
-    common.add_argument(
-        "--insecure-registry",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="talk plain HTTP to HOST[:PORT] (loopback registries always are); repeatable",
-    )
-    common.add_argument(
-        "--ca-file",
-        metavar="PATH",
-        help="PEM certificates of authorities to trust for HTTPS registries, besides the "
-        "system's trust store (a private registry's CA)",
-    )
-    common.add_argument(
-        "--username",
-        metavar="USER",
-        help="username for the registry of the reference, with the password from "
-        "--password-env; other registries: the Docker config file",
-    )
-    common.add_argument(
-        "--password-env",
-        default="REGISTRY_PASSWORD",
-        metavar="VAR",
-        help="environment variable holding the password (default: %(default)s)",
-    )
-    common.add_argument(
-        "--deadline",
-        type=_seconds,
-        default=Settings.deadline,
-        metavar="SECONDS",
-        help="time for the whole job, retries included (default: %(default)g)",
-    )
-    common.add_argument(
-        "--request-timeout",
-        type=_seconds,
-        default=Settings.request_timeout,
-        metavar="SECONDS",
-        help="time one request may wait for an answer; a request that gets none is tried "
-        "twice (default: %(default)g)",
-    )
-    return common
-
-
-def _parser(prog: str = PROG) -> argparse.ArgumentParser:
-    common = _common()
-    parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    resolve = commands.add_parser(
-        "resolve",
-        parents=[common],
-        help="show the image manifest a variant provides for a platform",
-        description="Show the image manifest a variant provides for a platform: a Docker 29\n"
-        "index is unwrapped, and the image's own configuration must agree.",
-        epilog=RESOLVE_EXAMPLE,
-        formatter_class=_Formatter,
-    )
-    resolve.add_argument("reference", help="the variant: REGISTRY/REPOSITORY:TAG or @DIGEST")
-    resolve.add_argument(
-        "--platform",
-        required=True,
-        metavar="OS/ARCH[/VARIANT]",
-        help="the platform it was built for: os/architecture[/variant]",
-    )
-
-    assemble = commands.add_parser(
-        "assemble",
-        parents=[common],
-        help="assemble an index of the variants, push it by digest, verify it, then tag it",
-        description="Assemble one index of the variants' image manifests, pinned by digest;\n"
-        "push it by digest, verify it against the ledger, and only then tag it.",
-        epilog=ASSEMBLE_EXAMPLE,
-        formatter_class=_Formatter,
-    )
-    assemble.add_argument("target", help="REGISTRY/REPOSITORY:TAG to release")
-    assemble.add_argument(
-        "--variant",
-        action="append",
-        required=True,
-        metavar="PLATFORM=REF",
-        help="a variant and the platform it was built for; one per platform, repeatable",
-    )
-    assemble.add_argument(
-        "--expect",
-        action="append",
-        default=[],
-        metavar="PLATFORM=DIGEST",
-        help="the digest recorded when that variant was pushed: its image's, or the index "
-        "`docker push` printed; repeatable (without it, the checks can only compare the "
-        "index with what this job resolved)",
-    )
-    assemble.add_argument(
-        "--annotation",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an annotation of the index; repeatable",
-    )
-    assemble.add_argument(
-        "--force", action="store_true", help="move the tag if it points at another index"
-    )
-    assemble.add_argument(
-        "--attestations",
-        choices=MODES,
-        default="drop",
-        help="keep: carry each variant's provenance/SBOM attestation manifests into the index, "
-        "right after its image; drop (default): the platform images only",
-    )
-    assemble.add_argument(
-        "--dry-run", action="store_true", help="resolve and print the index, push nothing"
-    )
-    assemble.add_argument(
-        "--signing-key",
-        metavar="PATH",
-        help="sign the index, each image and each attestation by digest with this key: "
-        "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 private key",
-    )
-    assemble.add_argument(
-        "--signing-password-env",
-        default="COSIGN_PASSWORD",
-        metavar="NAME",
-        help="the environment variable that holds the signing key's password "
-        "(default: COSIGN_PASSWORD, as cosign reads it)",
-    )
-
-    verify = commands.add_parser(
-        "verify",
-        parents=[common],
-        help="check a published index against a digest ledger",
-        description="Check a published index against the digests recorded when its variants\n"
-        "were pushed (or, given only --public-key, against its own signed entries): each\n"
-        "platform's entry, what a pulling client gets, no other entry, and every child.",
-        epilog=VERIFY_EXAMPLE,
-        formatter_class=_Formatter,
-    )
-    verify.add_argument("target", help="REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")
-    verify.add_argument(
-        "--expect",
-        action="append",
-        default=[],
-        metavar="PLATFORM=DIGEST",
-        help="the digest recorded when that platform's variant was pushed (its image's, or "
-        "the index `docker push` printed); one per platform, repeatable; without it, "
-        "--public-key verifies by the key alone",
-    )
-    verify.add_argument(
-        "--require-provenance",
-        action="store_true",
-        help="fail unless each platform has exactly one SLSA provenance attestation about "
-        "its image (without it, provenance is reported when the index has attestations)",
-    )
-    verify.add_argument(
-        "--require-sbom",
-        action="store_true",
-        help="fail unless each platform has exactly one SPDX SBOM attestation about its image "
-        "that reads as SPDX 2.3 and lists packages (without it, an SBOM is reported when the "
-        "index has attestations)",
-    )
-    verify.add_argument(
-        "--public-key",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="require a signature by this key (cosign.pub) on the index and each image, and a "
-        "signed provenance (and SBOM) attestation on each image that has one; repeatable: any "
-        "of the keys will do",
-    )
-    return parser
 
 
 def _settings(args: argparse.Namespace, reference: str) -> Settings:
@@ -368,39 +117,6 @@ def _ca_certificates(path: str | None) -> str:
     return text
 
 
-def _read(path: str, flag: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise InvalidInputError(
-            f"expected {flag} to name a readable file with {what}, found {path!r} "
-            f"({error.strerror or error}); check the path"
-        ) from None
-
-
-def _signing_key(args: argparse.Namespace) -> SigningKey | None:
-    """The ``--signing-key``, opened with its password, checked before any request."""
-    if not args.signing_key:
-        return None
-    data = _read(args.signing_key, "--signing-key", "a private key")
-    password = os.environ.get(args.signing_password_env)
-    return load_signing_key(
-        data,
-        password,
-        where=f"--signing-key {args.signing_key}",
-        given_in=f"${args.signing_password_env}",
-    )
-
-
-def _public_keys(paths: Sequence[str]) -> list[PublicKey]:
-    """Every key of every ``--public-key`` file."""
-    keys = []
-    for path in paths:
-        data = _read(path, "--public-key", "a PEM public key")
-        keys.extend(load_public_keys(data, f"--public-key {path}"))
-    return keys
-
-
 async def _run(
     args: argparse.Namespace, stats: ClientStats
 ) -> VariantReport | AssembleReport | VerificationReport:
@@ -409,7 +125,8 @@ async def _run(
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
-        public_keys = _public_keys(args.public_key)
+        keys = public_keys(args.public_key)
+        identity = keyless_verification(args)
         async with open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(
                 client,
@@ -417,11 +134,13 @@ async def _run(
                 ledger,
                 require_provenance=args.require_provenance,
                 require_sbom=args.require_sbom,
-                public_keys=public_keys,
+                public_keys=keys,
+                keyless=identity,
             )
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
-    signer = _signing_key(args)
+    signer = signing_key(args)
+    keyless = keyless_signing(args)
     async with open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,
@@ -433,6 +152,7 @@ async def _run(
             dry_run=args.dry_run,
             keep_attestations=keep_attestations(args.attestations),
             signer=signer,
+            keyless=keyless,
         )
 
 
@@ -509,7 +229,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     try:
-        args = _parser(prog).parse_args(arguments)
+        args = build_parser(prog).parse_args(arguments)
     except UsageError as error:
         elapsed = time.monotonic() - started
         return _fail(

@@ -21,6 +21,7 @@ class Remedy(Enum):
     DEADLINE = "the job needs more time"
     LEDGER = "the digests recorded at push time are needed"
     VARIANTS = "the variants to assemble are needed"
+    IDENTITY = "the signer's identity and its token's issuer are needed"
 
 
 class OciError(Exception):
@@ -91,3 +92,7 @@ class SbomError(OciError):
 
 class VerificationError(OciError):
     """The published index does not match the digest ledger."""
+
+
+class SigningError(OciError):
+    """Keyless signing failed: no identity token, or Sigstore refused or did not answer."""

@@ -22,7 +22,9 @@ from metrics_api.oci.release.verify import (
     label_own_ledger,
     verify_index,
 )
+from metrics_api.oci.signing.bundle_check import KeylessVerification, check_release_bundles
 from metrics_api.oci.signing.check import check_release_signatures
+from metrics_api.oci.signing.keyless_store import KeylessSigning, preflight
 from metrics_api.oci.signing.keys import PublicKey
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
@@ -172,14 +174,17 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     dry_run: bool = False,
     keep_attestations: bool = False,
     signer: Signer | None = None,
+    keyless: KeylessSigning | None = None,
 ) -> AssembleReport:
     """Resolve the variants, build the index, publish it safely and verify it.
 
     ``keep_attestations``: the index carries each variant's attestation manifests too.
-    ``signer``: the index and each image are signed (their statements attested) after the
-    index verified, before the tag moves.
+    ``signer``, ``keyless``: the index and each image are signed (their statements
+    attested) by key, keyless or both, after the index verified, before the tag moves.
     """
     target_ref = parse_target(target)
+    if keyless:
+        await preflight(keyless)
     # Where the tag points now is independent of the variants: ask while they resolve.
     current, variants = await both(
         partial(client.head_manifest, target_ref),
@@ -194,7 +199,9 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     expected = [request.expected_digest for request in requests]
     previous = current.digest if current else None
-    signing = await plan_release_signing(client, target_ref, index, variants, signer)
+    signing = await plan_release_signing(
+        client, target_ref, index, variants, signer, keyless=keyless
+    )
     if dry_run:
         return assembly_report(
             target_ref, index, variants, expected, client.stats, previous=previous, signing=signing
@@ -221,6 +228,7 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     require_provenance: bool = False,
     require_sbom: bool = False,
     public_keys: Sequence[PublicKey] = (),
+    keyless: KeylessVerification | None = None,
 ) -> VerificationReport:
     """Verify an index someone published against a digest ledger (one line per platform).
 
@@ -229,14 +237,15 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     it is only reported). ``public_keys``: the index and each image must carry a signature
     by one of them, and each image with provenance or an SBOM the signed statement. With
     keys and no ledger, as a consumer verifies, the signed index's own entries stand for it.
+    ``keyless``: the same, with Sigstore bundles by an identity instead of key signatures.
     """
     _one_per_platform(
         [platform for platform, _ in ledger], "ledger line", [str(p) for p, _ in ledger]
     )
-    if not ledger and not public_keys:
+    if not ledger and not public_keys and keyless is None:
         raise InvalidInputError(
-            "expected at least one PLATFORM=DIGEST expectation, or a public key to verify "
-            "the index by, found neither",
+            "expected at least one PLATFORM=DIGEST expectation, or a public key or a "
+            "certificate identity to verify the index by, found none",
             remedy=Remedy.LEDGER,
         )
     reference = parse_reference(target)
@@ -250,16 +259,27 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     )
     if by_key:
         report = label_own_ledger(report)
-    if not public_keys or report.digest is None:
+    if report.digest is None:
         return report
-    signed = await check_release_signatures(
-        client,
-        reference,
-        report.digest,
-        report.entries,
-        public_keys,
-        sbom_images=report.sbom_images,
-    )
+    signed = []
+    if public_keys:
+        signed = await check_release_signatures(
+            client,
+            reference,
+            report.digest,
+            report.entries,
+            public_keys,
+            sbom_images=report.sbom_images,
+        )
+    if keyless:
+        signed += await check_release_bundles(
+            client,
+            reference,
+            report.digest,
+            report.entries,
+            keyless,
+            sbom_images=report.sbom_images,
+        )
     checks = [*report.checks, *signed]
     return report.model_copy(
         update={"checks": checks, "ok": report.ok and all(check.ok for check in signed)}

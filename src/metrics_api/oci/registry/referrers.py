@@ -59,8 +59,17 @@ async def list_referrers(
 ) -> list[Descriptor]:
     """The descriptors of the manifests about ``subject`` in ``source``'s repository.
 
-    Empty when the registry does not serve the referrers API (404; some answer 400, 405 or
-    501 to a path they do not know).
+    Empty when the registry does not serve the referrers API.
+    """
+    return await find_referrers(client, source, subject) or []
+
+
+async def find_referrers(
+    client: RegistryClient, source: Reference, subject: str
+) -> list[Descriptor] | None:
+    """Like ``list_referrers``, but None when the registry does not serve the referrers API.
+
+    It answers 404 then (some answer 400, 405 or 501 to a path they do not know).
     """
     what = f"listing the referrers of {subject} in {source.repository_name}"
     attempts = client.attempts()
@@ -74,7 +83,7 @@ async def list_referrers(
             attempts.cause = f"HTTP {status}"
             continue
         if status in _NOT_SERVED:
-            return []
+            return None
         if status != httpx.codes.OK:
             raise RegistryError(
                 f"{what}: the registry answered HTTP {status}; check the credentials' "

@@ -12,8 +12,8 @@ from metrics_api.oci.release.assemble import index_entries
 from metrics_api.oci.release.publish import PublishOutcome
 from metrics_api.oci.release.reports import AssembleReport, VariantReport
 from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.signatures import ReleaseSigning
 from metrics_api.oci.release.verify import entry_report, label_ledger
-from metrics_api.oci.signing.store import SigningPlan, describe
 from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.reference import Reference
 
@@ -51,7 +51,7 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     *,
     previous: str | None,
     outcome: PublishOutcome | None = None,
-    signing: SigningPlan | None = None,
+    signing: ReleaseSigning | None = None,
 ) -> AssembleReport:
     """The report of an assembly that was published (``outcome``), or of a dry run."""
     actions = outcome.child_actions if outcome else [""] * len(variants)
@@ -68,9 +68,10 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
         entries=[entry_report(entry) for entry in index_entries(index)],
         verification=label_ledger(outcome.verification, recorded) if outcome else None,
         written=outcome.written if outcome else [],
-        signatures=[describe(tag, signing.key_id, done=outcome is not None) for tag in signing.tags]
-        if signing
-        else [],
+        signatures=[
+            *(signing.planned(done=outcome is not None) if signing else []),
+            *(outcome.keyless if outcome else []),
+        ],
         index=index.raw.decode(),
         requests=stats.requests,
         retries=stats.retries,

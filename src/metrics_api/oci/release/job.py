@@ -55,6 +55,7 @@ from metrics_api.oci.release.sbom import (
     sbom_statement,
 )
 from metrics_api.oci.release.signatures import plan_release_signing
+from metrics_api.oci.signing.keyless_store import KeylessSigning, preflight
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.platform import Platform, parse_platform
@@ -305,20 +306,23 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     keep_attestations: bool = False,
     attach: Attach = Attach(),
     signer: Signer | None = None,
+    keyless: KeylessSigning | None = None,
 ) -> ReleaseReport:
     """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
 
     ``keep_attestations``: the index carries the attestation manifests staged with each
     variant (a builder that attests pushes them), right after its image. ``attach``: the
     facts of each build, for the SLSA provenance the index carries after each image, and
-    its SBOM scan (None: not attached). ``signer``: the index, each image and each statement are
-    signed by digest once the index verified, before any tag moves.
+    its SBOM scan (None: not attached). ``signer``, ``keyless``: the index, each image and each
+    statement are signed by key, keyless or both once the index verified, before any tag moves.
     """
     target = parse_reference(f"{registry}/{repository}:{version}")
     tags = [variant_tag(version, plan.platform) for plan in plans]
     for tag in tags:  # a bad version fails before any build
         parse_reference(f"{target.repository_name}:{tag}")
     notes = index_annotations(annotations or {}, source_date_epoch)  # bad input: before builds
+    if keyless:  # a token that cannot sign fails the release before the builds
+        await preflight(keyless)
     staged = await run_all(
         [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
@@ -347,7 +351,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         # The signature tags are read with the release's tags: both are the check.
         (release_tag, *variant_tags), signing = await both(
             partial(plan_tags, client, wanted),
-            partial(plan_release_signing, client, target, index, variants, signer),
+            partial(plan_release_signing, client, target, index, variants, signer, keyless=keyless),
         )
         refuse_moves(
             [release_tag, *variant_tags], force, why=[c for r in reused for c in r.changes]

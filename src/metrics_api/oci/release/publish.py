@@ -8,7 +8,7 @@ without ``force``.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
@@ -20,8 +20,12 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.signatures import (
+    ReleaseSigning,
+    SigningOutcome,
+    write_release_signing,
+)
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
-from metrics_api.oci.signing.store import SigningPlan, write_signing
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
@@ -274,6 +278,7 @@ class PublishOutcome:
     verification: VerificationReport
     written: list[str]
     variant_tags: list[TagPlan]  # each as it stood right before its write
+    keyless: list[str] = field(default_factory=list)  # what keyless signing found and did
 
 
 async def publish_index(  # noqa: PLR0913 - the plans come from the caller's check
@@ -284,7 +289,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
-    signing: SigningPlan | None = None,
+    signing: ReleaseSigning | None = None,
 ) -> PublishOutcome:
     """Write children and the index by digest, verify, sign, then the tags, the release last.
 
@@ -304,7 +309,13 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         verified = _tagged(report, release)
         signed = await _sign(client, signing)
         return PublishOutcome(
-            "unchanged", release.current, present, verified, signed, list(variant_tags)
+            "unchanged",
+            release.current,
+            present,
+            verified,
+            signed.written,
+            list(variant_tags),
+            signed.keyless,
         )
     outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
     child_actions = [action for action, _ in outcomes]
@@ -329,13 +340,15 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         configs=configs,
     )
     look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
+    signed = SigningOutcome([], [])
     if signing is None or not signing.writes:  # the last look rides along with the read
         report, latest = await both(verification, look)
         _require_verified(report, release)
     else:  # signed after the index verified, and the last look after that
         report = await verification()
         _require_verified(report, release)
-        written.extend(await _sign(client, signing))
+        signed = await _sign(client, signing)
+        written.extend(signed.written)
         latest = await look()
     for seen in latest:
         if isinstance(seen, OciError):
@@ -354,12 +367,20 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         if plan.action != "unchanged"
     )
     return PublishOutcome(
-        final.action, final.current, child_actions, _tagged(report, release), written, tagged
+        final.action,
+        final.current,
+        child_actions,
+        _tagged(report, release),
+        written,
+        tagged,
+        signed.keyless,
     )
 
 
-async def _sign(client: RegistryClient, signing: SigningPlan | None) -> list[str]:
-    return [] if signing is None else await write_signing(client, signing)
+async def _sign(client: RegistryClient, signing: ReleaseSigning | None) -> SigningOutcome:
+    if signing is None:
+        return SigningOutcome([], [])
+    return await write_release_signing(client, signing)
 
 
 def _require_verified(report: VerificationReport, release: TagPlan) -> None:

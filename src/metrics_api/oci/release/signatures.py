@@ -7,13 +7,28 @@ as the DSSE attestations ``cosign attest`` stores.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.signing.cosign_format import IN_TOTO
-from metrics_api.oci.signing.store import Signer, SigningPlan, Subject, plan_signing
+from metrics_api.oci.signing.keyless_store import (
+    BundleSubject,
+    KeylessPlan,
+    KeylessSigning,
+    plan_keyless,
+    write_keyless,
+)
+from metrics_api.oci.signing.store import (
+    Signer,
+    SigningPlan,
+    Subject,
+    describe,
+    plan_signing,
+    write_signing,
+)
 from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
@@ -34,25 +49,68 @@ async def _statements(client: RegistryClient, variant: ResolvedVariant) -> tuple
     return tuple(fetched)
 
 
-async def plan_release_signing(
+@dataclass(frozen=True)
+class ReleaseSigning:
+    """The check's reading of what a release signs: by key, keyless, or both."""
+
+    key: SigningPlan | None = None
+    keyless: KeylessPlan | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether signing may write: keyless may until its certificate says who signs."""
+        return (self.key is not None and self.key.writes) or self.keyless is not None
+
+    def planned(self, *, done: bool) -> list[str]:
+        """The key's report lines; keyless ones too in a dry run (a write reports its own)."""
+        key = self.key
+        lines = [describe(tag, key.key_id, done=done) for tag in key.tags] if key else []
+        return lines + (self.keyless.planned() if self.keyless and not done else [])
+
+
+@dataclass(frozen=True)
+class SigningOutcome:
+    """What signing wrote, and what keyless signing found and did (report lines)."""
+
+    written: list[str]
+    keyless: list[str]
+
+
+async def write_release_signing(client: RegistryClient, signing: ReleaseSigning) -> SigningOutcome:
+    """Write every missing signature, key and keyless, after the index verified."""
+    written = await write_signing(client, signing.key) if signing.key else []
+    if signing.keyless is None:
+        return SigningOutcome(written, [])
+    keyless = await write_keyless(client, signing.keyless)
+    return SigningOutcome(written + keyless.written, keyless.report)
+
+
+async def plan_release_signing(  # noqa: PLR0913 - the release, and who signs it
     client: RegistryClient,
     target: Reference,
     index: Manifest,
     variants: Sequence[ResolvedVariant],
     signer: Signer | None,
-) -> SigningPlan | None:
-    """Read the signature tags of the index and each image (the check: no write).
+    *,
+    keyless: KeylessSigning | None = None,
+) -> ReleaseSigning | None:
+    """Read the signatures and bundles of the index and each image (the check: no write).
 
-    None when there is no ``signer``: the release is not signed.
+    None when there is neither ``signer`` nor ``keyless``: the release is not signed.
     """
-    if signer is None:
+    if signer is None and keyless is None:
         return None
     statements = await run_all([partial(_statements, client, v) for v in variants])
     subjects = [
-        Subject("index", index.digest),
+        BundleSubject("index", index.descriptor()),
         *(
-            Subject(f"{variant.declared} image", variant.manifest.digest, found)
-            for variant, found in zip(variants, statements, strict=True)
+            BundleSubject(f"{v.declared} image", v.manifest.descriptor(), found)
+            for v, found in zip(variants, statements, strict=True)
         ),
     ]
-    return await plan_signing(client, target, subjects, signer)
+    key = None
+    if signer is not None:
+        by_digest = [Subject(s.what, s.manifest.digest, s.statements) for s in subjects]
+        key = await plan_signing(client, target, by_digest, signer)
+    planned = await plan_keyless(client, target, subjects, keyless) if keyless else None
+    return ReleaseSigning(key, planned)

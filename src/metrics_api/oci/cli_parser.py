@@ -1,0 +1,324 @@
+"""The command line's grammar: commands, options, help texts and examples.
+
+Parsing only: what an option means is the jobs', checked by ``cli``. A malformed command
+line is one ``error:`` line (``UsageError``), like any other bad input.
+"""
+
+import argparse
+import math
+from importlib import metadata
+from typing import NoReturn
+
+from metrics_api.oci.registry.session import Settings
+from metrics_api.oci.release.attestations import MODES
+
+PROG = "metrics-oci"
+MODULE_PROG = "python -m metrics_api.oci"
+HELP_WIDTH = 96  # fixed, so that `--help` reads the same everywhere (README shows it)
+
+DESCRIPTION = f"""\
+Assemble per-platform images into one multi-platform OCI index by digest, publish it
+safely (pushed by digest, verified, only then tagged), and verify published indexes.
+The same program runs as `{PROG}` and as `{MODULE_PROG}`."""
+
+EPILOG = """\
+exit codes:
+  0    everything held
+  1    a registry failed or refused, verification failed, or the tag points elsewhere
+  2    bad input (an option, reference, platform, digest or annotation), before any request
+  130  interrupted (Ctrl-C); the release tag is the last thing written
+  143  stopped by SIGTERM (a CI system cancelling the job); as for 130
+
+environment:
+  REGISTRY_PASSWORD  the password for --username (or the variable --password-env names)
+  DOCKER_CONFIG      directory of the config.json whose credHelpers, credsStore or auths
+                     serve registries without --username (default: ~/.docker)
+  SOURCE_DATE_EPOCH  seconds since 1970: the index's org.opencontainers.image.created
+  SSL_CERT_FILE      CA bundle trusted for HTTPS registries instead of the system's store
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                     proxies to reach registries through
+
+`%(prog)s COMMAND --help` shows the options of a command and an example."""
+
+RESOLVE_EXAMPLE = """\
+example:
+  %(prog)s registry.example.com/metrics-api:v2.0.0-arm64 \\
+      --platform linux/arm64"""
+
+ASSEMBLE_EXAMPLE = """\
+example (the digests are those the pushes of the variants printed):
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --variant linux/amd64=registry.example.com/metrics-api:v2.0.0-amd64 \\
+      --variant linux/arm64=registry.example.com/metrics-api:v2.0.0-arm64 \\
+      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948... \\
+      --username ci        # the password in $REGISTRY_PASSWORD"""
+
+VERIFY_EXAMPLE = """\
+examples (with the publisher's ledger; as a consumer, by the publisher's key or CI identity):
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --expect linux/amd64=sha256:4570... --expect linux/arm64=sha256:e948...
+  %(prog)s registry.example.com/metrics-api:v2.0.0 --public-key cosign.pub
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --certificate-identity-regexp '^https://github.com/acme/metrics-api/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com"""
+
+
+class UsageError(Exception):
+    """The command line itself is malformed (what argparse complains about)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a malformed command line is one ``error:`` line, like any bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise instead of printing the usage and exiting."""
+        raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples keep their lines; a fixed width, so help reads the same on any terminal."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30, width=HELP_WIDTH)
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``nan``, ``inf``, 0 and -1 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        message = f"expected a number of seconds greater than 0, found {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def _version() -> str:
+    try:
+        return metadata.version("metrics-api")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout, on failure too"
+    )
+    common.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="talk plain HTTP to HOST[:PORT] (loopback registries always are); repeatable",
+    )
+    common.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="PEM certificates of authorities to trust for HTTPS registries, besides the "
+        "system's trust store (a private registry's CA)",
+    )
+    common.add_argument(
+        "--username",
+        metavar="USER",
+        help="username for the registry of the reference, with the password from "
+        "--password-env; other registries: the Docker config file",
+    )
+    common.add_argument(
+        "--password-env",
+        default="REGISTRY_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the password (default: %(default)s)",
+    )
+    common.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=Settings.deadline,
+        metavar="SECONDS",
+        help="time for the whole job, retries included (default: %(default)g)",
+    )
+    common.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=Settings.request_timeout,
+        metavar="SECONDS",
+        help="time one request may wait for an answer; a request that gets none is tried "
+        "twice (default: %(default)g)",
+    )
+    return common
+
+
+def _trust_config(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--trust-config",
+        metavar="PATH",
+        help=f"{what} (default: the public-good Sigstore, sigstore.dev)",
+    )
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The whole command line: its commands, their options, help and examples."""
+    common = _common()
+    parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    resolve = commands.add_parser(
+        "resolve",
+        parents=[common],
+        help="show the image manifest a variant provides for a platform",
+        description="Show the image manifest a variant provides for a platform: a Docker 29\n"
+        "index is unwrapped, and the image's own configuration must agree.",
+        epilog=RESOLVE_EXAMPLE,
+        formatter_class=_Formatter,
+    )
+    resolve.add_argument("reference", help="the variant: REGISTRY/REPOSITORY:TAG or @DIGEST")
+    resolve.add_argument(
+        "--platform",
+        required=True,
+        metavar="OS/ARCH[/VARIANT]",
+        help="the platform it was built for: os/architecture[/variant]",
+    )
+
+    assemble = commands.add_parser(
+        "assemble",
+        parents=[common],
+        help="assemble an index of the variants, push it by digest, verify it, then tag it",
+        description="Assemble one index of the variants' image manifests, pinned by digest;\n"
+        "push it by digest, verify it against the ledger, and only then tag it.",
+        epilog=ASSEMBLE_EXAMPLE,
+        formatter_class=_Formatter,
+    )
+    assemble.add_argument("target", help="REGISTRY/REPOSITORY:TAG to release")
+    assemble.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        metavar="PLATFORM=REF",
+        help="a variant and the platform it was built for; one per platform, repeatable",
+    )
+    assemble.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="PLATFORM=DIGEST",
+        help="the digest recorded when that variant was pushed: its image's, or the index "
+        "`docker push` printed; repeatable (without it, the checks can only compare the "
+        "index with what this job resolved)",
+    )
+    assemble.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an annotation of the index; repeatable",
+    )
+    assemble.add_argument(
+        "--force", action="store_true", help="move the tag if it points at another index"
+    )
+    assemble.add_argument(
+        "--attestations",
+        choices=MODES,
+        default="drop",
+        help="keep: carry each variant's provenance/SBOM attestation manifests into the index, "
+        "right after its image; drop (default): the platform images only",
+    )
+    assemble.add_argument(
+        "--dry-run", action="store_true", help="resolve and print the index, push nothing"
+    )
+    assemble.add_argument(
+        "--signing-key",
+        metavar="PATH",
+        help="sign the index, each image and each attestation by digest with this key: "
+        "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 private key",
+    )
+    assemble.add_argument(
+        "--signing-password-env",
+        default="COSIGN_PASSWORD",
+        metavar="NAME",
+        help="the environment variable that holds the signing key's password "
+        "(default: COSIGN_PASSWORD, as cosign reads it)",
+    )
+    assemble.add_argument(
+        "--keyless",
+        action="store_true",
+        help="sign them keyless too (Sigstore): a Fulcio certificate for the CI job's OIDC "
+        "identity, each signature logged in Rekor and timestamped, stored as Sigstore bundles "
+        "referring to what they sign (as cosign v3 does)",
+    )
+    assemble.add_argument(
+        "--identity-token-env",
+        metavar="NAME",
+        help="with --keyless: the environment variable holding the OIDC token (audience "
+        "sigstore), read right before signing; without it: GitHub Actions' token endpoint "
+        "when $ACTIONS_ID_TOKEN_REQUEST_URL is set, else $SIGSTORE_ID_TOKEN",
+    )
+    _trust_config(assemble, "with --keyless: the ClientTrustConfig of the Sigstore to sign with")
+
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check a published index against a digest ledger",
+        description="Check a published index against the digests recorded when its variants\n"
+        "were pushed (or, given only --public-key or --certificate-identity, against its own\n"
+        "signed entries): each platform's entry, what a pulling client gets, no other entry,\n"
+        "and every child.",
+        epilog=VERIFY_EXAMPLE,
+        formatter_class=_Formatter,
+    )
+    verify.add_argument("target", help="REGISTRY/REPOSITORY:TAG (or @DIGEST) to check")
+    verify.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="PLATFORM=DIGEST",
+        help="the digest recorded when that platform's variant was pushed (its image's, or "
+        "the index `docker push` printed); one per platform, repeatable; without it, "
+        "--public-key or --certificate-identity verifies by the signature alone",
+    )
+    verify.add_argument(
+        "--require-provenance",
+        action="store_true",
+        help="fail unless each platform has exactly one SLSA provenance attestation about "
+        "its image (without it, provenance is reported when the index has attestations)",
+    )
+    verify.add_argument(
+        "--require-sbom",
+        action="store_true",
+        help="fail unless each platform has exactly one SPDX SBOM attestation about its image "
+        "that reads as SPDX 2.3 and lists packages (without it, an SBOM is reported when the "
+        "index has attestations)",
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="require a signature by this key (cosign.pub) on the index and each image, and a "
+        "signed provenance (and SBOM) attestation on each image that has one; repeatable: any "
+        "of the keys will do",
+    )
+    verify.add_argument(
+        "--certificate-identity",
+        metavar="IDENTITY",
+        help="require keyless bundles signed by this identity (the certificate's SAN, e.g. "
+        "https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main) on "
+        "what --public-key would need signed; with --certificate-oidc-issuer",
+    )
+    verify.add_argument(
+        "--certificate-identity-regexp",
+        metavar="REGEXP",
+        help="as --certificate-identity, any identity this regular expression finds (searched, "
+        "as cosign does: anchor it with ^...$)",
+    )
+    verify.add_argument(
+        "--certificate-oidc-issuer",
+        metavar="URL",
+        help="the issuer of the signer's token (GitHub Actions: "
+        "https://token.actions.githubusercontent.com)",
+    )
+    _trust_config(
+        verify, "the ClientTrustConfig or trusted root of the Sigstore the bundles are from"
+    )
+    return parser

@@ -1,0 +1,133 @@
+"""Check a published release's keyless bundles against an identity, as ``cosign verify`` does.
+
+The index and every platform image need a bundle, stored as a referrer of that very
+manifest, that verifies against the trusted root (certificate chain, transparency log
+inclusion, timestamp, signature), was signed by a certificate the identity policy admits,
+and signs a statement about that digest: cosign's signing statement for the manifest
+itself, and for an image with provenance or an SBOM that statement too.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from metrics_api.oci.checks import Check, EntryReport
+from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.signing.bundles import COSIGN_SIGN, read_bundles, statement_about
+from metrics_api.oci.signing.check import KINDS, PROVENANCE_PREFIX, SPDX_DOCUMENT
+from metrics_api.oci.signing.keyless import (
+    BundleCheck,
+    IdentityPolicy,
+    SigstoreTrust,
+    check_bundle,
+)
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.reference import Reference
+
+if TYPE_CHECKING:
+    from sigstore.models import TrustedRoot
+
+
+@dataclass(frozen=True)
+class KeylessVerification:
+    """Whose bundles a verification wants, and the Sigstore whose roots vouch for them."""
+
+    policy: IdentityPolicy
+    trust: SigstoreTrust
+
+
+def _wanted(kind: str, predicate_type: str) -> bool:
+    if kind == "signature":
+        return predicate_type == COSIGN_SIGN
+    if kind == "sbom":
+        return predicate_type == SPDX_DOCUMENT
+    return predicate_type.startswith(PROVENANCE_PREFIX)
+
+
+def _summary(checked: Sequence[BundleCheck], policy: IdentityPolicy) -> str:
+    others = sorted(
+        {f"{c.identity} (issuer {c.issuer})" for c in checked if c.identity and c.problem}
+    )
+    invalid = [c for c in checked if not c.identity]
+    parts = [f"{len(checked)} bundles found"]
+    if others:
+        parts.append(f"signed by {', '.join(others)}, not {policy.text}")
+    if invalid:
+        parts.append(f"{len(invalid)} unreadable ({invalid[0].problem})")
+    return "; ".join(parts)
+
+
+async def check_bundles(  # noqa: PLR0913 - one check, its context passed in
+    client: RegistryClient,
+    repository: Reference,
+    what: str,
+    digest: str,
+    verifying: tuple[IdentityPolicy, "TrustedRoot"],
+    *,
+    kind: str = "signature",
+) -> Check:
+    """Whether ``digest`` has a valid bundle by the policy's identity of a ``kind`` statement."""
+    policy, root = verifying
+    name = f"keyless {kind} {what}" if kind == "signature" else f"keyless signed {kind} {what}"
+    label = "signature" if kind == "signature" else f"signed {KINDS[kind]}"
+    found = await read_bundles(client, repository, digest)
+    checked = [
+        await anyio.to_thread.run_sync(check_bundle, stored.data, root, policy)
+        for stored in found.bundles
+    ]
+    matching = [c for c in checked if c.statement is not None]
+    for result in matching:
+        about = statement_about(result.statement or b"")
+        if about and _wanted(kind, about[0]) and digest in about[1]:
+            return Check(
+                name=name,
+                ok=True,
+                detail=f"{label} of {what} {digest} by {result.identity} (issuer {result.issuer})",
+            )
+    tampered = [
+        c for c in checked if c.identity and c.problem and policy.admits(c.identity, c.issuer)
+    ]
+    detail = f"{what} {digest} has no {label} bundle by {policy.text}"
+    if tampered:
+        detail += f" that verifies ({tampered[0].problem})"
+    elif matching:
+        detail += f" about it ({len(matching)} by that identity sign other statements)"
+    else:
+        detail += f" ({_summary(checked, policy) if checked else 'no bundles refer to it'})"
+    return Check(name=name, ok=False, detail=detail)
+
+
+async def check_release_bundles(  # noqa: PLR0913 - a verified index and what it holds
+    client: RegistryClient,
+    repository: Reference,
+    index_digest: str,
+    entries: Sequence[EntryReport],
+    wanted: KeylessVerification,
+    *,
+    sbom_images: frozenset[str] = frozenset(),
+) -> list[Check]:
+    """The keyless checks of a verified index: the index, each image, each statement."""
+    root = await anyio.to_thread.run_sync(wanted.trust.trusted_root)
+    verifying = (wanted.policy, root)
+    attested = {
+        entry.annotations.get(media_types.DOCKER_REFERENCE_DIGEST)
+        for entry in entries
+        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations
+    }
+    images = [
+        entry for entry in entries if media_types.DOCKER_REFERENCE_DIGEST not in entry.annotations
+    ]
+    check = partial(check_bundles, client, repository, verifying=verifying)
+    checks = [partial(check, "index", index_digest)]
+    for entry in images:
+        what = f"{entry.platform} image"
+        checks.append(partial(check, what, entry.digest))
+        if entry.digest in attested:
+            checks.append(partial(check, what, entry.digest, kind="provenance"))
+        if entry.digest in sbom_images:
+            checks.append(partial(check, what, entry.digest, kind="sbom"))
+    return await run_all(checks)

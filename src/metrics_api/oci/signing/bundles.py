@@ -1,0 +1,197 @@
+"""Sigstore bundles stored as OCI 1.1 referrers of the manifest they sign, as cosign v3 does.
+
+Each bundle is an artifact manifest (artifact type: the bundle v0.3 media type; an empty
+config; the bundle as its one layer) whose ``subject`` is the signed manifest.
+A registry with the referrers API lists it by itself; one without it (distribution 2.8
+and v3) is told through the spec's fallback tag ``sha256-<hex>``: an index of the
+referrers, to which a new one is added and from which nothing is ever removed.
+"""
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Final
+
+from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.errors import VerificationError
+from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.referrers import find_referrers
+from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import compute_digest
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.spec.reference import Reference
+
+BUNDLE: Final = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY: Final = "application/vnd.oci.empty.v1+json"
+EMPTY_CONFIG: Final = b"{}"
+# What cosign v3 annotates its bundle manifests with (pkg/oci/remote/write.go).
+BUNDLE_CONTENT: Final = "dev.sigstore.bundle.content"
+BUNDLE_PREDICATE_TYPE: Final = "dev.sigstore.bundle.predicateType"
+# The predicate of the statement ``cosign sign`` signs for an image in a bundle.
+COSIGN_SIGN: Final = "https://sigstore.dev/cosign/sign/v1"
+IN_TOTO_STATEMENT: Final = "https://in-toto.io/Statement/v1"
+
+
+def fallback_tag(repository: Reference, digest: str) -> Reference:
+    """``REPO:sha256-HEX``: the referrers of ``digest`` where the registry has no API."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return repository.with_tag(f"{algorithm}-{hexdigits}")
+
+
+def sign_statement(repository: Reference, digest: str) -> bytes:
+    """The statement ``cosign sign`` signs for a manifest: its digest, an empty predicate.
+
+    cosign leaves the subject unnamed; in-toto requires a name (sigstore-python checks),
+    so it is the repository, as ``cosign attest`` names its subjects.
+    """
+    algorithm, _, hexdigits = digest.partition(":")
+    statement = {
+        "_type": IN_TOTO_STATEMENT,
+        "subject": [{"name": repository.repository_name, "digest": {algorithm: hexdigits}}],
+        "predicateType": COSIGN_SIGN,
+        "predicate": {},
+    }
+    return json.dumps(statement, separators=(",", ":")).encode()
+
+
+def statement_about(statement: bytes) -> tuple[str, list[str]] | None:
+    """A statement's predicate type and the digests of its subjects; None if not one."""
+    try:
+        parsed = json.loads(statement)
+        subjects = parsed["subject"]
+        predicate_type = parsed["predicateType"]
+        digests = [
+            f"{algorithm}:{value}"
+            for subject in subjects
+            for algorithm, value in subject["digest"].items()
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return (predicate_type, digests) if isinstance(predicate_type, str) else None
+
+
+@dataclass(frozen=True)
+class StoredBundle:
+    """A bundle found about a manifest: the referrer that holds it, and its bytes."""
+
+    referrer: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Referrers:
+    """The bundles about one manifest, and how its registry lists referrers."""
+
+    subject: str
+    bundles: tuple[StoredBundle, ...]
+    served: bool  # the referrers API; otherwise the fallback tag
+    fallback: Manifest | None  # the fallback tag's index as read (without the API)
+
+
+async def _bundle_of(client: RegistryClient, repository: Reference, digest: str) -> StoredBundle:
+    manifest = await client.get_manifest(repository.with_digest(digest))
+    document = manifest.document
+    layers = document.layers if isinstance(document, ImageManifest) else ()
+    layer = next((layer for layer in layers if layer.media_type == BUNDLE), None)
+    data = b"" if layer is None else await client.get_blob(repository, layer.digest)
+    return StoredBundle(digest, data)
+
+
+async def read_bundles(client: RegistryClient, repository: Reference, digest: str) -> Referrers:
+    """Every Sigstore bundle referring to ``digest``: by the API, else the fallback tag."""
+    listed = await find_referrers(client, repository, digest)
+    served, fallback = listed is not None, None
+    if listed is None:
+        fallback = await client.find_manifest(fallback_tag(repository, digest))
+        document = fallback.document if fallback else None
+        listed = list(document.manifests) if isinstance(document, ImageIndex) else []
+    wanted = [entry.digest for entry in listed if entry.artifact_type == BUNDLE]
+    found = await run_all([partial(_bundle_of, client, repository, d) for d in wanted])
+    return Referrers(digest, tuple(found), served, fallback)
+
+
+def _bundle_manifest(subject: Descriptor, bundle: bytes, predicate_type: str) -> bytes:
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": media_types.OCI_MANIFEST,
+        "artifactType": BUNDLE,
+        "config": {
+            "mediaType": EMPTY,
+            "digest": compute_digest(EMPTY_CONFIG),
+            "size": len(EMPTY_CONFIG),
+        },
+        "layers": [{"mediaType": BUNDLE, "digest": compute_digest(bundle), "size": len(bundle)}],
+        "subject": {
+            "mediaType": subject.media_type,
+            "digest": subject.digest,
+            "size": subject.size,
+        },
+        "annotations": {
+            media_types.OCI_CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            BUNDLE_CONTENT: "dsse-envelope",
+            BUNDLE_PREDICATE_TYPE: predicate_type,
+        },
+    }
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
+async def attach_bundles(
+    client: RegistryClient,
+    repository: Reference,
+    subject: Descriptor,
+    bundles: Sequence[tuple[bytes, str]],
+    found: Referrers,
+) -> list[str]:
+    """Store each (bundle, predicate type) as a referrer of ``subject``; their digests.
+
+    Without the referrers API the fallback tag gets them too, added to what it holds now.
+    """
+    raws = [_bundle_manifest(subject, bundle, kind) for bundle, kind in bundles]
+    blobs = [EMPTY_CONFIG, *(bundle for bundle, _ in bundles)]
+    await run_all([partial(client.put_blob, repository, blob) for blob in blobs])
+    digests = [compute_digest(raw) for raw in raws]
+    await run_all(
+        [
+            partial(client.put_manifest, repository.with_digest(d), raw, media_types.OCI_MANIFEST)
+            for d, raw in zip(digests, raws, strict=True)
+        ]
+    )
+    if not found.served:
+        added = [
+            Descriptor(
+                media_type=media_types.OCI_MANIFEST,
+                digest=d,
+                size=len(raw),
+                artifact_type=BUNDLE,
+                annotations={BUNDLE_PREDICATE_TYPE: kind},
+            )
+            for d, raw, (_, kind) in zip(digests, raws, bundles, strict=True)
+        ]
+        await _add_to_fallback(client, fallback_tag(repository, subject.digest), added)
+    return digests
+
+
+async def _add_to_fallback(client: RegistryClient, tag: Reference, added: list[Descriptor]) -> None:
+    """Add ``added`` to the fallback index as it is now; never drop what it lists."""
+    current = await client.find_manifest(tag)
+    document = current.document if current else None
+    kept = list(document.manifests) if isinstance(document, ImageIndex) else []
+    known = {entry.digest for entry in kept}
+    entries = [
+        entry.model_dump(by_alias=True, exclude_none=True)
+        for entry in [*kept, *(entry for entry in added if entry.digest not in known)]
+    ]
+    raw = json.dumps(
+        {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": entries},
+        separators=(",", ":"),
+    ).encode()
+    await client.put_manifest(tag, raw, media_types.OCI_INDEX)
+    stored = await client.head_manifest(tag)
+    if stored is None or stored.digest != compute_digest(raw):
+        raise VerificationError(
+            f"after signing, {tag} holds {stored.digest if stored else 'nothing'}, expected "
+            f"{compute_digest(raw)}: another signer wrote it in the same moment; run the "
+            "release again (it adds only the bundles still missing)"
+        )
