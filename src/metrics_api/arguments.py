@@ -38,6 +38,13 @@ VariantTable = Annotated[
     ),
 ]
 BuildArgs = Annotated[list[str], Doc("extra build arguments, KEY=VALUE")]
+RebuildArgs = Annotated[
+    list[str],
+    Doc(
+        "KEY=VALUE of each build argument the provenance records only by its SHA-256 (the "
+        "values of VERSION, REVISION and SOURCE are recorded)"
+    ),
+]
 Revision = Annotated[str, Doc("source revision stamped into the images")]
 SourceUrl = Annotated[
     str, Doc("URL of the source repository, stamped as org.opencontainers.image.source")
@@ -57,7 +64,13 @@ VerifyLedger = Annotated[
     ),
 ]
 IndexAnnotations = Annotated[list[str], Doc("index annotations, KEY=VALUE")]
-SourceDateEpoch = Annotated[str, Doc("seconds since 1970 for org.opencontainers.image.created")]
+SourceDateEpoch = Annotated[
+    str,
+    Doc(
+        "seconds since 1970, e.g. the commit's (git log -1 --format=%ct): every image time "
+        "later than it is clamped to it, so the same source gives the same digests"
+    ),
+]
 Attestations = Annotated[
     str,
     Doc(

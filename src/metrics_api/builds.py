@@ -19,9 +19,10 @@ from dagger import dag
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.release.build_args import secret_warnings
-from metrics_api.oci.release.dockerfile import base_images
+from metrics_api.oci.release.dockerfile import base_images, final_base
 from metrics_api.oci.release.job import Attach, Provenance, Stage, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
+from metrics_api.oci.release.reproducible import StageBase
 from metrics_api.pipeline_errors import PipelineError
 from metrics_api.scanner import sbom_scanner
 
@@ -98,10 +99,32 @@ class VariantBuilds:
         async def stage(plan: VariantPlan, address: str) -> str:
             started = datetime.now(UTC)
             container = self.container(plan)
-            pinned = await _publish(container, address, registry, _described(plan))
+            pinned = await publish_build(container, address, registry, _described(plan))
             self.times[plan] = (started, datetime.now(UTC))
             self.built[plan] = container
             return pinned
+
+        return stage
+
+    def stage_base(self, registry: dagger.Service) -> StageBase:
+        """Push a variant's base image (its last stage's FROM) beside it: the core's ``StageBase``.
+
+        Its layers are the ones the build did not add; a reproducible release keeps them
+        byte for byte. Pulled as the build pulled it (the engine's cache has it).
+        """
+
+        async def stage(plan: VariantPlan, address: str) -> str | None:
+            platform = str(plan.platform)
+            arguments = {
+                arg.name: arg.value
+                for arg in build_arguments(self.version, self.revision, self.build_args)
+            }
+            dockerfile = await self.folder(plan).file(plan.dockerfile).contents()
+            name = final_base(dockerfile, arguments, platform=platform)
+            if name is None:
+                return None
+            base = dag.container(platform=dagger.Platform(platform)).from_(name)
+            return await publish_build(base, address, registry, f"the base image {name}")
 
         return stage
 
@@ -211,7 +234,7 @@ def _described(plan: VariantPlan) -> str:
     return f"{plan.platform} ({folder}, {plan.dockerfile})"
 
 
-async def _publish(
+async def publish_build(
     container: dagger.Container, address: str, registry: dagger.Service, variant: str
 ) -> str:
     """Build ``variant`` and push it to ``address`` in ``registry``: its pinned reference."""

@@ -38,6 +38,7 @@ from metrics_api.arguments import (
     Ledger,
     Password,
     PublicKeys,
+    RebuildArgs,
     Registry,
     ReleaseAttestations,
     Repository,
@@ -71,6 +72,7 @@ from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
+from metrics_api.rebuilds import given_build_args, rebuild_release
 from metrics_api.scanner import DEFAULT_SCANNER
 from metrics_api.signatures import (
     keyless_signing,
@@ -262,6 +264,35 @@ class MetricsApi:
         return rendered(report, report.text(), format_)
 
     @uncached
+    async def rebuild(
+        self,
+        source: Source,
+        target: Annotated[str, Doc("REGISTRY/REPOSITORY:TAG (or @DIGEST) of a published release")],
+        build_args: RebuildArgs = [],
+        insecure_registries: Insecure = [],
+        username: Username = "",
+        password: Password = None,
+        docker_config: DockerConfig = None,
+        ca_file: CaFile = None,
+        deadline: Deadline = DEFAULT_DEADLINE,
+        format_: Format = "text",
+    ) -> str:
+        """Rebuild a published release from its source and provenance; compare each platform."""
+        check_format(format_)
+        access = RegistryAccess(
+            insecure_registries, username, password, docker_config, ca_file, deadline
+        )
+        with core_errors(target):
+            given = given_build_args(build_args)
+            async with embedded_registry() as embedded:
+                settings = await access.settings(target, embedded.host)
+                async with open_client(settings) as client:
+                    report = await rebuild_release(client, source, target, given, embedded)
+        if not report.ok:
+            raise PipelineError(report.text())
+        return rendered(report, report.text(), format_)
+
+    @uncached
     async def release(
         self,
         source: Source,
@@ -327,6 +358,7 @@ class MetricsApi:
                     ),
                     annotations=jobs.parse_annotations(annotations),
                     source_date_epoch=source_date_epoch or None,
+                    stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
@@ -386,6 +418,7 @@ class MetricsApi:
                     settings=settings,
                     annotations=jobs.parse_annotations(annotations),
                     source_date_epoch=source_date_epoch or None,
+                    stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     attach=builds.attach(
                         provenance=provenance,
                         sbom=sbom,

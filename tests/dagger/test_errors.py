@@ -176,7 +176,7 @@ def _build_failure(message: str, extensions: dict[str, object]) -> str:
     container = cast("dagger.Container", _FailingBuild(message, extensions))
     with pytest.raises(PipelineError) as raised:
         anyio.run(
-            lambda: builds._publish(  # noqa: SLF001 - the step every build goes through
+            lambda: builds.publish_build(  # the step every build goes through
                 container, "localhost:5000/staging/x:v1-arm64", cast("dagger.Service", None), "V"
             )
         )

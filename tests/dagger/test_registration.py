@@ -8,11 +8,12 @@ import pytest
 pytestmark = pytest.mark.dagger
 
 
-def test_exposes_the_six_functions(functions: dict[str, Any]) -> None:
+def test_exposes_the_seven_functions(functions: dict[str, Any]) -> None:
     assert sorted(functions) == [
         "assemble",
         "build",
         "publish_variant",
+        "rebuild",
         "release",
         "release_layout",
         "verify",

@@ -50,6 +50,7 @@ def test_the_runtime_installs_the_module_with_the_shipped_lock(tmp_path: Path) -
         "assemble",
         "build",
         "publish_variant",
+        "rebuild",
         "release",
         "release_layout",
         "verify",

@@ -145,3 +145,110 @@ case_29_verify_by_key() {
 	rec 29f-verify-by-other-key "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./other.pub $A_CREDS $A_INS" a
 	rec 29g-verify-neither "dagger call verify --target $REG_A/metrics-api:v26.1.0 $A_CREDS $A_INS" a
 }
+
+# 27: keyless signing on the engine. The lab's engine reaches the host only through HOST_IP,
+# so the tests' local Sigstore (tests/support/sigstore_stack.py) runs there; cosign v2/v3
+# on the host then verify by identity against the lab's registry.
+sigstore_up() {
+	local info="$LAB/sigstore.json"
+	if ! alive "$LAB/run/sigstore.pid"; then
+		rm -f "$info"
+		(cd "$PROJECT/tests" || exit; nohup "$PROJECT/.venv/bin/python" -m support.sigstore_stack --host "$HOST_IP" --info "$info" > "$LAB/logs/sigstore.log" 2>&1 & echo $! > "$LAB/run/sigstore.pid")
+		for _ in $(seq 1 120); do [ -s "$info" ] && break; sleep 0.5; done
+	fi
+	[ -s "$info" ] || { tail -20 "$LAB/logs/sigstore.log"; return 1; }
+	fact() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$info" "$1"; }
+	SIGSTORE_TRUST=$(fact trust_config); SIGSTORE_ROOT=$(fact trusted_root)
+	SIGSTORE_ID=$(fact certificate_identity); SIGSTORE_ISSUER=$(fact certificate_oidc_issuer)
+	LAB_TOKEN_URL=$(fact request_url); LAB_REQUEST_TOKEN=$(fact request_token)
+	cp "$SIGSTORE_TRUST" "$P/trust-config.json"
+	export LAB_TOKEN_URL LAB_REQUEST_TOKEN
+}
+sigstore_down() { [ -s "$LAB/run/sigstore.pid" ] && kill "$(cat "$LAB/run/sigstore.pid")" 2>/dev/null; rm -f "$LAB/run/sigstore.pid"; }
+lab_token() { curl -s -H "Authorization: bearer $LAB_REQUEST_TOKEN" "$LAB_TOKEN_URL&audience=${1:-sigstore}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])'; }
+
+# GitHub Actions' way: the module asks the token endpoint itself, right before signing
+case_27_keyless() {
+	sigstore_up
+	local keyless="--keyless --id-token-request-url env:LAB_TOKEN_URL --id-token-request-token env:LAB_REQUEST_TOKEN --trust-config ./trust-config.json"
+	rec 27a-release-keyless "$RELEASE_A --version v27.0.0 $keyless" a
+	rec 27b-release-keyless-again "$RELEASE_A --version v27.0.0 $keyless" a
+	rec 27c-verify-by-identity "dagger call verify --target $REG_A/metrics-api:v27.0.0 --certificate-identity $SIGSTORE_ID --certificate-oidc-issuer $SIGSTORE_ISSUER --trust-config ./trust-config.json --require-sbom --require-provenance $A_CREDS $A_INS" a
+	rec 27d-verify-other-identity "dagger call verify --target $REG_A/metrics-api:v27.0.0 --certificate-identity https://github.com/someone-else/metrics-api/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer $SIGSTORE_ISSUER --trust-config ./trust-config.json $A_CREDS $A_INS" a
+	ledger_of "$REG_A/metrics-api:v27.0.0" > "$R/ledger-v27"
+	local d="$R/27e-cosign-by-identity" c dg gen extra kind rc id conf; rm -rf "$d"; mkdir -p "$d/docker"
+	printf '{"auths":{"%s":{"auth":"%s"}}}' "$REG_A" "$(printf 'ci:%s' "$REGISTRY_PASSWORD" | base64 -w0)" > "$d/docker/config.json"
+	local index; index=$(skopeo inspect --raw "${SK_A[@]}" "docker://$REG_A/metrics-api:v27.0.0" | sha256sum | cut -d' ' -f1)
+	{
+		for c in "$COSIGN2" "$COSIGN3"; do
+			gen=$(basename "$(dirname "$c")"); extra=(); [ "$c" = "$COSIGN2" ] && extra=(--new-bundle-format --use-signed-timestamps)
+			for dg in "sha256:$index" $(tr ',' '\n' < "$R/ledger-v27" | sed 's/.*=//'); do
+				for id in "$SIGSTORE_ID" "https://github.com/someone-else/metrics-api/.github/workflows/release.yml@refs/heads/main"; do
+					for kind in sign slsaprovenance1 spdxjson; do
+						[ "$dg" = "sha256:$index" ] && [ "$kind" != sign ] && continue
+						conf=(verify); [ "$kind" != sign ] && conf=(verify-attestation --type "$kind")
+						rc=0; DOCKER_CONFIG="$d/docker" HOME="$d" "$c" "${conf[@]}" --certificate-identity "$id" --certificate-oidc-issuer "$SIGSTORE_ISSUER" --trusted-root "$SIGSTORE_ROOT" --allow-http-registry "${extra[@]}" "$REG_A/metrics-api@$dg" > "$d/out" 2>> "$d/err" || rc=$?
+						echo "$gen ${conf[*]} $dg by ${id#https://github.com/} rc=$rc"
+					done
+				done
+			done
+		done
+	} > "$d/stdout" 2>&1
+	cat "$d/stdout"
+}
+
+# GitLab's way: a token in a variable; one that expired fails before any build
+case_27_token() {
+	sigstore_up
+	SIGSTORE_ID_TOKEN=$(lab_token); export SIGSTORE_ID_TOKEN
+	rec 27f-release-keyless-env-token "$RELEASE_A --version v27.1.0 --keyless --identity-token env:SIGSTORE_ID_TOKEN --trust-config ./trust-config.json" a
+	WRONG_AUDIENCE_TOKEN=$(lab_token https://gitlab.example.com); export WRONG_AUDIENCE_TOKEN
+	rec 27g-release-keyless-wrong-audience "$RELEASE_A --version v27.2.0 --keyless --identity-token env:WRONG_AUDIENCE_TOKEN --trust-config ./trust-config.json" a
+	rec 27h-release-keyless-no-token "$RELEASE_A --version v27.2.0 --keyless --trust-config ./trust-config.json" a
+	sigstore_down
+}
+
+# 28: reproducible releases. Two fresh runners (the engine's cache pruned, every file of the
+# checkout touched, so its times differ) release the same commit with the commit's time as
+# SOURCE_DATE_EPOCH, to two registries; then the same without it, as the control.
+fresh_runner() {
+	(cd / && dagger core engine local-cache prune) > /dev/null 2>&1 || true
+	sleep 1.1
+	find "$P" -path "$P/.git" -prune -o -path "$P/.venv" -prune -o -exec touch {} +
+}
+compare_runners() { # NAME VERSION: each platform's image manifest in A and in B
+	local d="$R/$1" arch a b; rm -rf "$d"; mkdir -p "$d"
+	{
+		for arch in amd64 arm64; do
+			a=$(skopeo inspect --raw "${SK_A[@]}" "docker://$REG_A/metrics-api:$2-$arch")
+			b=$(skopeo inspect --raw --tls-verify=false --creds "builder:$REGISTRY_B_PASSWORD" "docker://$REG_B/metrics-api:$2-$arch")
+			printf '%s' "$a" > "$d/a-$arch.json"; printf '%s' "$b" > "$d/b-$arch.json"
+			echo "$arch: runner 1 sha256:$(printf '%s' "$a" | sha256sum | cut -d' ' -f1) runner 2 sha256:$(printf '%s' "$b" | sha256sum | cut -d' ' -f1) $( [ "$a" = "$b" ] && echo byte-identical || echo DIFFER)"
+			[ "$a" = "$b" ] || diff <(printf '%s' "$a" | /usr/bin/python3 -m json.tool) <(printf '%s' "$b" | /usr/bin/python3 -m json.tool) | head -20
+		done
+	} > "$d/stdout" 2>&1
+	cat "$d/stdout"
+}
+case_28_two_runners() {
+	local epoch rev flags b_creds="--username builder --password env:REGISTRY_B_PASSWORD --insecure-registries $REG_B"
+	epoch=$(cd "$P" && git log -1 --format=%ct); rev=$(cd "$P" && git rev-parse HEAD)
+	flags="--revision $rev --source-date-epoch $epoch"
+	fresh_runner
+	rec 28a-release-runner-1 "dagger call release --registry $REG_A $A_CREDS $A_INS $flags --version v28.0.0" a
+	fresh_runner
+	rec 28b-release-runner-2 "dagger call release --registry $REG_B $b_creds $flags --version v28.0.0" b
+	compare_runners 28c-compare v28.0.0
+	fresh_runner
+	rec 28d-control-runner-1 "dagger call release --registry $REG_A $A_CREDS $A_INS --revision $rev --version v28.1.0" a
+	fresh_runner
+	rec 28e-control-runner-2 "dagger call release --registry $REG_B $b_creds --revision $rev --version v28.1.0" b
+	compare_runners 28f-compare-control v28.1.0
+}
+
+# rebuild: the release of runner 1 from this checkout and its provenance; the control release
+# (no epoch) cannot be compared byte for byte and says so
+case_28_rebuild() {
+	fresh_runner
+	rec 28g-rebuild "dagger call rebuild --target $REG_A/metrics-api:v28.0.0 $A_CREDS $A_INS" a
+	rec 28h-rebuild-no-epoch "dagger call rebuild --target $REG_A/metrics-api:v28.1.0 $A_CREDS $A_INS" a
+}

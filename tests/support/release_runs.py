@@ -32,6 +32,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
     sbom: Sbom | None = None,
     signer: Signer | None = None,
     keyless: KeylessSigning | None = None,
+    source_date_epoch: str | None = None,
     push_host: str = "",
 ) -> ReleaseReport:
     """Release the default variants as ``metrics-api:VERSION`` in ``target``."""
@@ -45,6 +46,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
             repository="metrics-api",
             version=version,
             settings=Settings(use_docker_config=False),
+            source_date_epoch=source_date_epoch,
             force=force,
             dry_run=dry_run,
             attach=Attach(provenance=provenance, sbom=sbom),

@@ -606,7 +606,8 @@ def start_sigstore_stack(
                 f"--ct-log-public-key-path={ctlog_pub}",
                 f"--host={host}",
                 f"--port={ports[0]}",
-                f"--grpc-host={host}",
+                # Its HTTP gateway dials gRPC on 127.0.0.1 whatever --host says.
+                "--grpc-host=127.0.0.1",
                 f"--grpc-port={ports[1]}",
                 f"--metrics-port={ports[2]}",
                 f"--legacy-unix-domain-socket={base / 'fulcio-legacy.sock'}",
@@ -657,12 +658,37 @@ def start_sigstore_stack(
 
 
 def main() -> None:
-    """Start a stack, print where it is, wait for Ctrl-C (for trying cosign by hand)."""
-    with start_sigstore_stack() as stack:
+    """Start a stack (``--host``), write where it is (``--info FILE``), run until stopped.
+
+    For trying cosign by hand, and for the lab's engine, which reaches the host only
+    through its HOST_IP: ``--info`` holds the trust config's path, the identity and issuer
+    a default token yields, and the GitHub-style token endpoint with its request token.
+    """
+    import argparse  # noqa: PLC0415 - the command line only
+    import signal  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m support.sigstore_stack")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to serve on")
+    parser.add_argument("--info", type=Path, help="write the stack's facts here (JSON)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with start_sigstore_stack(args.host) as stack:
+        facts = {
+            "trust_config": str(stack.trust_config_path),
+            "trusted_root": str(stack.trusted_root_path),
+            "signing_config": str(stack.signing_config_path),
+            "certificate_identity": stack.certificate_identity,
+            "certificate_oidc_issuer": stack.certificate_oidc_issuer,
+            "request_url": stack.issuer.request_url,
+            "request_token": stack.issuer.request_token,
+        }
+        if args.info:
+            args.info.write_text(json.dumps(facts, indent=2))
         print(  # noqa: T201 - a command-line helper
             f"started in {stack.startup_seconds:.2f} s in {stack.directory}\n"
             f"issuer {stack.issuer_url}\nidentity {stack.certificate_identity}\n"
-            f"trusted root {stack.trusted_root_path}\nsigning config {stack.signing_config_path}"
+            f"trust config {stack.trust_config_path}",
+            flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
             while True:

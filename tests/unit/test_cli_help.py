@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # README links here for the command line's reference; each `--help` block must be the real one.
 HELP_PAGE = ROOT / "docs" / "command-line.md"
 HELP_BLOCK = re.compile(r"```text\n\$ (metrics-oci(?: (\w+))? --help)\n(.*?)```", re.DOTALL)
-COMMANDS = ("resolve", "assemble", "verify")
+COMMANDS = ("resolve", "assemble", "verify", "compare")
 
 
 def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

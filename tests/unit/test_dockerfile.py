@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.release.dockerfile import base_images
+from metrics_api.oci.release.dockerfile import base_images, final_base, pin_bases
 
 pytestmark = pytest.mark.unit
 
@@ -169,3 +169,34 @@ def test_a_dockerfile_the_builder_refuses_is_refused(text: str, match: str) -> N
 
 def test_no_from_is_no_image() -> None:
     assert base_images("# nothing here\n", {}) == []
+
+
+def test_the_last_stage_starts_from_an_image_a_stage_or_scratch() -> None:
+    amd64 = (Path(__file__).parents[2] / "app-amd64" / "Dockerfile").read_text()
+    assert final_base(amd64, {}) == "gcr.io/distroless/static-debian12:nonroot"
+    assert final_base("FROM alpine AS a\nFROM a\n", {}) is None
+    assert final_base("FROM alpine\nFROM scratch\n", {}) is None
+    assert final_base("ARG B=debian:12\nFROM ${B}\n", {"B": "ubuntu:24.04"}) == "ubuntu:24.04"
+
+
+def test_a_rebuild_pins_each_base_image_to_the_recorded_digest() -> None:
+    digest = "sha256:" + "a" * 64
+    text = (
+        "ARG GO=golang:1.26\n"
+        "FROM --platform=$BUILDPLATFORM ${GO} AS build\n"
+        "RUN go build\n"
+        "from gcr.io/distroless/static:nonroot\n"
+        "COPY --from=build /out /out\n"
+    )
+    pinned = pin_bases(
+        text, {}, {"golang:1.26": digest, "gcr.io/distroless/static:nonroot": digest}
+    )
+    assert pinned.splitlines()[1] == f"FROM --platform=$BUILDPLATFORM golang:1.26@{digest} AS build"
+    assert pinned.splitlines()[3] == f"from gcr.io/distroless/static:nonroot@{digest}"
+    assert pinned.splitlines()[2::2] == text.splitlines()[2::2]
+    assert pin_bases(text, {}, {}) == text
+
+
+def test_a_from_over_several_lines_is_refused_rather_than_guessed() -> None:
+    with pytest.raises(InvalidInputError, match="each FROM of the Dockerfile on a line of its own"):
+        pin_bases("FROM \\\n  alpine\n", {}, {"alpine": "sha256:" + "b" * 64})

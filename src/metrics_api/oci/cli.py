@@ -37,10 +37,13 @@ from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import keep_attestations
+from metrics_api.oci.release.rebuild import RebuildReport
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.spec.reference import parse_reference
 
 EXIT_USAGE = 2
+
+Report = VariantReport | AssembleReport | VerificationReport | RebuildReport
 
 # What each remedy of the core means on this command line.
 HINTS = Hints(
@@ -117,12 +120,14 @@ def _ca_certificates(path: str | None) -> str:
     return text
 
 
-async def _run(
-    args: argparse.Namespace, stats: ClientStats
-) -> VariantReport | AssembleReport | VerificationReport:
+async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
     if args.command == "resolve":
         async with open_client(_settings(args, args.reference), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
+    if args.command == "compare":
+        rebuilt = [jobs.parse_variant(text) for text in args.rebuilt]
+        async with open_client(_settings(args, args.target), stats) as client:
+            return await jobs.compare(client, args.target, rebuilt)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
         keys = public_keys(args.public_key)
@@ -174,9 +179,7 @@ class _Interrupted(Exception):  # noqa: N818 - a signal received, not an error
         self.received = received
 
 
-async def _run_until_interrupted(
-    args: argparse.Namespace, stats: ClientStats
-) -> VariantReport | AssembleReport | VerificationReport:
+async def _run_until_interrupted(args: argparse.Namespace, stats: ClientStats) -> Report:
     """The job; cancelled at its next await by SIGINT or SIGTERM, even one that came first.
 
     Name lookups run in daemon threads (``DaemonThreads``), so a lookup the cancelled job
@@ -185,7 +188,7 @@ async def _run_until_interrupted(
     asyncio.get_running_loop().set_default_executor(DaemonThreads())
     if INTERRUPTS.received is not None:  # before the loop ran: send nothing
         raise _Interrupted(INTERRUPTS.received)
-    reports: list[VariantReport | AssembleReport | VerificationReport] = []
+    reports: list[Report] = []
 
     async def job(scope: anyio.CancelScope) -> None:
         reports.append(await _run(args, stats))
@@ -260,6 +263,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     if isinstance(report, VerificationReport) and not report.ok:
         failed = ", ".join(check.name for check in report.failures())
         print(f"error: verification failed: {failed}", file=sys.stderr)
+        return 1
+    if isinstance(report, RebuildReport) and not report.ok:
+        differ = ", ".join(p.platform for p in report.platforms if not p.same)
+        print(f"error: not reproduced: {differ}", file=sys.stderr)
         return 1
     return 0
 

@@ -63,6 +63,13 @@ examples (with the publisher's ledger; as a consumer, by the publisher's key or 
       --certificate-oidc-issuer https://token.actions.githubusercontent.com"""
 
 
+COMPARE_EXAMPLE = """\
+example (images rebuilt elsewhere and pushed to a scratch repository):
+  %(prog)s registry.example.com/metrics-api:v2.0.0 \\
+      --rebuilt linux/amd64=localhost:5000/rebuilt@sha256:4570... \\
+      --rebuilt linux/arm64=localhost:5000/rebuilt@sha256:e948..."""
+
+
 class UsageError(Exception):
     """The command line itself is malformed (what argparse complains about)."""
 
@@ -320,5 +327,24 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     _trust_config(
         verify, "the ClientTrustConfig or trusted root of the Sigstore the bundles are from"
+    )
+    compare = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="compare a published release with images rebuilt from its source",
+        description="Compare each platform image of a published release with an image rebuilt\n"
+        "from the inputs its provenance records (folder, Dockerfile, build arguments, base\n"
+        "images by digest, SOURCE_DATE_EPOCH): the same digest, or which config fields,\n"
+        "layers and files differ. Exit 1 unless every platform is the same.",
+        epilog=COMPARE_EXAMPLE,
+        formatter_class=_Formatter,
+    )
+    compare.add_argument("target", help="REGISTRY/REPOSITORY:TAG (or @DIGEST) of the release")
+    compare.add_argument(
+        "--rebuilt",
+        action="append",
+        required=True,
+        metavar="PLATFORM=REF",
+        help="the image rebuilt for that platform (already made reproducible); repeatable",
     )
     return parser

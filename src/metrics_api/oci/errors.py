@@ -96,3 +96,7 @@ class VerificationError(OciError):
 
 class SigningError(OciError):
     """Keyless signing failed: no identity token, or Sigstore refused or did not answer."""
+
+
+class ReproducibilityError(OciError):
+    """A staged image could not be made reproducible (a layer that is not a tar, say)."""

@@ -14,6 +14,14 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
 from metrics_api.oci.release.assembly_reports import assembly_report, variant_report
 from metrics_api.oci.release.publish import TagPlan, publish_index
+from metrics_api.oci.release.rebuild import (
+    PlatformCheck,
+    RebuildReport,
+    RecordedBuild,
+    compare_images,
+    rebuild_report,
+    recorded_builds,
+)
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.signatures import plan_release_signing
@@ -284,3 +292,36 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     return report.model_copy(
         update={"checks": checks, "ok": report.ok and all(check.ok for check in signed)}
     )
+
+
+async def compare(
+    client: RegistryClient, target: str, rebuilt: Sequence[VariantRequest]
+) -> RebuildReport:
+    """Compare each platform of a published release with an image someone rebuilt.
+
+    Each platform's provenance must record an epoch (a release without one cannot be
+    reproduced byte for byte); the report says, per platform, same or what differs.
+    """
+    reference = parse_reference(target)
+    recorded = await recorded_builds(client, reference)
+    published = [parse_platform(record.platform) for record in recorded]
+    for request in rebuilt:
+        if not any(platform.matches(request.platform) for platform in published):
+            raise InvalidInputError(
+                f"expected each rebuilt image to be for a platform of {target}, found "
+                f"{request.platform}; it has {', '.join(map(str, published)) or 'none'}"
+            )
+
+    async def one(record: RecordedBuild) -> PlatformCheck:
+        check = PlatformCheck(platform=record.platform, published=record.image)
+        mine = parse_platform(record.platform)
+        request = next((r for r in rebuilt if mine.matches(r.platform)), None)
+        if record.problem:
+            return check.model_copy(update={"problem": record.problem})
+        if request is None:
+            return check.model_copy(update={"problem": "no rebuilt image was given for it"})
+        return await compare_images(
+            client, reference.with_digest(record.image), request.reference, record.platform
+        )
+
+    return rebuild_report(target, await run_all([partial(one, r) for r in recorded]))

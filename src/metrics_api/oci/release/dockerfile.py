@@ -28,10 +28,66 @@ def base_images(
     a stage a build of the last one would not reach. ``platform`` (``linux/arm64``) gives
     the ``TARGET*`` arguments a ``FROM`` may name, as the builder predefines them.
     """
+    images: list[str] = []
+    for name, external in _froms(dockerfile_text, build_args, platform):
+        if external and name not in images:
+            images.append(name)
+    return images
+
+
+def final_base(
+    dockerfile_text: str, build_args: Mapping[str, str], *, platform: str = ""
+) -> str | None:
+    """The image the last stage starts from: its layers are not the build's own.
+
+    None when the last stage starts from ``scratch`` or from an earlier stage.
+    """
+    froms = list(_froms(dockerfile_text, build_args, platform))
+    if not froms:
+        return None
+    name, external = froms[-1]
+    return name if external else None
+
+
+def pin_bases(
+    dockerfile_text: str,
+    build_args: Mapping[str, str],
+    pins: Mapping[str, str],
+    *,
+    platform: str = "",
+) -> str:
+    """The Dockerfile with each ``FROM`` of an image in ``pins`` naming it ``IMAGE@DIGEST``.
+
+    A rebuild starts from the base images a provenance recorded, not from what their tags
+    name today. Only single-line ``FROM`` instructions are rewritten; any other layout is
+    refused rather than guessed at.
+    """
+    froms = list(_froms(dockerfile_text, build_args, platform))
+    lines = dockerfile_text.splitlines(keepends=True)
+    at = [number for number, line in enumerate(lines) if _FROM_LINE.match(line)]
+    continued = any(lines[number].rstrip().endswith(("\\", "`")) for number in at)
+    if len(at) != len(froms) or continued:
+        raise InvalidInputError(
+            f"expected each FROM of the Dockerfile on a line of its own, found {len(froms)} "
+            f"FROM instructions on {len(at)} such lines; write each FROM on one line"
+        )
+    for number, (name, external) in zip(at, froms, strict=True):
+        if not external or name not in pins:
+            continue
+        line = lines[number]
+        words = line.split()
+        image = next(word for word in words[1:] if not word.startswith("--"))
+        lines[number] = line.replace(image, f"{name.partition('@')[0]}@{pins[name]}", 1)
+    return "".join(lines)
+
+
+def _froms(
+    dockerfile_text: str, build_args: Mapping[str, str], platform: str
+) -> Iterator[tuple[str, bool]]:
+    """Each ``FROM``'s image, substituted, and whether it is an image (not scratch, a stage)."""
     escape, instructions = _instructions(dockerfile_text)
     env = _platform_args(platform, build_args)
     stages: set[str] = set()
-    images: list[str] = []
     seen_from = False
     for keyword, arguments in instructions:
         if keyword == "arg" and not seen_from:
@@ -49,11 +105,9 @@ def base_images(
                     f"expected an image in FROM {arguments.strip()!r}, found an empty name "
                     "once its arguments are substituted (give the argument a value)"
                 )
-            if name != SCRATCH and name.lower() not in stages and name not in images:
-                images.append(name)
+            yield name, name != SCRATCH and name.lower() not in stages
             if stage:
                 stages.add(stage.lower())
-    return images
 
 
 def _platform_args(platform: str, build_args: Mapping[str, str]) -> dict[str, str]:
@@ -171,6 +225,9 @@ def _from_words(arguments: str) -> tuple[str, str]:
     raise InvalidInputError(
         f"expected FROM IMAGE [AS NAME] in a Dockerfile, found FROM {arguments.strip()!r}"
     )
+
+
+_FROM_LINE = re.compile(r"^\s*FROM\s+\S", re.IGNORECASE)
 
 
 @dataclass

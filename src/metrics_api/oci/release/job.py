@@ -18,8 +18,9 @@ in-pipeline registry; tests hand in one that pushes real images with buildah. Ev
 after the staging is the core's, so it is the same in both. A dry run stops after the check.
 """
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from pydantic import BaseModel, ConfigDict
@@ -36,6 +37,7 @@ from metrics_api.oci.release.attestation_manifests import (
     staged_image,
     wrapper_index,
 )
+from metrics_api.oci.release.normalise import parse_epoch
 from metrics_api.oci.release.provenance import (
     SLSA_V1,
     BuildFacts,
@@ -47,6 +49,7 @@ from metrics_api.oci.release.provenance import (
 )
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
 from metrics_api.oci.release.reports import AssembleReport
+from metrics_api.oci.release.reproducible import Reproducible, StageBase, make_reproducible
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.sbom import (
     SPDX_DOCUMENT,
@@ -281,6 +284,19 @@ async def _reuse_all(
     )
 
 
+def _stamped(attach: Attach, epoch: int | None, kept: int | None) -> Attach:
+    """``attach`` whose provenance records the epoch and the base layers kept, when clamped."""
+    provenance = attach.provenance
+    if provenance is None or epoch is None:
+        return attach
+
+    async def facts(plan: VariantPlan, image: str) -> BuildFacts:
+        found = await provenance(plan, image)
+        return found.model_copy(update={"source_date_epoch": epoch, "base_layers_kept": kept or 0})
+
+    return replace(attach, provenance=facts)
+
+
 async def _same(variant: ResolvedVariant) -> Reuse:
     return Reuse(variant)
 
@@ -307,6 +323,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     attach: Attach = Attach(),
     signer: Signer | None = None,
     keyless: KeylessSigning | None = None,
+    stage_base: StageBase | None = None,
 ) -> ReleaseReport:
     """Stage every variant, check the target, then write ``REPO:VERSION`` and its variants.
 
@@ -315,18 +332,40 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     facts of each build, for the SLSA provenance the index carries after each image, and
     its SBOM scan (None: not attached). ``signer``, ``keyless``: the index, each image and each
     statement are signed by key, keyless or both once the index verified, before any tag moves.
+    ``source_date_epoch``: each staged image is made reproducible (``reproducible.py``);
+    ``stage_base`` pushes each variant's base image beside it, whose layers stay as they are.
     """
     target = parse_reference(f"{registry}/{repository}:{version}")
     tags = [variant_tag(version, plan.platform) for plan in plans]
     for tag in tags:  # a bad version fails before any build
         parse_reference(f"{target.repository_name}:{tag}")
     notes = index_annotations(annotations or {}, source_date_epoch)  # bad input: before builds
+    epoch = parse_epoch(source_date_epoch, now=time.time()) if source_date_epoch else None
     if keyless:  # a token that cannot sign fails the release before the builds
         await preflight(keyless)
     staged = await run_all(
         [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
     async with open_client(settings) as client:
+        kept: list[int | None] = [None] * len(plans)
+        if epoch is not None:
+            reproducible = Reproducible(epoch, stage_base)
+            normalised = await run_all(
+                [
+                    partial(
+                        make_reproducible,
+                        client,
+                        reproducible,
+                        plan=p,
+                        staged=ref,
+                        base_address=f"{staging.push_host}/{staging.repository}:{tag}-base",
+                        base_host=staging.host,
+                    )
+                    for ref, p, tag in zip(staged, plans, tags, strict=True)
+                ]
+            )
+            staged = [parse_reference(n.reference) for n in normalised]
+            kept = [n.kept for n in normalised]
         resolved = await run_all(
             [
                 partial(
@@ -334,11 +373,11 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
                     client,
                     ref,
                     p,
-                    attach,
+                    _stamped(attach, epoch, keep),
                     subject_name(target, tag, p.platform),
                     keep_attestations=keep_attestations,
                 )
-                for ref, p, tag in zip(staged, plans, tags, strict=True)
+                for ref, p, tag, keep in zip(staged, plans, tags, kept, strict=True)
             ]
         )
         reused = await _reuse_all(client, target, resolved)

@@ -21,6 +21,7 @@ from metrics_api.oci.errors import InvalidInputError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, fetch_attestations
 from metrics_api.oci.release.build_args import recorded_build_args
+from metrics_api.oci.release.normalise import GZIP_LEVEL
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
 from metrics_api.oci.spec.models import ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.platform import Platform
@@ -64,6 +65,10 @@ class BuildFacts(BaseModel):
     started_on: datetime
     finished_on: datetime
     invocation_id: str
+    # --source-date-epoch: the epoch the image was clamped to, and how many of its leading
+    # layers were the base image's, kept as they were (normalise.py).
+    source_date_epoch: int | None = None
+    base_layers_kept: int = 0
 
 
 def _digest_set(digest: str, what: str) -> dict[str, str]:
@@ -123,12 +128,34 @@ def build_definition(facts: BuildFacts) -> dict[str, object]:
             "revision": facts.revision,
             "source": _public_url(facts.source_url),
             "buildArgs": recorded_build_args(facts.build_args),
+            **_epoch(facts),
         },
         "internalParameters": {
             "engineVersion": facts.engine_version,
             "moduleVersion": facts.module_version,
+            **_normalisation(facts),
         },
         "resolvedDependencies": [source, *bases],
+    }
+
+
+def _epoch(facts: BuildFacts) -> dict[str, str]:
+    if facts.source_date_epoch is None:
+        return {}
+    return {"sourceDateEpoch": str(facts.source_date_epoch)}
+
+
+def _normalisation(facts: BuildFacts) -> dict[str, object]:
+    """How the image was made reproducible, so that a rebuild can do the same."""
+    if facts.source_date_epoch is None:
+        return {}
+    return {
+        "normalisation": {
+            "clamp": "config created, history created, and layer entries' mtime, atime and "
+            "ctime later than sourceDateEpoch, set to it",
+            "baseLayersKept": facts.base_layers_kept,
+            "gzip": f"level {GZIP_LEVEL}, no name, no time",
+        }
     }
 
 
