@@ -20,9 +20,8 @@ from dagger import dag
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.release.build_args import secret_warnings
 from metrics_api.oci.release.dockerfile import base_images, final_base
-from metrics_api.oci.release.job import Attach, Provenance, Stage, VariantPlan
+from metrics_api.oci.release.job import Attach, Provenance, Stage, StageBase, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
-from metrics_api.oci.release.reproducible import StageBase
 from metrics_api.pipeline_errors import PipelineError
 from metrics_api.scanner import sbom_scanner
 

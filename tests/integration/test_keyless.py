@@ -25,7 +25,8 @@ from support.stager import BuildahStager, snapshot
 
 from metrics_api.oci import TagConflictError
 from metrics_api.oci.errors import InvalidInputError, SigningError
-from metrics_api.oci.release.job import ReleaseReport, VariantPlan
+from metrics_api.oci.release.job import VariantPlan
+from metrics_api.oci.release.release_reports import ReleaseReport
 from metrics_api.oci.signing.bundles import BUNDLE, fallback_tag
 from metrics_api.oci.signing.identity_tokens import MARGIN_SECONDS, GitHubActionsToken
 from metrics_api.oci.signing.keyless import SigstoreTrust

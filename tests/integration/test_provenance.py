@@ -26,10 +26,7 @@ from support.stager import BuildahStager, BuildFailedError, snapshot
 from metrics_api.oci import Settings, TagConflictError, open_client, parse_reference
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
-    SAME_INPUTS,
     Attach,
-    ReleasedVariant,
-    ReleaseReport,
     Staging,
     parse_variant_table,
     publish_variant,
@@ -40,6 +37,7 @@ from metrics_api.oci.release.provenance import (
     BUILDER_ID,
     SLSA_V1,
 )
+from metrics_api.oci.release.release_reports import SAME_INPUTS, ReleasedVariant, ReleaseReport
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,12 @@ from support.stager import BuildahStager, BuildFailedError, snapshot
 from metrics_api.oci import RegistryError, ResolutionError, Settings, TagConflictError
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
-    ReleasedVariant,
-    ReleaseReport,
     Staging,
     VariantPlan,
     parse_variant_table,
     publish_variant,
 )
+from metrics_api.oci.release.release_reports import ReleasedVariant, ReleaseReport
 
 pytestmark = pytest.mark.integration
 

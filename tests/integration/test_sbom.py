@@ -34,12 +34,12 @@ from metrics_api.oci.release import sbom
 from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
     Attach,
-    ReleaseReport,
     Staging,
     parse_variant_table,
     publish_variant,
 )
 from metrics_api.oci.release.provenance import SLSA_V1, BaseImage
+from metrics_api.oci.release.release_reports import ReleaseReport
 from metrics_api.oci.release.sbom import SPDX_DOCUMENT
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,7 @@ from support.release_runs import run_release as release_run
 from support.stager import BuildahStager, snapshot
 
 from metrics_api.oci import TagConflictError
-from metrics_api.oci.release.job import (
-    ReleaseReport,
-)
+from metrics_api.oci.release.release_reports import ReleaseReport
 from metrics_api.oci.signing import cosign_format
 from metrics_api.oci.signing.keys import SigningKey, load_signing_key
 from metrics_api.oci.spec.models import parse_manifest

@@ -7,12 +7,12 @@ from metrics_api.oci.release.job import (
     DEFAULT_VARIANTS,
     Attach,
     Provenance,
-    ReleaseReport,
     Sbom,
     Staging,
     parse_variant_table,
     release,
 )
+from metrics_api.oci.release.release_reports import ReleaseReport
 from metrics_api.oci.signing.keyless_store import KeylessSigning
 from metrics_api.oci.signing.store import Signer
 

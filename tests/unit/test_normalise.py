@@ -123,7 +123,7 @@ def test_an_epoch_that_is_not_a_whole_number_is_one_line(text: str, found: str) 
         parse_epoch(text, now=EPOCH)
     assert str(raised.value) == (
         "expected SOURCE_DATE_EPOCH to be a whole, non-negative number of seconds since "
-        f"1970-01-01 (git log -1 --format=%ct), found {found}"
+        f"1970-01-01 (the commit time git log prints with %ct), found {found}"
     )
 
 

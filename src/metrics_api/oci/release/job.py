@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
-from pydantic import BaseModel, ConfigDict
-
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import InvalidInputError, OciError
 from metrics_api.oci.registry.client import RegistryClient
@@ -37,7 +35,7 @@ from metrics_api.oci.release.attestation_manifests import (
     staged_image,
     wrapper_index,
 )
-from metrics_api.oci.release.normalise import parse_epoch
+from metrics_api.oci.release.normalise import Normalised, parse_epoch
 from metrics_api.oci.release.provenance import (
     SLSA_V1,
     BuildFacts,
@@ -48,8 +46,8 @@ from metrics_api.oci.release.provenance import (
     subject_name,
 )
 from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
-from metrics_api.oci.release.reports import AssembleReport
-from metrics_api.oci.release.reproducible import Reproducible, StageBase, make_reproducible
+from metrics_api.oci.release.release_reports import SAME_INPUTS, ReleasedVariant, ReleaseReport
+from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.sbom import (
     SPDX_DOCUMENT,
@@ -65,8 +63,6 @@ from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
 DEFAULT_VARIANTS = ("linux/amd64=app-amd64", "linux/arm64=app-arm64")
-# The tag action of a variant whose new build had the published build's inputs: kept.
-SAME_INPUTS = "unchanged (same inputs)"
 
 
 @dataclass(frozen=True)
@@ -116,82 +112,14 @@ class Staging:
     repository: str = "staging/metrics-api"
 
 
-class ReleasedVariant(BaseModel):
-    """A variant as built and staged, and the tag it gets in the target."""
-
-    model_config = ConfigDict(frozen=True)
-
-    platform: str
-    reference: str  # REGISTRY/REPO:VERSION-ARCH@DIGEST in the target
-    digest: str
-    tag_action: str  # created / unchanged / unchanged (same inputs) / moved, or a dry run's
-    previous_digest: str | None
-    # What the tag holds when it is not the image: Docker 29's index of it and its attestation.
-    index_digest: str = ""
-
-    def outcome(self) -> str:
-        """What happened to its tag, from what to what."""
-        tag = self.reference.partition("@")[0]
-        held = (
-            f"{self.index_digest} (the image {self.digest} and its attestation)"
-            if self.index_digest
-            else self.digest
-        )
-        if self.tag_action == "moved":
-            return f"{tag} moved from {self.previous_digest} to {held}"
-        if self.tag_action == "unchanged":
-            return f"{tag} already held {held}: nothing written"
-        if self.tag_action == SAME_INPUTS:
-            return (
-                f"{tag} already held {held}, built from the same inputs as this build: "
-                "kept, nothing written"
-            )
-        return f"{tag} created: {held}"
-
-
-class ReleaseReport(BaseModel):
-    """Everything a release did (or, in a dry run, would do), as `dagger call release` prints."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ok: bool
-    target: str
-    variants: list[ReleasedVariant]
-    assembly: AssembleReport
-
-    def summary(self) -> str:
-        """A readable summary for CI logs."""
-        assembly = self.assembly
-        dry_run = assembly.tag_action == "dry-run"
-        would = "would be " if dry_run else ""
-        lines = [f"release {self.target}: {'dry run, nothing written' if dry_run else 'ok'}"]
-        lines.extend(
-            f"  {v.platform}: {v.reference} ({would}{_variant_action(v)})" for v in self.variants
-        )
-        index = _action(assembly.digest, assembly.previous_digest)
-        lines.append(f"  index {assembly.digest} ({would}{index})")
-        return "\n".join(lines + assembly.outcome_lines())
-
-
-def _variant_action(variant: ReleasedVariant) -> str:
-    """A variant's tag action; a kept published build says why it was kept."""
-    if variant.tag_action == SAME_INPUTS:
-        return "unchanged: same inputs as the published build"
-    return _action(variant.digest, variant.previous_digest)
-
-
-def _action(digest: str, previous: str | None) -> str:
-    """What pointing a tag that held ``previous`` at ``digest`` is."""
-    if previous is None:
-        return "created"
-    return "unchanged" if previous == digest else f"moved, was {previous}"
-
-
 Stage = Callable[[VariantPlan, str], Awaitable[str]]
 # The facts of one variant's build, given its plan and the staged image digest.
 Provenance = Callable[[VariantPlan, str], Awaitable[BuildFacts]]
 # What the SBOM scanner wrote for one variant, given its plan and its staged reference.
 Sbom = Callable[[VariantPlan, Reference], Awaitable[Scan]]
+# Push a variant's base image (its last stage's FROM) beside it, given the plan and the
+# address to push to: its pinned reference there, or None (FROM scratch or a stage).
+StageBase = Callable[[VariantPlan, str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -284,6 +212,27 @@ async def _reuse_all(
     )
 
 
+async def _reproducible(  # noqa: PLR0913, PLR0917 - one variant and where it was staged
+    client: RegistryClient,
+    epoch: int,
+    stage_base: StageBase | None,
+    plan: VariantPlan,
+    staged: Reference,
+    staging: Staging,
+    tag: str,
+) -> Normalised:
+    """The staged variant made reproducible, its base pushed beside it to find its layers."""
+    pinned = (
+        await stage_base(plan, f"{staging.push_host}/{staging.repository}:{tag}-base")
+        if stage_base
+        else None
+    )
+    base = None
+    if pinned is not None:
+        base = parse_reference(f"{staging.host}/{staging.repository}@{pinned.partition('@')[2]}")
+    return await make_reproducible(client, epoch, staged=staged, base=base, platform=plan.platform)
+
+
 def _stamped(attach: Attach, epoch: int | None, kept: int | None) -> Attach:
     """``attach`` whose provenance records the epoch and the base layers kept, when clamped."""
     provenance = attach.provenance
@@ -349,19 +298,10 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
     async with open_client(settings) as client:
         kept: list[int | None] = [None] * len(plans)
         if epoch is not None:
-            reproducible = Reproducible(epoch, stage_base)
             normalised = await run_all(
                 [
-                    partial(
-                        make_reproducible,
-                        client,
-                        reproducible,
-                        plan=p,
-                        staged=ref,
-                        base_address=f"{staging.push_host}/{staging.repository}:{tag}-base",
-                        base_host=staging.host,
-                    )
-                    for ref, p, tag in zip(staged, plans, tags, strict=True)
+                    partial(_reproducible, client, epoch, stage_base, plan, ref, staging, tag)
+                    for ref, plan, tag in zip(staged, plans, tags, strict=True)
                 ]
             )
             staged = [parse_reference(n.reference) for n in normalised]

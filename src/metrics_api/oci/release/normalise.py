@@ -51,14 +51,14 @@ def parse_epoch(text: str, *, now: float) -> int:
     if not value.isdigit():
         raise InvalidInputError(
             "expected SOURCE_DATE_EPOCH to be a whole, non-negative number of seconds since "
-            f"1970-01-01 (git log -1 --format=%ct), found {text!r}"
+            f"1970-01-01 (the commit time git log prints with %ct), found {text!r}"
         )
     seconds = int(value)
     if seconds > now:
         when = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         raise InvalidInputError(
             f"expected SOURCE_DATE_EPOCH to be a time that has passed, found {seconds} "
-            f"({when}), which is in the future; give the commit's time (git log -1 --format=%ct)"
+            f"({when}), which is in the future; give the commit time (git log prints it with %ct)"
         )
     return seconds
 

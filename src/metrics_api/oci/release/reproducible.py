@@ -7,30 +7,11 @@ tags carry. The base image's layers are found by comparing the image with its ba
 last stage's ``FROM``, pushed beside it by the stager): the leading layers they share.
 """
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.normalise import Normalised, normalise_image
 from metrics_api.oci.spec.models import ImageIndex, ImageManifest
 from metrics_api.oci.spec.platform import Platform
-from metrics_api.oci.spec.reference import Reference, parse_reference
-
-if TYPE_CHECKING:
-    from metrics_api.oci.release.job import VariantPlan
-
-# Push a variant's base image (its last stage's FROM) beside it, given the plan and the
-# address to push to: its pinned reference there, or None (FROM scratch or a stage).
-StageBase = Callable[["VariantPlan", str], Awaitable[str | None]]
-
-
-@dataclass(frozen=True)
-class Reproducible:
-    """``--source-date-epoch``: the epoch, and how to find each variant's base layers."""
-
-    epoch: int
-    stage_base: StageBase | None = None  # None: every layer is the build's
+from metrics_api.oci.spec.reference import Reference
 
 
 async def _layers(client: RegistryClient, ref: Reference, platform: Platform) -> list[str]:
@@ -70,26 +51,17 @@ async def base_layer_count(
     return shared
 
 
-async def make_reproducible(  # noqa: PLR0913 - one variant and where it was staged
+async def make_reproducible(
     client: RegistryClient,
-    reproducible: Reproducible,
+    epoch: int,
     *,
-    plan: "VariantPlan",
     staged: Reference,
-    base_address: str,
-    base_host: str,
+    base: Reference | None,
+    platform: Platform,
 ) -> Normalised:
     """Normalise one staged variant; the result names its new digest in the staging registry.
 
-    ``base_address`` is where the stager pushes the base (the build tool's name of the
-    staging registry); ``base_host`` is how this process reaches it.
+    ``base``: its base image as the stager pushed it beside it (None: FROM scratch).
     """
-    base = None
-    if reproducible.stage_base is not None:
-        pinned = await reproducible.stage_base(plan, base_address)
-        if pinned is not None:
-            base = parse_reference(f"{base_host}/{staged.repository}@{pinned.partition('@')[2]}")
-    keep = await base_layer_count(client, staged, base, plan.platform)
-    return await normalise_image(
-        client, staged, epoch=reproducible.epoch, keep=keep, what=f"{plan.platform} image"
-    )
+    keep = await base_layer_count(client, staged, base, platform)
+    return await normalise_image(client, staged, epoch=epoch, keep=keep, what=f"{platform} image")
