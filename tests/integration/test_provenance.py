@@ -35,9 +35,9 @@ from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.release.provenance import (
     BUILD_TYPE,
     BUILDER_ID,
-    SLSA_V1,
 )
 from metrics_api.oci.release.release_reports import SAME_INPUTS, ReleasedVariant, ReleaseReport
+from metrics_api.oci.release.statements import SLSA_V1
 
 pytestmark = pytest.mark.integration
 

@@ -38,9 +38,9 @@ from metrics_api.oci.release.job import (
     parse_variant_table,
     publish_variant,
 )
-from metrics_api.oci.release.provenance import SLSA_V1, BaseImage
+from metrics_api.oci.release.provenance import BaseImage
 from metrics_api.oci.release.release_reports import ReleaseReport
-from metrics_api.oci.release.sbom import SPDX_DOCUMENT
+from metrics_api.oci.release.statements import SLSA_V1, SPDX_DOCUMENT
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,13 @@ from metrics_api.oci.release.attestation_manifests import (
 from metrics_api.oci.release.provenance import (
     BUILD_TYPE,
     BUILDER_ID,
-    SLSA_V1,
     BaseImage,
     BuildFacts,
     build_definition,
     input_changes,
     statement,
 )
+from metrics_api.oci.release.statements import SLSA_V1
 
 IMAGE = "sha256:" + "a" * 64
 NAME = "pkg:docker/registry.example.com/metrics-api@v2.0.0-amd64?platform=linux%2Famd64"

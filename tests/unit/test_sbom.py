@@ -9,12 +9,12 @@ from metrics_api.oci.errors import SbomError
 from metrics_api.oci.release import sbom
 from metrics_api.oci.release.provenance import BaseImage
 from metrics_api.oci.release.sbom import (
-    SPDX_DOCUMENT,
     Scan,
     normalised_document,
     sbom_statement,
 )
 from metrics_api.oci.release.sbom_check import document_problems
+from metrics_api.oci.release.statements import SPDX_DOCUMENT
 
 IMAGE = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64

@@ -16,19 +16,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 import anyio
 from pydantic import SecretStr
 
 from metrics_api.oci import jobs
 from metrics_api.oci.cli_parser import PROG, UsageError, build_parser
-from metrics_api.oci.cli_signing import (
-    keyless_signing,
-    keyless_verification,
-    public_keys,
-    signing_key,
-)
 from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
@@ -37,13 +31,19 @@ from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import keep_attestations
-from metrics_api.oci.release.rebuild import RebuildReport
-from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
+from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.spec.reference import parse_reference
+
+if TYPE_CHECKING:
+    from metrics_api.oci.release.rebuild import RebuildReport
+    from metrics_api.oci.release.reports import AssembleReport, VariantReport
+    from metrics_api.oci.signing.bundle_check import KeylessVerification
+    from metrics_api.oci.signing.keyless_store import KeylessSigning
+    from metrics_api.oci.signing.keys import PublicKey, SigningKey
 
 EXIT_USAGE = 2
 
-Report = VariantReport | AssembleReport | VerificationReport | RebuildReport
+Report: TypeAlias = "VariantReport | AssembleReport | VerificationReport | RebuildReport"
 
 # What each remedy of the core means on this command line.
 HINTS = Hints(
@@ -120,6 +120,33 @@ def _ca_certificates(path: str | None) -> str:
     return text
 
 
+def _signing(args: argparse.Namespace) -> tuple["SigningKey | None", "KeylessSigning | None"]:
+    """The assemble's signers, read only when asked for (their modules are the heaviest)."""
+    if not (args.signing_key or args.keyless or args.identity_token_env or args.trust_config):
+        return None, None
+    from metrics_api.oci.cli_signing import keyless_signing, signing_key  # noqa: PLC0415
+
+    return signing_key(args), keyless_signing(args)
+
+
+def _verifying(
+    args: argparse.Namespace,
+) -> tuple[list["PublicKey"], "KeylessVerification | None"]:
+    """The keys and the identity a verification wants, read only when given."""
+    wanted = (
+        args.public_key,
+        args.certificate_identity,
+        args.certificate_identity_regexp,
+        args.certificate_oidc_issuer,
+        args.trust_config,
+    )
+    if not any(wanted):
+        return [], None
+    from metrics_api.oci.cli_signing import keyless_verification, public_keys  # noqa: PLC0415
+
+    return public_keys(args.public_key), keyless_verification(args)
+
+
 async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
     if args.command == "resolve":
         async with open_client(_settings(args, args.reference), stats) as client:
@@ -130,8 +157,7 @@ async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
             return await jobs.compare(client, args.target, rebuilt)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
-        keys = public_keys(args.public_key)
-        identity = keyless_verification(args)
+        keys, identity = _verifying(args)
         async with open_client(_settings(args, args.target), stats) as client:
             return await jobs.verify(
                 client,
@@ -144,8 +170,7 @@ async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
             )
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
-    signer = signing_key(args)
-    keyless = keyless_signing(args)
+    signer, keyless = _signing(args)
     async with open_client(_settings(args, args.target), stats) as client:
         return await jobs.assemble(
             client,
@@ -264,7 +289,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         failed = ", ".join(check.name for check in report.failures())
         print(f"error: verification failed: {failed}", file=sys.stderr)
         return 1
-    if isinstance(report, RebuildReport) and not report.ok:
+    if args.command == "compare":
+        from metrics_api.oci.release.rebuild import RebuildReport  # noqa: PLC0415 - the job's own
+    if args.command == "compare" and isinstance(report, RebuildReport) and not report.ok:
         differ = ", ".join(p.platform for p in report.platforms if not p.same)
         print(f"error: not reproduced: {differ}", file=sys.stderr)
         return 1

@@ -6,7 +6,6 @@ line is one ``error:`` line (``UsageError``), like any other bad input.
 
 import argparse
 import math
-from importlib import metadata
 from typing import NoReturn
 
 from metrics_api.oci.registry.session import Settings
@@ -101,11 +100,25 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _version() -> str:
-    try:
-        return metadata.version("metrics-api")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for.
+
+    ``importlib.metadata`` reads every installed distribution's metadata (tens of
+    milliseconds): not a cost every command should pay for a flag it rarely gets.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, **_: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib import metadata  # noqa: PLC0415 - only for --version
+
+        try:
+            version = metadata.version("metrics-api")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            version = "unknown (not installed)"
+        print(f"{parser.prog} {version}", flush=True)  # noqa: T201 - what --version is for
+        parser.exit()
 
 
 def _common() -> _Parser:
@@ -168,7 +181,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The whole command line: its commands, their options, help and examples."""
     common = _common()
     parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     resolve = commands.add_parser(

@@ -7,6 +7,7 @@ parses and reports the same way.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError
@@ -14,30 +15,23 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
 from metrics_api.oci.release.assembly_reports import assembly_report, variant_report
 from metrics_api.oci.release.publish import TagPlan, publish_index
-from metrics_api.oci.release.rebuild import (
-    PlatformCheck,
-    RebuildReport,
-    RecordedBuild,
-    compare_images,
-    rebuild_report,
-    recorded_builds,
-)
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
-from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.verify import (
     Ledger,
     label_own_ledger,
     verify_index,
 )
-from metrics_api.oci.signing.bundle_check import KeylessVerification, check_release_bundles
-from metrics_api.oci.signing.check import check_release_signatures
-from metrics_api.oci.signing.keyless_store import KeylessSigning, preflight
-from metrics_api.oci.signing.keys import PublicKey
-from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
+
+if TYPE_CHECKING:  # signing, keyless and rebuild code is imported by the jobs that use it
+    from metrics_api.oci.release.rebuild import PlatformCheck, RebuildReport, RecordedBuild
+    from metrics_api.oci.signing.bundle_check import KeylessVerification
+    from metrics_api.oci.signing.keyless_store import KeylessSigning
+    from metrics_api.oci.signing.keys import PublicKey
+    from metrics_api.oci.signing.store import Signer
 
 
 @dataclass(frozen=True)
@@ -181,8 +175,8 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     force: bool = False,
     dry_run: bool = False,
     keep_attestations: bool = False,
-    signer: Signer | None = None,
-    keyless: KeylessSigning | None = None,
+    signer: "Signer | None" = None,
+    keyless: "KeylessSigning | None" = None,
 ) -> AssembleReport:
     """Resolve the variants, build the index, publish it safely and verify it.
 
@@ -192,6 +186,8 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     """
     target_ref = parse_target(target)
     if keyless:
+        from metrics_api.oci.signing.keyless_store import preflight  # noqa: PLC0415
+
         await preflight(keyless)
     # Where the tag points now is independent of the variants: ask while they resolve.
     current, variants = await both(
@@ -207,9 +203,13 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     expected = [request.expected_digest for request in requests]
     previous = current.digest if current else None
-    signing = await plan_release_signing(
-        client, target_ref, index, variants, signer, keyless=keyless
-    )
+    signing = None
+    if signer is not None or keyless is not None:
+        from metrics_api.oci.release.signatures import plan_release_signing  # noqa: PLC0415
+
+        signing = await plan_release_signing(
+            client, target_ref, index, variants, signer, keyless=keyless
+        )
     if dry_run:
         return assembly_report(
             target_ref, index, variants, expected, client.stats, previous=previous, signing=signing
@@ -235,8 +235,8 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
     *,
     require_provenance: bool = False,
     require_sbom: bool = False,
-    public_keys: Sequence[PublicKey] = (),
-    keyless: KeylessVerification | None = None,
+    public_keys: "Sequence[PublicKey]" = (),
+    keyless: "KeylessVerification | None" = None,
 ) -> VerificationReport:
     """Verify an index someone published against a digest ledger (one line per platform).
 
@@ -271,6 +271,8 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
         return report
     signed = []
     if public_keys:
+        from metrics_api.oci.signing.check import check_release_signatures  # noqa: PLC0415
+
         signed = await check_release_signatures(
             client,
             reference,
@@ -280,6 +282,8 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
             sbom_images=report.sbom_images,
         )
     if keyless:
+        from metrics_api.oci.signing.bundle_check import check_release_bundles  # noqa: PLC0415
+
         signed += await check_release_bundles(
             client,
             reference,
@@ -296,12 +300,19 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
 
 async def compare(
     client: RegistryClient, target: str, rebuilt: Sequence[VariantRequest]
-) -> RebuildReport:
+) -> "RebuildReport":
     """Compare each platform of a published release with an image someone rebuilt.
 
     Each platform's provenance must record an epoch (a release without one cannot be
     reproduced byte for byte); the report says, per platform, same or what differs.
     """
+    from metrics_api.oci.release.rebuild import (  # noqa: PLC0415
+        PlatformCheck,
+        compare_images,
+        rebuild_report,
+        recorded_builds,
+    )
+
     reference = parse_reference(target)
     recorded = await recorded_builds(client, reference)
     published = [parse_platform(record.platform) for record in recorded]
@@ -312,7 +323,7 @@ async def compare(
                 f"{request.platform}; it has {', '.join(map(str, published)) or 'none'}"
             )
 
-    async def one(record: RecordedBuild) -> PlatformCheck:
+    async def one(record: "RecordedBuild") -> "PlatformCheck":
         check = PlatformCheck(platform=record.platform, published=record.image)
         mine = parse_platform(record.platform)
         request = next((r for r in rebuilt if mine.matches(r.platform)), None)

@@ -5,17 +5,19 @@ report it the same way.
 """
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.release.assemble import index_entries
 from metrics_api.oci.release.publish import PublishOutcome
 from metrics_api.oci.release.reports import AssembleReport, VariantReport
 from metrics_api.oci.release.resolve import ResolvedVariant
-from metrics_api.oci.release.signatures import ReleaseSigning
 from metrics_api.oci.release.verify import entry_report, label_ledger
 from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.reference import Reference
+
+if TYPE_CHECKING:
+    from metrics_api.oci.release.signatures import ReleaseSigning
 
 
 def variant_report(
@@ -51,7 +53,7 @@ def assembly_report(  # noqa: PLR0913 - what an assembly produced, as it produce
     *,
     previous: str | None,
     outcome: PublishOutcome | None = None,
-    signing: ReleaseSigning | None = None,
+    signing: "ReleaseSigning | None" = None,
 ) -> AssembleReport:
     """The report of an assembly that was published (``outcome``), or of a dry run."""
     actions = outcome.child_actions if outcome else [""] * len(variants)

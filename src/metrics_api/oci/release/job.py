@@ -37,7 +37,6 @@ from metrics_api.oci.release.attestation_manifests import (
 )
 from metrics_api.oci.release.normalise import Normalised, parse_epoch
 from metrics_api.oci.release.provenance import (
-    SLSA_V1,
     BuildFacts,
     Reuse,
     published_index,
@@ -50,12 +49,12 @@ from metrics_api.oci.release.release_reports import SAME_INPUTS, ReleasedVariant
 from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.sbom import (
-    SPDX_DOCUMENT,
     Scan,
     normalised_document,
     sbom_statement,
 )
 from metrics_api.oci.release.signatures import plan_release_signing
+from metrics_api.oci.release.statements import SLSA_V1, SPDX_DOCUMENT
 from metrics_api.oci.signing.keyless_store import KeylessSigning, preflight
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest

@@ -23,14 +23,12 @@ from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, fetch_
 from metrics_api.oci.release.build_args import recorded_build_args
 from metrics_api.oci.release.normalise import GZIP_LEVEL
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
+from metrics_api.oci.release.statements import SLSA_V1
 from metrics_api.oci.spec.models import ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.platform import Platform
 from metrics_api.oci.spec.reference import Reference
 
 STATEMENT_V1: Final = "https://in-toto.io/Statement/v1"
-SLSA_V1: Final = "https://slsa.dev/provenance/v1"
-SLSA_V02: Final = "https://slsa.dev/provenance/v0.2"  # what older BuildKit writes
-SLSA_PREDICATES: Final = (SLSA_V1, SLSA_V02)
 BUILD_TYPE: Final = "urn:metrics-api:buildtype:dagger-variant:v1"
 BUILDER_ID: Final = "urn:metrics-api:builder:dagger-module"
 

@@ -13,8 +13,12 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import reference_digest
-from metrics_api.oci.release.provenance import SLSA_PREDICATES
-from metrics_api.oci.release.statements import check_each_image, statements_in, subjects_of
+from metrics_api.oci.release.statements import (
+    SLSA_PREDICATES,
+    check_each_image,
+    statements_in,
+    subjects_of,
+)
 from metrics_api.oci.spec.models import Descriptor, ImageIndex
 from metrics_api.oci.spec.reference import Reference
 

@@ -10,7 +10,7 @@ without ``force``.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import both, run_all
@@ -20,15 +20,13 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
-from metrics_api.oci.release.signatures import (
-    ReleaseSigning,
-    SigningOutcome,
-    write_release_signing,
-)
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
+
+if TYPE_CHECKING:
+    from metrics_api.oci.release.signatures import ReleaseSigning
 
 
 async def _ensure_blob(
@@ -289,7 +287,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
-    signing: ReleaseSigning | None = None,
+    signing: "ReleaseSigning | None" = None,
 ) -> PublishOutcome:
     """Write children and the index by digest, verify, sign, then the tags, the release last.
 
@@ -307,15 +305,9 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         _require_verified(report, release)
         present = ["present"] * len(variants)
         verified = _tagged(report, release)
-        signed = await _sign(client, signing)
+        signed, found = await _sign(client, signing)
         return PublishOutcome(
-            "unchanged",
-            release.current,
-            present,
-            verified,
-            signed.written,
-            list(variant_tags),
-            signed.keyless,
+            "unchanged", release.current, present, verified, signed, list(variant_tags), found
         )
     outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
     child_actions = [action for action, _ in outcomes]
@@ -340,15 +332,15 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         configs=configs,
     )
     look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
-    signed = SigningOutcome([], [])
+    keyless: list[str] = []
     if signing is None or not signing.writes:  # the last look rides along with the read
         report, latest = await both(verification, look)
         _require_verified(report, release)
     else:  # signed after the index verified, and the last look after that
         report = await verification()
         _require_verified(report, release)
-        signed = await _sign(client, signing)
-        written.extend(signed.written)
+        signed, keyless = await _sign(client, signing)
+        written.extend(signed)
         latest = await look()
     for seen in latest:
         if isinstance(seen, OciError):
@@ -373,14 +365,20 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         _tagged(report, release),
         written,
         tagged,
-        signed.keyless,
+        keyless,
     )
 
 
-async def _sign(client: RegistryClient, signing: ReleaseSigning | None) -> SigningOutcome:
+async def _sign(
+    client: RegistryClient, signing: "ReleaseSigning | None"
+) -> tuple[list[str], list[str]]:
+    """What signing wrote, and keyless signing's report lines (signing code only when asked)."""
     if signing is None:
-        return SigningOutcome([], [])
-    return await write_release_signing(client, signing)
+        return [], []
+    from metrics_api.oci.release.signatures import write_release_signing  # noqa: PLC0415
+
+    done = await write_release_signing(client, signing)
+    return done.written, done.keyless
 
 
 def _require_verified(report: VerificationReport, release: TagPlan) -> None:

@@ -20,9 +20,8 @@ from typing import Final
 
 from metrics_api.oci.errors import SbomError
 from metrics_api.oci.release.provenance import STATEMENT_V1, BaseImage, canonical
+from metrics_api.oci.release.statements import SPDX_DOCUMENT, SPDX_VERSION
 
-SPDX_DOCUMENT: Final = "https://spdx.dev/Document"
-SPDX_VERSION: Final = "SPDX-2.3"
 # BuildKit (v0.32+) refuses a scanner's statement over 40 MiB (exporter/attestation/make.go).
 STATEMENT_SIZE_LIMIT: Final = 40 << 20
 _TRAILING_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

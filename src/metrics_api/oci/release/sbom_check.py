@@ -15,8 +15,13 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import reference_digest
-from metrics_api.oci.release.sbom import SPDX_DOCUMENT, SPDX_VERSION
-from metrics_api.oci.release.statements import check_each_image, statements_in, subjects_of
+from metrics_api.oci.release.statements import (
+    SPDX_DOCUMENT,
+    SPDX_VERSION,
+    check_each_image,
+    statements_in,
+    subjects_of,
+)
 from metrics_api.oci.spec.models import Descriptor, ImageIndex
 from metrics_api.oci.spec.reference import Reference
 

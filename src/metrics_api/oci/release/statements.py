@@ -8,13 +8,19 @@ the predicate types the check wants, read whole (up to ``STATEMENT_LIMIT``).
 import json
 from collections.abc import Awaitable, Callable, Collection
 from functools import partial
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, STATEMENT_LIMIT
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
 from metrics_api.oci.spec.reference import Reference
+
+SLSA_V1: Final = "https://slsa.dev/provenance/v1"
+SLSA_V02: Final = "https://slsa.dev/provenance/v0.2"  # what older BuildKit writes
+SLSA_PREDICATES: Final = (SLSA_V1, SLSA_V02)
+SPDX_DOCUMENT: Final = "https://spdx.dev/Document"
+SPDX_VERSION: Final = "SPDX-2.3"
 
 T = TypeVar("T")
 # One image's check: the client, the index's reference, the image, the index's attestations.
