@@ -21,7 +21,7 @@ from support.registry import Registry
 from support.token_registry import CI_BOT
 from support.token_server import TOKEN_LIFETIME, TokenServer
 
-import metrics_api.oci.registry.transport as client_module
+import metrics_api.oci.registry.bearer as bearer_module
 from metrics_api.oci import AuthenticationError, Settings, open_client, parse_reference
 from metrics_api.oci.registry.auth import Credentials
 
@@ -261,7 +261,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     moved = Clock()
-    monkeypatch.setattr(client_module, "_now", moved)
+    monkeypatch.setattr(bearer_module, "_now", moved)
     return moved
 
 

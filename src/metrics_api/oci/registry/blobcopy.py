@@ -24,7 +24,7 @@ import httpx
 from metrics_api.oci.errors import DigestMismatchError, RegistryError
 from metrics_api.oci.registry.blobstream import checked_pieces, describe_answer
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.transport import RETRY_STATUSES
+from metrics_api.oci.registry.retry import RETRY_STATUSES
 from metrics_api.oci.spec.digest import validate_digest
 from metrics_api.oci.spec.reference import Reference
 

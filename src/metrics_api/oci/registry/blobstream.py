@@ -13,7 +13,7 @@ import httpcore
 import httpx
 
 from metrics_api.oci.errors import DigestMismatchError
-from metrics_api.oci.registry.transport import describe
+from metrics_api.oci.registry.responses import describe
 
 PIECE_SIZE: Final = 1024 * 1024
 _ERROR_BODY_LIMIT: Final = 4096

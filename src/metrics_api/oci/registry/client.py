@@ -12,57 +12,29 @@ tags, artifact pushes) are written here or beside it, on ``stream`` or the trans
 """
 
 import hashlib
-import json
 import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import replace
 from types import TracebackType
-from typing import Final, Self
+from typing import Self
 
 import httpx
 
 from metrics_api.oci.errors import RegistryError
-from metrics_api.oci.registry.auth import CredentialStore
-from metrics_api.oci.registry.transport import (
-    Attempts,
-    BodyTooLargeError,
-    ClientStats,
-    RegistryTransport,
-    RetryPolicy,
-    describe,
+from metrics_api.oci.registry.answers import (
+    MAX_MANIFEST_BYTES,
+    checked_manifest,
+    expect,
+    too_large,
 )
+from metrics_api.oci.registry.auth import CredentialStore
+from metrics_api.oci.registry.responses import BodyTooLargeError
+from metrics_api.oci.registry.retry import Attempts, ClientStats, RetryPolicy
+from metrics_api.oci.registry.transport import RegistryTransport
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import check_digest
-from metrics_api.oci.spec.models import Descriptor, Manifest, parse_manifest
+from metrics_api.oci.spec.models import Descriptor, Manifest
 from metrics_api.oci.spec.reference import Reference
-
-# The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
-MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
-
-
-def _is_json(raw: bytes) -> bool:
-    try:
-        json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        return False
-    return True
-
-
-def _too_large(refused: BodyTooLargeError, what: str) -> RegistryError:
-    """The transport refused a body over the limit unread; only here is it known a manifest."""
-    request = refused.response.request
-    return RegistryError(
-        f"{what}: {request.method} {request.url} {refused.found}; expected a manifest of at "
-        f"most {refused.limit} bytes (4 MiB, the most a registry stores), so it was refused: "
-        f"check that the reference names an image or an index, and which server answers for "
-        f"{request.url.netloc.decode()}"
-    )
-
-
-def _with_digest(manifest: Manifest, digest: str) -> Manifest:
-    """Keep the digest the content was asked for by (it may use sha512)."""
-    return manifest if manifest.digest == digest else replace(manifest, digest=digest)
 
 
 class RegistryClient:
@@ -170,26 +142,11 @@ class RegistryClient:
                 limit=MAX_MANIFEST_BYTES,
             )
         except BodyTooLargeError as refused:
-            raise _too_large(refused, what) from None
+            raise too_large(refused, what) from None
         if missing_ok and response.status_code == httpx.codes.NOT_FOUND:
             return None
-        self._expect(response, {200}, what, missing_hint=f"check that {ref} was pushed")
-        raw = response.content
-        if not _is_json(raw):  # before the digest checks: this is no registry's answer at all
-            raise RegistryError(
-                f"{what}: GET {response.request.url} answered {response.status_code} with "
-                f"Content-Type {response.headers.get('Content-Type') or 'none'} and a body that "
-                f"is not JSON; expected a manifest: the server at {ref.host} is not speaking "
-                "the registry API (a proxy or a login page?): check the registry's address and "
-                "what stands between it and this machine"
-            )
-        if ref.digest:
-            check_digest(raw, ref.digest, what)
-        announced = response.headers.get("Docker-Content-Digest")
-        if announced:
-            check_digest(raw, announced, f"{what} (Docker-Content-Digest)")
-        manifest = parse_manifest(raw, response.headers.get("Content-Type"), what)
-        return manifest if not ref.digest else _with_digest(manifest, ref.digest)
+        expect(response, {200}, what, missing_hint=f"check that {ref} was pushed")
+        return checked_manifest(response, ref, what)
 
     async def head_manifest(self, ref: Reference) -> Descriptor | None:
         """The descriptor a tag or digest points at, or None when it does not exist."""
@@ -203,7 +160,7 @@ class RegistryClient:
         )
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
-        self._expect(response, {200}, what)
+        expect(response, {200}, what)
         digest = response.headers.get("Docker-Content-Digest") or ref.digest
         if not digest:  # the registry does not say: read the bytes and hash them
             manifest = await self.get_manifest(ref)
@@ -231,7 +188,7 @@ class RegistryClient:
             push=True,
             just_pushed=True,
         )
-        self._expect(response, {201}, what)
+        expect(response, {201}, what)
         announced = response.headers.get("Docker-Content-Digest")
         if announced:
             check_digest(raw, announced, f"{what} (the registry's Docker-Content-Digest)")
@@ -244,7 +201,7 @@ class RegistryClient:
         response = await self.transport.request(
             "GET", ref, self._url(ref, f"blobs/{digest}"), what=what, just_pushed=just_pushed
         )
-        self._expect(response, {200}, what)
+        expect(response, {200}, what)
         check_digest(response.content, digest, what)
         return response.content
 
@@ -256,7 +213,7 @@ class RegistryClient:
         )
         if response.status_code == httpx.codes.NOT_FOUND:
             return None
-        self._expect(response, {200}, what)
+        expect(response, {200}, what)
         return int(response.headers.get("Content-Length", "-1"))
 
     async def put_blob(self, ref: Reference, data: bytes, *, look_first: bool = True) -> str:
@@ -272,7 +229,7 @@ class RegistryClient:
         started = await self.transport.request(
             "POST", ref, self._url(ref, "blobs/uploads/"), what=what, push=True
         )
-        self._expect(started, {202}, what)
+        expect(started, {202}, what)
         location = started.headers.get("Location")
         if not location:
             raise RegistryError(f"{what}: the registry answered 202 without a Location")
@@ -285,7 +242,7 @@ class RegistryClient:
             content=data,
             push=True,
         )
-        self._expect(finished, {201}, what)
+        expect(finished, {201}, what)
         return digest
 
     async def mount_blob(self, target: Reference, digest: str, source: Reference) -> bool:
@@ -299,7 +256,7 @@ class RegistryClient:
             push=True,
             extra_scopes=(f"repository:{source.repository}:pull",),
         )
-        self._expect(response, {201, 202}, what)
+        expect(response, {201, 202}, what)
         if response.status_code == httpx.codes.CREATED:
             return True
         # 202: the registry opened an upload session instead; close it, the caller uploads.
@@ -321,20 +278,3 @@ class RegistryClient:
         if params:  # merged here: httpx would replace a Location's own query (its upload state)
             url = url.copy_merge_params(params)
         return url
-
-    @staticmethod
-    def _expect(
-        response: httpx.Response, statuses: set[int], what: str, missing_hint: str = ""
-    ) -> None:
-        """Raise unless ``response`` has one of ``statuses``, with advice for the usual ones."""
-        if response.status_code in statuses:
-            return
-        request = response.request
-        advice = "check the reference and the registry's logs"
-        if response.status_code == httpx.codes.NOT_FOUND:
-            advice = missing_hint or "check that the repository and content exist"
-        elif response.status_code == httpx.codes.FORBIDDEN:
-            advice = "the credentials lack permission for this repository"
-        raise RegistryError(
-            f"{what}: {request.method} {request.url} answered {describe(response)}; {advice}"
-        )

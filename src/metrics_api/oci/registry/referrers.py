@@ -13,7 +13,7 @@ import httpx
 
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.transport import RETRY_STATUSES
+from metrics_api.oci.registry.retry import RETRY_STATUSES
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, parse_manifest
 from metrics_api.oci.spec.reference import Reference

@@ -14,7 +14,7 @@ import anyio
 from metrics_api.oci.errors import OciError, Remedy
 from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.transport import ClientStats, RetryPolicy
+from metrics_api.oci.registry.retry import ClientStats, RetryPolicy
 from metrics_api.oci.registry.trust import trust_context
 
 
