@@ -27,6 +27,7 @@ from metrics_api.oci.spec.reference import Reference
 
 if TYPE_CHECKING:
     from metrics_api.oci.release.signatures import ReleaseSigning
+    from metrics_api.oci.signing.store import PreparedTag
 
 
 async def _ensure_blob(
@@ -309,7 +310,12 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         return PublishOutcome(
             "unchanged", release.current, present, verified, signed, list(variant_tags), found
         )
-    outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
+    # A signature's blobs are invisible until a manifest names them: they are made and
+    # uploaded while the children are copied, and named only once the index verified.
+    outcomes, prepared = await both(
+        partial(run_all, [partial(ensure_variant, client, target, v) for v in variants]),
+        partial(_prepare, client, signing),
+    )
     child_actions = [action for action, _ in outcomes]
     written = [line for _, lines in outcomes for line in lines]
     document = index.document
@@ -336,12 +342,16 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     if signing is None or not signing.writes:  # the last look rides along with the read
         report, latest = await both(verification, look)
         _require_verified(report, release)
-    else:  # signed after the index verified, and the last look after that
-        report = await verification()
+    else:  # each signature tag's last look beside the verification; named once it held
+        from metrics_api.oci.release import signatures  # noqa: PLC0415 - only when signing
+
+        rebase = partial(signatures.rebase_release_signing, client, signing, prepared)
+        report, prepared = await both(verification, rebase)
         _require_verified(report, release)
-        signed, keyless = await _sign(client, signing)
-        written.extend(signed)
-        latest = await look()
+        done = await signatures.commit_release_signing(client, signing, prepared)
+        written.extend(done.written)
+        keyless = done.keyless
+        latest, _ = await both(look, partial(signatures.confirm_release_signing, client, prepared))
     for seen in latest:
         if isinstance(seen, OciError):
             raise seen
@@ -367,6 +377,14 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         tagged,
         keyless,
     )
+
+
+async def _prepare(client: RegistryClient, signing: "ReleaseSigning | None") -> list["PreparedTag"]:
+    if signing is None or not signing.writes:
+        return []
+    from metrics_api.oci.release.signatures import prepare_release_signing  # noqa: PLC0415
+
+    return await prepare_release_signing(client, signing)
 
 
 async def _sign(

@@ -22,12 +22,17 @@ from metrics_api.oci.signing.keyless_store import (
     write_keyless,
 )
 from metrics_api.oci.signing.store import (
+    PreparedTag,
     Signer,
     SigningPlan,
     Subject,
+    commit_signing,
+    confirm_signing,
     describe,
     plan_signing,
-    write_signing,
+    prepare_signing,
+    rebase_signing,
+    signed_lines,
 )
 from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
@@ -76,13 +81,47 @@ class SigningOutcome:
     keyless: list[str]
 
 
-async def write_release_signing(client: RegistryClient, signing: ReleaseSigning) -> SigningOutcome:
-    """Write every missing signature, key and keyless, after the index verified."""
-    written = await write_signing(client, signing.key) if signing.key else []
+async def prepare_release_signing(
+    client: RegistryClient, signing: ReleaseSigning
+) -> list[PreparedTag]:
+    """The key's signatures made and uploaded (beside the verification: nothing visible).
+
+    Keyless signing waits for the verification: a transparency-log entry is public.
+    """
+    return await prepare_signing(client, signing.key) if signing.key else []
+
+
+async def rebase_release_signing(
+    client: RegistryClient, signing: ReleaseSigning, prepared: list[PreparedTag]
+) -> list[PreparedTag]:
+    """The key's tags looked at last, right before their write (beside the verification)."""
+    return await rebase_signing(client, signing.key, prepared) if signing.key else prepared
+
+
+async def commit_release_signing(
+    client: RegistryClient, signing: ReleaseSigning, prepared: list[PreparedTag]
+) -> SigningOutcome:
+    """Once the index verified: the key's manifests PUT, and keyless signing done whole."""
+    await commit_signing(client, prepared)
+    written = signed_lines(signing.key, prepared) if signing.key else []
     if signing.keyless is None:
         return SigningOutcome(written, [])
     keyless = await write_keyless(client, signing.keyless)
     return SigningOutcome(written + keyless.written, keyless.report)
+
+
+async def confirm_release_signing(client: RegistryClient, prepared: list[PreparedTag]) -> None:
+    """The key's tags read back: each holds what was PUT (beside the release tags' last look)."""
+    await confirm_signing(client, prepared)
+
+
+async def write_release_signing(client: RegistryClient, signing: ReleaseSigning) -> SigningOutcome:
+    """Every missing signature, key and keyless, in one go (an identical re-run's)."""
+    prepared = await prepare_release_signing(client, signing)
+    prepared = await rebase_release_signing(client, signing, prepared)
+    outcome = await commit_release_signing(client, signing, prepared)
+    await confirm_signing(client, prepared)
+    return outcome
 
 
 async def plan_release_signing(  # noqa: PLR0913 - the release, and who signs it

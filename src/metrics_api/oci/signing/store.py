@@ -1,18 +1,21 @@
 """Sign a release by digest: look at its signature tags first, then add only what is missing.
 
-Planned with the release's check (reads only), written after the index verified and
-before any tag moves. A ``.sig`` or ``.att`` tag is a set cosign appends to: a signature
-already there by the same key is found and nothing is written (ECDSA signatures differ
-on every run, so signing again would pile up copies); another key's signatures are kept
-and the new one is added next to them. Nothing is ever removed from those tags.
+Planned with the release's check (reads only); the signatures made and their blobs
+uploaded while the images are copied (invisible until a manifest names them); each tag
+looked at last beside the index's verification, its manifest PUT once that held, and read
+back beside the release tags' last look, before any tag moves. A ``.sig`` or ``.att`` tag
+is a set cosign appends to: a signature already there by the same key is found and
+nothing is written (ECDSA signatures differ on every run, so signing again would pile up
+copies); another key's signatures are kept and the new one is added next to them.
+Nothing is ever removed from those tags.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from metrics_api.oci.concurrency import both, run_all
+from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import VerificationError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.signing import cosign_format as cosign
@@ -175,52 +178,109 @@ async def _upload(client: RegistryClient, tag: Reference, blobs: Sequence[bytes]
     await run_all([partial(client.put_blob, tag, blob, look_first=False) for blob in blobs])
 
 
-async def _write_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) -> StoragePlan:
-    """Add this key's missing entries to one tag, on top of what it holds right now."""
+@dataclass(frozen=True)
+class PreparedTag:
+    """One tag's write, ready: its blobs uploaded, its manifest made on what it holds."""
+
+    plan: StoragePlan  # nothing missing: nothing to write
+    added: tuple[cosign.Layer, ...]  # this key's new entries, for ``plan.missing``
+    raw: bytes  # the storage manifest to PUT, on what ``plan.found`` holds
+
+    @property
+    def digest(self) -> str:
+        """The digest the tag must hold once written."""
+        return compute_digest(self.raw)
+
+
+async def _upload_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) -> PreparedTag:
+    """Sign and upload the blobs, on what the check saw: nothing a consumer can see."""
     added = [_new_layer(plan, payload, signer) for payload in plan.missing]
     layers = [*cosign.existing_layers(plan.found), *(layer.descriptor for layer in added)]
     config = cosign.storage_config(layers)
-    # The last look at the tag rides along with the uploads, planned on what the check saw.
-    latest, _ = await both(
-        partial(client.find_manifest, plan.tag),
-        partial(_upload, client, plan.tag, [config, *(layer.data for layer in added)]),
+    await _upload(client, plan.tag, [config, *(layer.data for layer in added)])
+    return PreparedTag(plan, tuple(added), cosign.storage_manifest(config, layers))
+
+
+async def _rebase_tag(client: RegistryClient, prepared: PreparedTag, signer: Signer) -> PreparedTag:
+    """The tag's last look: when another signer wrote since the check, add to what it wrote."""
+    plan = prepared.plan
+    latest = await client.find_manifest(plan.tag)
+    if (latest.digest if latest else None) == (plan.found.digest if plan.found else None):
+        return prepared
+    made = dict(zip(plan.missing, prepared.added, strict=True))
+    plan = await _plan_tag(
+        client,
+        plan.tag,
+        subject=plan.subject,
+        kind=plan.kind,
+        wanted=plan.missing,
+        key=signer.public,
+        found=latest,
     )
-    if (latest.digest if latest else None) != (plan.found.digest if plan.found else None):
-        # Another signer wrote since the check: add to what it wrote, never replace it.
-        made = dict(zip(plan.missing, added, strict=True))
-        plan = await _plan_tag(
-            client,
-            plan.tag,
-            subject=plan.subject,
-            kind=plan.kind,
-            wanted=plan.missing,
-            key=signer.public,
-            found=latest,
-        )
-        if not plan.missing:
-            return plan
-        added = [made[payload] for payload in plan.missing]
-        layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
-        config = cosign.storage_config(layers)
+    added = [made[payload] for payload in plan.missing]
+    layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
+    config = cosign.storage_config(layers)
+    if plan.missing:
         await _upload(client, plan.tag, [config])
-    raw = cosign.storage_manifest(config, layers)
-    await client.put_manifest(plan.tag, raw, media_types.OCI_MANIFEST)
-    stored = await client.head_manifest(plan.tag)
-    written = compute_digest(raw)
-    if stored is None or stored.digest != written:
-        raise VerificationError(
-            f"after signing, {plan.tag} holds {stored.digest if stored else 'nothing'}, "
-            f"expected {written}: another signer wrote it in the same moment; run the "
-            "release again (it adds only the signatures still missing)"
-        )
-    return replace(plan, found=latest)
+    return PreparedTag(plan, tuple(added), cosign.storage_manifest(config, layers))
+
+
+async def prepare_signing(client: RegistryClient, plan: SigningPlan) -> list[PreparedTag]:
+    """Every missing signature made and its blobs uploaded, side by side.
+
+    Blobs are not visible until a manifest names them: this may run while the release
+    copies its images, before anything is verified.
+    """
+    todo = [tag for tag in plan.tags if tag.missing]
+    return await run_all([partial(_upload_tag, client, tag, plan.signer) for tag in todo])
+
+
+async def rebase_signing(
+    client: RegistryClient, plan: SigningPlan, prepared: list[PreparedTag]
+) -> list[PreparedTag]:
+    """Each tag's last look right before its write (beside the index's verification)."""
+    return await run_all([partial(_rebase_tag, client, tag, plan.signer) for tag in prepared])
+
+
+async def commit_signing(client: RegistryClient, prepared: list[PreparedTag]) -> None:
+    """PUT every prepared storage manifest at once (after the index verified)."""
+    await run_all(
+        [
+            partial(client.put_manifest, tag.plan.tag, tag.raw, media_types.OCI_MANIFEST)
+            for tag in prepared
+            if tag.plan.missing
+        ]
+    )
+
+
+async def confirm_signing(client: RegistryClient, prepared: list[PreparedTag]) -> None:
+    """Read every written tag back: each must hold exactly what was PUT."""
+    written = [tag for tag in prepared if tag.plan.missing]
+    stored = await run_all([partial(client.head_manifest, tag.plan.tag) for tag in written])
+    for tag, found in zip(written, stored, strict=True):
+        if found is None or found.digest != tag.digest:
+            raise VerificationError(
+                f"after signing, {tag.plan.tag} holds {found.digest if found else 'nothing'}, "
+                f"expected {tag.digest}: another signer wrote it in the same moment; run the "
+                "release again (it adds only the signatures still missing)"
+            )
+
+
+def signed_lines(plan: SigningPlan, prepared: list[PreparedTag]) -> list[str]:
+    """A line for each tag written."""
+    return [
+        f"{tag.plan.kind} {tag.plan.tag.tag} by key {plan.key_id}"
+        for tag in prepared
+        if tag.plan.missing
+    ]
 
 
 async def write_signing(client: RegistryClient, plan: SigningPlan) -> list[str]:
-    """Write every missing signature and attestation; a line for each tag written."""
-    todo = [tag for tag in plan.tags if tag.missing]
-    written = await run_all([partial(_write_tag, client, tag, plan.signer) for tag in todo])
-    return [f"{tag.kind} {tag.tag.tag} by key {plan.key_id}" for tag in written if tag.missing]
+    """Write every missing signature and attestation, step by step; a line per tag."""
+    prepared = await rebase_signing(client, plan, await prepare_signing(client, plan))
+    await commit_signing(client, prepared)
+    await confirm_signing(client, prepared)
+    return signed_lines(plan, prepared)
 
 
 def describe(plan: StoragePlan, key_id: str, *, done: bool) -> str:
