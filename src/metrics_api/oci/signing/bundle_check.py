@@ -53,7 +53,7 @@ def _summary(checked: Sequence[BundleCheck], policy: IdentityPolicy) -> str:
         {f"{c.identity} (issuer {c.issuer})" for c in checked if c.identity and c.problem}
     )
     invalid = [c for c in checked if not c.identity]
-    parts = [f"{len(checked)} bundles found"]
+    parts = [f"{len(checked)} bundle{'s' if len(checked) > 1 else ''} found"]
     if others:
         parts.append(f"signed by {', '.join(others)}, not {policy.text}")
     if invalid:

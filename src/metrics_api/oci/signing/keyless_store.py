@@ -68,7 +68,8 @@ class KeylessPlan:
         lines = []
         for subject, found in zip(self.subjects, self.found, strict=True):
             what = f"{subject.what} {subject.manifest.digest}"
-            kept = f"; {len(found.bundles)} bundles found beside it" if found.bundles else ""
+            count = len(found.bundles)
+            kept = f"; {count} bundle{'s' if count > 1 else ''} found beside it" if count else ""
             count = 1 + len(subject.statements)
             lines.append(
                 f"{count} bundles of {what}: would be signed keyless with the token of "
