@@ -476,3 +476,49 @@ def test_the_command_line_signs_an_assembly_keyless_with_the_token_in_the_enviro
     assert missing.stderr.startswith(
         "error: --keyless was given, so expected an OIDC identity token, found none"
     )
+
+
+def test_an_unsigned_release_or_another_issuer_fails_naming_each_digest(
+    staging: Registry,
+    target: Registry,
+    containers: ContainersEnv,
+    sigstore_stack: SigstoreStack,
+) -> None:
+    stack = sigstore_stack
+    unsigned = run_release(
+        staging, target, BuildahStager(containers), version="v5.1.0", provenance=Facts()
+    )
+    missing = run_cli("verify", target.ref(REPOSITORY, "v5.1.0"), *identity_args(stack))
+    assert missing.code == 1
+    failed = {c["name"]: c["detail"] for c in missing.report["checks"] if not c["ok"]}
+    assert failed["keyless signature index"] == (
+        f"index {unsigned.assembly.digest} has no signature bundle by "
+        f"{stack.certificate_identity} (issuer {stack.certificate_oidc_issuer}) "
+        "(no bundles refer to it)"
+    )
+    for variant in unsigned.variants:
+        assert (
+            f"{variant.platform} image {variant.digest} has no"
+            in (failed[f"keyless signature {variant.platform} image"])
+        )
+
+    signed = release(staging, target, containers, keyless(stack))
+    by_root = [*identity_args(stack)[:4], "--trust-config", str(stack.trusted_root_path)]
+    verified = run_cli("verify", target.ref(REPOSITORY, "v5.0.0"), *by_root)
+    assert verified.code == 0, "a bare trusted root is enough to verify"
+    other_issuer = [
+        *identity_args(stack)[:3],
+        "https://token.actions.githubusercontent.com",
+        *identity_args(stack)[4:],
+    ]
+    refused = run_cli("verify", target.ref(REPOSITORY, "v5.0.0"), *other_issuer)
+    assert refused.code == 1
+    detail = next(
+        c["detail"] for c in refused.report["checks"] if c["name"] == "keyless signature index"
+    )
+    assert detail.startswith(
+        f"index {signed.assembly.digest} has no signature bundle by "
+        f"{stack.certificate_identity} (issuer https://token.actions.githubusercontent.com) "
+        f"(1 bundle found; signed by {stack.certificate_identity} "
+        f"(issuer {stack.certificate_oidc_issuer})"
+    )

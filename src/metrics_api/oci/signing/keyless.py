@@ -98,7 +98,7 @@ class SigstoreTrust:
         if self.document is None or self._media_type().startswith(CLIENT_TRUST_CONFIG):
             return self.client_config().trusted_root
         try:
-            return TrustedRoot.from_file(_as_file(self.document))
+            return _trusted_root_of(self.document, TrustedRoot)
         except (Error, ValueError) as error:
             raise SigningError(
                 f"expected {self.where} to be a usable Sigstore trusted root, found "
@@ -106,13 +106,15 @@ class SigstoreTrust:
             ) from None
 
 
-def _as_file(document: str) -> str:
-    """The document in a file: sigstore reads a bare trusted root from a path only."""
+def _trusted_root_of(document: str, reader: "type[TrustedRoot]") -> "TrustedRoot":
+    """Read a bare trusted root: sigstore reads one from a path only (a file made and gone)."""
     import tempfile  # noqa: PLC0415 - the bare trusted root path only
+    from pathlib import Path  # noqa: PLC0415
 
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        file.write(document)
-    return file.name
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "trusted_root.json"
+        path.write_text(document)
+        return reader.from_file(str(path))
 
 
 def _failures() -> tuple[type[BaseException], ...]:
