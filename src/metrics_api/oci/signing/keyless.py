@@ -286,6 +286,7 @@ class KeylessSigner:
 
     identity: str
     issuer: str
+    root: "TrustedRoot" = field(repr=False)  # what its bundles, and those found, verify against
     sign_statement: Callable[[bytes], bytes] = field(repr=False)
 
     async def sign(self, statement: bytes) -> bytes:
@@ -309,7 +310,9 @@ def _open(trust: SigstoreTrust, token: str, where: str) -> KeylessSigner:
     identity, issuer = certificate_identity(certificate)
     root = config.trusted_root
     policy = IdentityPolicy(issuer=issuer, identity=identity)
-    return KeylessSigner(identity, issuer, lambda statement: _sign(opened, root, policy, statement))
+    return KeylessSigner(
+        identity, issuer, root, lambda statement: _sign(opened, root, policy, statement)
+    )
 
 
 def _sign(signer: "Signer", root: "TrustedRoot", policy: IdentityPolicy, statement: bytes) -> bytes:

@@ -68,12 +68,13 @@ class KeylessPlan:
         lines = []
         for subject, found in zip(self.subjects, self.found, strict=True):
             what = f"{subject.what} {subject.manifest.digest}"
-            count = len(found.bundles)
-            kept = f"; {count} bundle{'s' if count > 1 else ''} found beside it" if count else ""
-            count = 1 + len(subject.statements)
+            present = len(found.bundles)
+            kept = f"; {present} bundle{'s' if present > 1 else ''} found beside it"
+            wanted = 1 + len(subject.statements)
             lines.append(
-                f"{count} bundles of {what}: would be signed keyless with the token of "
-                f"{self.signing.tokens.what} (none for statements this identity signed){kept}"
+                f"{wanted} bundle{'s' if wanted > 1 else ''} of {what}: would be signed keyless "
+                f"with the token of {self.signing.tokens.what} (none for statements this "
+                f"identity signed){kept if present else ''}"
             )
         return lines
 
@@ -118,12 +119,11 @@ def _covered(
     plan: KeylessPlan, subject: BundleSubject, found: Referrers, signer: KeylessSigner
 ) -> tuple[set[bytes], int]:
     """Which wanted statements already have a valid bundle by ``signer``; how many are others'."""
-    root = plan.signing.trust.trusted_root()
     policy = IdentityPolicy(issuer=signer.issuer, identity=signer.identity)
     covered: set[bytes] = set()
     others = 0
     for stored in found.bundles:
-        checked = check_bundle(stored.data, root, policy)
+        checked = check_bundle(stored.data, signer.root, policy)
         if checked.statement is None:
             others += 1
             continue
