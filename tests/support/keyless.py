@@ -2,9 +2,8 @@
 
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from metrics_api.oci.signing.identity_tokens import GivenToken
+from metrics_api.oci.signing.identity_tokens import GivenToken, TokenReader
 from metrics_api.oci.signing.keyless import SigstoreTrust
 from metrics_api.oci.signing.keyless_store import KeylessSigning
 
@@ -36,10 +35,10 @@ def trust_of(stack: SigstoreStack) -> SigstoreTrust:
     return SigstoreTrust(stack.trust_config_path.read_text(), "the test Sigstore's trust config")
 
 
-def keyless(stack: SigstoreStack, reader: object | None = None) -> KeylessSigning:
+def keyless(stack: SigstoreStack, reader: TokenReader | None = None) -> KeylessSigning:
     """Keyless signing with the stack, tokens from ``reader`` (default: fresh from the issuer)."""
     source = reader if reader is not None else IssuedTokens(stack)
-    return KeylessSigning(trust_of(stack), GivenToken("the test issuer", source))  # type: ignore[arg-type]
+    return KeylessSigning(trust_of(stack), GivenToken("the test issuer", source))
 
 
 def offline_env(stack: SigstoreStack) -> dict[str, str]:
@@ -79,8 +78,3 @@ def cosign_verify(  # noqa: PLR0913 - one cosign call and what it checks
     command = ["verify-attestation", f"--type={kind}"] if kind else ["verify"]
     extra = ["--new-bundle-format", "--use-signed-timestamps"] if generation == "v2" else []
     return tool.run(*command, *identity_flags(stack, identity), *extra, ref, env=offline_env(stack))
-
-
-def trust_config_file(stack: SigstoreStack) -> Path:
-    """The stack's ClientTrustConfig file (``--trust-config``)."""
-    return stack.trust_config_path
