@@ -20,7 +20,7 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import find_referrers
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import compute_digest
-from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
 from metrics_api.oci.spec.reference import Reference
 
 BUNDLE: Final = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -87,7 +87,6 @@ class Referrers:
     subject: str
     bundles: tuple[StoredBundle, ...]
     served: bool  # the referrers API; otherwise the fallback tag
-    fallback: Manifest | None  # the fallback tag's index as read (without the API)
 
 
 async def _bundle_of(client: RegistryClient, repository: Reference, digest: str) -> StoredBundle:
@@ -102,14 +101,14 @@ async def _bundle_of(client: RegistryClient, repository: Reference, digest: str)
 async def read_bundles(client: RegistryClient, repository: Reference, digest: str) -> Referrers:
     """Every Sigstore bundle referring to ``digest``: by the API, else the fallback tag."""
     listed = await find_referrers(client, repository, digest)
-    served, fallback = listed is not None, None
+    served = listed is not None
     if listed is None:
         fallback = await client.find_manifest(fallback_tag(repository, digest))
         document = fallback.document if fallback else None
         listed = list(document.manifests) if isinstance(document, ImageIndex) else []
     wanted = [entry.digest for entry in listed if entry.artifact_type == BUNDLE]
     found = await run_all([partial(_bundle_of, client, repository, d) for d in wanted])
-    return Referrers(digest, tuple(found), served, fallback)
+    return Referrers(digest, tuple(found), served)
 
 
 def _bundle_manifest(subject: Descriptor, bundle: bytes, predicate_type: str) -> bytes:
