@@ -217,14 +217,20 @@ def module_version() -> str:
 
 def build_arguments(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
     """VERSION (without its v) and REVISION, then ``extra`` KEY=VALUE, which may override."""
-    args = {"VERSION": version.removeprefix("v"), "REVISION": revision}
-    for text in extra:
+    args = {"VERSION": version.removeprefix("v"), "REVISION": revision, **parse_build_args(extra)}
+    return [dagger.BuildArg(name=name, value=value) for name, value in args.items()]
+
+
+def parse_build_args(texts: list[str]) -> dict[str, str]:
+    """``--build-args`` KEY=VALUE lines, the later of two equal keys winning."""
+    args = {}
+    for text in texts:
         name, sep, value = text.partition("=")
         if not sep or not name:
             msg = f"expected a build argument as KEY=VALUE, found {text!r}"
             raise PipelineError(msg)
         args[name] = value
-    return [dagger.BuildArg(name=name, value=value) for name, value in args.items()]
+    return args
 
 
 def _described(plan: VariantPlan) -> str:

@@ -63,7 +63,7 @@ from metrics_api.arguments import (
     check_format,
     rendered,
 )
-from metrics_api.builds import VariantBuilds
+from metrics_api.builds import VariantBuilds, parse_build_args
 from metrics_api.embedded import embedded_registry
 from metrics_api.oci import jobs
 from metrics_api.oci.registry.session import Settings, open_client
@@ -72,7 +72,7 @@ from metrics_api.oci.release.layout import write_layout
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
 from metrics_api.pipeline_errors import PipelineError, core_errors
-from metrics_api.rebuilds import given_build_args, rebuild_release
+from metrics_api.rebuilds import rebuild_release
 from metrics_api.scanner import DEFAULT_SCANNER
 from metrics_api.signatures import (
     keyless_signing,
@@ -283,7 +283,7 @@ class MetricsApi:
             insecure_registries, username, password, docker_config, ca_file, deadline
         )
         with core_errors(target):
-            given = given_build_args(build_args)
+            given = parse_build_args(build_args)
             async with embedded_registry() as embedded:
                 settings = await access.settings(target, embedded.host)
                 async with open_client(settings) as client:

@@ -16,7 +16,6 @@ from dagger import dag
 from metrics_api.builds import publish_build
 from metrics_api.embedded import EmbeddedRegistry
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.errors import InvalidInputError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.dockerfile import final_base, pin_bases
 from metrics_api.oci.release.normalise import normalise_image
@@ -32,18 +31,6 @@ from metrics_api.oci.release.rebuild import (
 from metrics_api.oci.release.reproducible import base_layer_count
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
-
-
-def given_build_args(texts: list[str]) -> dict[str, str]:
-    """``--build-args`` KEY=VALUE lines, checked before any work."""
-    given = {}
-    for text in texts:
-        name, sep, value = text.partition("=")
-        if not sep or not name:
-            msg = f"expected a build argument as KEY=VALUE in --build-args, found {text!r}"
-            raise InvalidInputError(msg)
-        given[name] = value
-    return given
 
 
 async def _staged(

@@ -168,10 +168,11 @@ async def normalise_image(
     document = manifest.document
     if not isinstance(document, ImageManifest):
         raise ReproducibilityError(f"{what}: expected an image manifest, found an index")
+    added = document.layers[keep:]  # the base's layers are neither read nor rewritten
     blobs = await run_all(
-        [partial(client.get_blob, image, d.digest) for d in [document.config, *document.layers]]
+        [partial(client.get_blob, image, d.digest) for d in [document.config, *added]]
     )
-    config_raw, layer_data = blobs[0], blobs[1:]
+    config_raw = blobs[0]
     rewritten = await run_all(
         [
             partial(
@@ -180,10 +181,9 @@ async def normalise_image(
                 data,
                 layer.media_type,
                 epoch,
-                f"{what}, layer {position + 1} ({layer.digest})",
+                f"{what}, layer {keep + number} ({layer.digest})",
             )
-            for position, (layer, data) in enumerate(zip(document.layers, layer_data, strict=True))
-            if position >= keep
+            for number, (layer, data) in enumerate(zip(added, blobs[1:], strict=True), 1)
         ]
     )
     changes = dict(zip(range(keep, len(document.layers)), rewritten, strict=True))

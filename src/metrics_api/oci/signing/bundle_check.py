@@ -17,15 +17,15 @@ import anyio.to_thread
 from metrics_api.oci.checks import Check, EntryReport
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.signing.bundles import COSIGN_SIGN, read_bundles, statement_about
-from metrics_api.oci.signing.check import KINDS, PROVENANCE_PREFIX, SPDX_DOCUMENT
+from metrics_api.oci.signing import cosign_format as cosign
+from metrics_api.oci.signing.bundles import COSIGN_SIGN, read_bundles
+from metrics_api.oci.signing.check import KINDS, attests, signed_subjects
 from metrics_api.oci.signing.keyless import (
     BundleCheck,
     IdentityPolicy,
     SigstoreTrust,
     check_bundle,
 )
-from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.reference import Reference
 
 if TYPE_CHECKING:
@@ -40,12 +40,12 @@ class KeylessVerification:
     trust: SigstoreTrust
 
 
-def _wanted(kind: str, predicate_type: str) -> bool:
-    if kind == "signature":
-        return predicate_type == COSIGN_SIGN
-    if kind == "sbom":
-        return predicate_type == SPDX_DOCUMENT
-    return predicate_type.startswith(PROVENANCE_PREFIX)
+def _about(statement: bytes, digest: str, kind: str) -> bool:
+    """Whether a verified bundle's statement is the ``kind`` wanted about ``digest``."""
+    if kind != "signature":
+        return attests(statement, digest, kind)
+    facts = cosign.statement_facts(statement)
+    return facts is not None and facts[0] == COSIGN_SIGN and digest in facts[1]
 
 
 def _summary(checked: Sequence[BundleCheck], policy: IdentityPolicy) -> str:
@@ -61,28 +61,30 @@ def _summary(checked: Sequence[BundleCheck], policy: IdentityPolicy) -> str:
     return "; ".join(parts)
 
 
-async def check_bundles(  # noqa: PLR0913 - one check, its context passed in
+async def _checked(
     client: RegistryClient,
     repository: Reference,
-    what: str,
     digest: str,
     verifying: tuple[IdentityPolicy, "TrustedRoot"],
-    *,
-    kind: str = "signature",
-) -> Check:
-    """Whether ``digest`` has a valid bundle by the policy's identity of a ``kind`` statement."""
+) -> list[BundleCheck]:
+    """Every bundle referring to ``digest``, read and verified once for all its checks."""
     policy, root = verifying
-    name = f"keyless {kind} {what}" if kind == "signature" else f"keyless signed {kind} {what}"
-    label = "signature" if kind == "signature" else f"signed {KINDS[kind]}"
     found = await read_bundles(client, repository, digest)
-    checked = [
+    return [
         await anyio.to_thread.run_sync(check_bundle, stored.data, root, policy)
         for stored in found.bundles
     ]
+
+
+def _verdict(
+    what: str, digest: str, kind: str, checked: Sequence[BundleCheck], policy: IdentityPolicy
+) -> Check:
+    """Whether ``checked`` holds a valid bundle by the policy's identity of a ``kind`` statement."""
+    name = f"keyless {kind} {what}" if kind == "signature" else f"keyless signed {kind} {what}"
+    label = "signature" if kind == "signature" else f"signed {KINDS[kind]}"
     matching = [c for c in checked if c.statement is not None]
     for result in matching:
-        about = statement_about(result.statement or b"")
-        if about and _wanted(kind, about[0]) and digest in about[1]:
+        if _about(result.statement or b"", digest, kind):
             return Check(
                 name=name,
                 ok=True,
@@ -112,22 +114,13 @@ async def check_release_bundles(  # noqa: PLR0913 - a verified index and what it
 ) -> list[Check]:
     """The keyless checks of a verified index: the index, each image, each statement."""
     root = await anyio.to_thread.run_sync(wanted.trust.trusted_root)
-    verifying = (wanted.policy, root)
-    attested = {
-        entry.annotations.get(media_types.DOCKER_REFERENCE_DIGEST)
-        for entry in entries
-        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations
-    }
-    images = [
-        entry for entry in entries if media_types.DOCKER_REFERENCE_DIGEST not in entry.annotations
+    subjects = signed_subjects(index_digest, entries, sbom_images)
+    digests = list(dict.fromkeys(digest for _, digest, _ in subjects))
+    found = await run_all(
+        [partial(_checked, client, repository, d, (wanted.policy, root)) for d in digests]
+    )
+    checked = dict(zip(digests, found, strict=True))
+    return [
+        _verdict(what, digest, kind, checked[digest], wanted.policy)
+        for what, digest, kind in subjects
     ]
-    check = partial(check_bundles, client, repository, verifying=verifying)
-    checks = [partial(check, "index", index_digest)]
-    for entry in images:
-        what = f"{entry.platform} image"
-        checks.append(partial(check, what, entry.digest))
-        if entry.digest in attested:
-            checks.append(partial(check, what, entry.digest, kind="provenance"))
-        if entry.digest in sbom_images:
-            checks.append(partial(check, what, entry.digest, kind="sbom"))
-    return await run_all(checks)

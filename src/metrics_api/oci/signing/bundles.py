@@ -56,22 +56,6 @@ def sign_statement(repository: Reference, digest: str) -> bytes:
     return json.dumps(statement, separators=(",", ":")).encode()
 
 
-def statement_about(statement: bytes) -> tuple[str, list[str]] | None:
-    """A statement's predicate type and the digests of its subjects; None if not one."""
-    try:
-        parsed = json.loads(statement)
-        subjects = parsed["subject"]
-        predicate_type = parsed["predicateType"]
-        digests = [
-            f"{algorithm}:{value}"
-            for subject in subjects
-            for algorithm, value in subject["digest"].items()
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return (predicate_type, digests) if isinstance(predicate_type, str) else None
-
-
 @dataclass(frozen=True)
 class StoredBundle:
     """A bundle found about a manifest: the referrer that holds it, and its bytes."""

@@ -85,7 +85,8 @@ async def check_signature(
     )
 
 
-def _attests(statement: bytes, digest: str, kind: str) -> bool:
+def attests(statement: bytes, digest: str, kind: str) -> bool:
+    """Whether ``statement`` is a ``kind`` statement ("provenance", "sbom") about ``digest``."""
     facts = cosign.statement_facts(statement)
     return facts is not None and _of_kind(facts[0], kind) and digest in facts[1]
 
@@ -108,7 +109,7 @@ async def check_attestation(  # noqa: PLR0913 - one check, its context passed in
         opened = (
             cosign.open_envelope(data) if layer.get("mediaType") == cosign.DSSE_ENVELOPE else None
         )
-        if opened is None or not _attests(opened.statement, digest, kind):
+        if opened is None or not attests(opened.statement, digest, kind):
             continue
         signer = next((key for key in keys if opened.signed_by(key)), None)
         if signer is not None:
@@ -127,6 +128,32 @@ async def check_attestation(  # noqa: PLR0913 - one check, its context passed in
     )
 
 
+def signed_subjects(
+    index_digest: str, entries: Sequence[EntryReport], sbom_images: frozenset[str]
+) -> list[tuple[str, str, str]]:
+    """What a verified index needs signed: the index, each image, each image's statements.
+
+    Each as (what, digest, kind), kind "signature", "provenance" or "sbom";
+    ``sbom_images``: the images whose SBOM the verification found.
+    """
+    attested = {
+        entry.annotations.get(media_types.DOCKER_REFERENCE_DIGEST)
+        for entry in entries
+        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations
+    }
+    subjects = [("index", index_digest, "signature")]
+    for entry in entries:
+        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations:
+            continue
+        what = f"{entry.platform} image"
+        subjects.append((what, entry.digest, "signature"))
+        if entry.digest in attested:
+            subjects.append((what, entry.digest, "provenance"))
+        if entry.digest in sbom_images:
+            subjects.append((what, entry.digest, "sbom"))
+    return subjects
+
+
 async def check_release_signatures(  # noqa: PLR0913 - a verified index and what it holds
     client: RegistryClient,
     repository: Reference,
@@ -136,28 +163,12 @@ async def check_release_signatures(  # noqa: PLR0913 - a verified index and what
     *,
     sbom_images: frozenset[str] = frozenset(),
 ) -> list[Check]:
-    """The signature checks of a verified index: the index, each image, each statement.
-
-    ``sbom_images``: the images whose SBOM the verification found.
-    """
-    attested = {
-        entry.annotations.get(media_types.DOCKER_REFERENCE_DIGEST)
-        for entry in entries
-        if media_types.DOCKER_REFERENCE_DIGEST in entry.annotations
-    }
-    images = [
-        entry for entry in entries if media_types.DOCKER_REFERENCE_DIGEST not in entry.annotations
-    ]
-    checks = [partial(check_signature, client, repository, "index", index_digest, keys)]
-    for entry in images:
-        what = f"{entry.platform} image"
-        checks.append(partial(check_signature, client, repository, what, entry.digest, keys))
-        if entry.digest in attested:
-            checks.append(partial(check_attestation, client, repository, what, entry.digest, keys))
-        if entry.digest in sbom_images:
-            checks.append(
-                partial(
-                    check_attestation, client, repository, what, entry.digest, keys, kind="sbom"
-                )
-            )
-    return await run_all(checks)
+    """The signature checks of a verified index: the index, each image, each statement."""
+    return await run_all(
+        [
+            partial(check_signature, client, repository, what, digest, keys)
+            if kind == "signature"
+            else partial(check_attestation, client, repository, what, digest, keys, kind=kind)
+            for what, digest, kind in signed_subjects(index_digest, entries, sbom_images)
+        ]
+    )

@@ -16,6 +16,7 @@ import anyio.to_thread
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.signing.bundles import (
     COSIGN_SIGN,
     Referrers,
@@ -23,7 +24,6 @@ from metrics_api.oci.signing.bundles import (
     fallback_tag,
     read_bundles,
     sign_statement,
-    statement_about,
 )
 from metrics_api.oci.signing.identity_tokens import TokenSource, fresh_token
 from metrics_api.oci.signing.keyless import (
@@ -103,7 +103,6 @@ async def plan_keyless(
     signing: KeylessSigning,
 ) -> KeylessPlan:
     """Read the bundles of every subject (the check: no write)."""
-    signing.trust.check(signing=True)
     found = await run_all(
         [partial(read_bundles, client, repository, s.manifest.digest) for s in subjects]
     )
@@ -111,7 +110,7 @@ async def plan_keyless(
 
 
 def _kind(statement: bytes) -> str:
-    about = statement_about(statement)
+    about = cosign.statement_facts(statement)
     return about[0] if about else ""
 
 
@@ -127,7 +126,7 @@ def _covered(
         if checked.statement is None:
             others += 1
             continue
-        about = statement_about(checked.statement)
+        about = cosign.statement_facts(checked.statement)
         if about == (COSIGN_SIGN, [subject.manifest.digest]):
             covered.add(sign_statement(plan.repository, subject.manifest.digest))
         covered.add(checked.statement)
