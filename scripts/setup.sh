@@ -14,12 +14,10 @@ venv=.venv
 python=$venv/bin/python
 stamp=$venv/metrics-api-installed
 wanted="$PWD $(sha256sum pyproject.toml) compiled"
-if ! "$python" -c pass 2>/dev/null; then
-  echo "creating $venv"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]] || ! "$python" -c pass 2>/dev/null; then
+  # Made anew, so nothing an earlier pyproject.toml wanted stays installed.
+  echo "creating $venv, installing the project and its test tools into it"
   python3 -m venv --clear "$venv"
-fi
-if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
-  echo "installing the project and its test tools into $venv"
   # uv (a test tool anyway) installs in seconds what pip takes half a minute for;
   # --no-sources: sdk/ exists only inside a Dagger engine (pyproject.toml, tool.uv.sources).
   # --compile-bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set (CI images often
@@ -34,3 +32,5 @@ fi
 # The registries Debian does not package (distribution v3, go-containerregistry's), `go
 # install`ed at pinned versions into /var/cache/metrics-api-tools when missing.
 PYTHONPATH=tests "$python" -m support.go_tools
+# Python test tools, each in its own environment: their dependencies stay out of .venv.
+PYTHONPATH=tests "$python" -m support.python_tools

@@ -21,7 +21,7 @@ from support.captured_jobs import Captured, capture_building_jobs, no_embedded_r
 from support.dagger_cli import OWNED_BY_DAGGER
 from support.proc import run
 
-from metrics_api import builds, main
+from metrics_api import builds, release_functions
 from metrics_api.main import MetricsApi
 from metrics_api.oci import jobs
 from metrics_api.oci.release import job as release_job
@@ -345,7 +345,7 @@ def test_no_registry_secret_reaches_the_facts_nor_the_statement(
     captured, engine = Captured(), _Engine()
     report = SimpleNamespace(summary=lambda: "ok")
     monkeypatch.setattr(release_job, "release", captured.job(report))
-    monkeypatch.setattr(main, "embedded_registry", no_embedded_registry)
+    monkeypatch.setattr(release_functions, "embedded_registry", no_embedded_registry)
     monkeypatch.setattr(builds, "dag", engine)
 
     async def release_and_state() -> list[bytes]:
@@ -391,7 +391,7 @@ def test_a_build_arguments_value_is_published_as_its_digest_and_a_secret_name_wa
     """Only the stamps' values are in the statement; NPM_TOKEN's is not, and is warned of."""
     captured = Captured()
     monkeypatch.setattr(release_job, "release", captured.job(SimpleNamespace(summary=str)))
-    monkeypatch.setattr(main, "embedded_registry", no_embedded_registry)
+    monkeypatch.setattr(release_functions, "embedded_registry", no_embedded_registry)
     monkeypatch.setattr(builds, "dag", _Engine())
 
     async def release_and_state() -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from metrics_api import main
+from metrics_api import release_functions, variant_functions
 from metrics_api.oci.release import job as release_job
 from metrics_api.oci.release.job import Staging
 
@@ -43,8 +43,9 @@ def capture_building_jobs(monkeypatch: pytest.MonkeyPatch) -> Captured:
     published = SimpleNamespace(outcome=lambda: "created", reference="r/m:v2.0.0-arm64@x")
     monkeypatch.setattr(release_job, "release", captured.job(report))
     monkeypatch.setattr(release_job, "publish_variant", captured.job(published))
-    monkeypatch.setattr(main, "embedded_registry", no_embedded_registry)
-    monkeypatch.setattr(main, "write_layout", captured.job(None))
+    for functions in (release_functions, variant_functions):
+        monkeypatch.setattr(functions, "embedded_registry", no_embedded_registry)
+    monkeypatch.setattr(release_functions, "write_layout", captured.job(None))
     layout = SimpleNamespace(workdir=lambda path: path)
-    monkeypatch.setattr(main, "dag", SimpleNamespace(current_module=lambda: layout))
+    monkeypatch.setattr(release_functions, "dag", SimpleNamespace(current_module=lambda: layout))
     return captured

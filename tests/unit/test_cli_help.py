@@ -101,8 +101,16 @@ def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_the_console_script_and_the_module_name_themselves() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"metrics-oci": "metrics_api.oci.cli:run"}
+    assert scripts == {"metrics-oci": "metrics_api.oci.__main__:start"}
     assert inspect.signature(cli.run).parameters["prog"].default == "metrics-oci"
+    script = subprocess.run(
+        [str(Path(sys.executable).parent / "metrics-oci"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert script.stdout.startswith("usage: metrics-oci [-h] [--version] COMMAND")
     module = subprocess.run(
         [sys.executable, "-m", "metrics_api.oci", "--help"],
         capture_output=True,
@@ -111,6 +119,21 @@ def test_the_console_script_and_the_module_name_themselves() -> None:
         timeout=60,
     )
     assert module.stdout.startswith("usage: python -m metrics_api.oci [-h] [--version] COMMAND")
+
+
+def test_the_job_runs_with_garbage_collection_back_on() -> None:
+    # Off only while the modules load (``__main__``): a job with it left off would grow.
+    script = (
+        "import gc\n"
+        "from metrics_api.oci import cli\n"
+        "cli.run = lambda prog: print(prog, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "from metrics_api.oci.__main__ import start\n"
+        "start()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout == "metrics-oci True True\n"
 
 
 def test_readme_links_to_the_page_that_shows_the_help() -> None:

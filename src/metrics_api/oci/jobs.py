@@ -203,19 +203,26 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     )
     expected = [request.expected_digest for request in requests]
     previous = current.digest if current else None
-    signing = None
+    unread = None
     if signer is not None or keyless is not None:
-        from metrics_api.oci.release.signatures import plan_release_signing  # noqa: PLC0415
-
-        signing = await plan_release_signing(
-            client, target_ref, index, variants, signer, keyless=keyless
+        from metrics_api.oci.release.signatures import (  # noqa: PLC0415 - only when signing
+            UnreadSigning,
+            plan_release_signing,
         )
+
+        read = partial(
+            plan_release_signing, client, target_ref, index, variants, signer, keyless=keyless
+        )
+        digests = (index.digest, *(variant.manifest.digest for variant in variants))
+        unread = UnreadSigning(read, target_ref, digests, signer)
     if dry_run:
+        signing = await unread.read() if unread else None
         return assembly_report(
             target_ref, index, variants, expected, client.stats, previous=previous, signing=signing
         )
     release = TagPlan(target_ref, index, previous)
-    outcome = await publish_index(client, index, variants, release, force=force, signing=signing)
+    # Its signature tags are read beside the index's write.
+    outcome = await publish_index(client, index, variants, release, force=force, signing=unread)
     return assembly_report(
         target_ref,
         index,
@@ -224,7 +231,7 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
         client.stats,
         previous=previous,
         outcome=outcome,
-        signing=signing,
+        signing=outcome.signing,
     )
 
 

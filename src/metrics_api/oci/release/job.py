@@ -353,7 +353,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
             client.stats,
             previous=release_tag.current,
             outcome=outcome,
-            signing=signing,
+            signing=outcome.signing if outcome else signing,
         )
         tagged = outcome.variant_tags if outcome else variant_tags
     released = [

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
+import anyio
+
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
@@ -26,7 +28,7 @@ from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, M
 from metrics_api.oci.spec.reference import Reference
 
 if TYPE_CHECKING:
-    from metrics_api.oci.release.signatures import ReleaseSigning
+    from metrics_api.oci.release.signatures import ReleaseSigning, UnreadSigning
     from metrics_api.oci.signing.store import PreparedTag
 
 
@@ -278,6 +280,7 @@ class PublishOutcome:
     written: list[str]
     variant_tags: list[TagPlan]  # each as it stood right before its write
     keyless: list[str] = field(default_factory=list)  # what keyless signing found and did
+    signing: "ReleaseSigning | None" = None  # what the signature tags held, as read
 
 
 async def publish_index(  # noqa: PLR0913 - the plans come from the caller's check
@@ -288,13 +291,14 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     variant_tags: Sequence[TagPlan] = (),
     *,
     force: bool = False,
-    signing: "ReleaseSigning | None" = None,
+    signing: "ReleaseSigning | UnreadSigning | None" = None,
 ) -> PublishOutcome:
     """Write children and the index by digest, verify, sign, then the tags, the release last.
 
     The caller checked the tags (``plan_tags``, ``refuse_moves``) and, with ``signing``,
-    read the signature tags before calling: nothing a consumer can see changes until the
-    index verified against the ledger, and no tag moves before its signatures are stored.
+    read the signature tags before calling or left them to read beside the index's write
+    (``UnreadSigning``): nothing a consumer can see changes until the index verified
+    against the ledger, and no tag moves before its signatures are stored.
     """
     target = release.reference
     tags = [*variant_tags, release]
@@ -306,52 +310,63 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         _require_verified(report, release)
         present = ["present"] * len(variants)
         verified = _tagged(report, release)
-        signed, found = await _sign(client, signing)
+        read, signed, found = await _sign(client, signing)
         return PublishOutcome(
-            "unchanged", release.current, present, verified, signed, list(variant_tags), found
+            "unchanged",
+            release.current,
+            present,
+            verified,
+            signed,
+            list(variant_tags),
+            found,
+            read,
         )
+    look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
+    stored = anyio.Event()
+
+    async def store_and_verify() -> tuple[
+        list[str], list[str], VerificationReport, list[str | OciError | None]
+    ]:
+        outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
+        document = index.document
+        assert isinstance(document, ImageIndex)  # noqa: S101 - build_index makes an index
+        # The children are in the repository now: check them while the index is stored, so
+        # the verification's read-back is all that is left before the tags.
+        _, children = await both(
+            partial(client.put_manifest, pinned, index.raw, index.media_type),
+            partial(check_children, client, pinned, document, just_pushed=True, configs=configs),
+        )
+        stored.set()
+        verification = partial(
+            verify_index,
+            client,
+            pinned,
+            ledger_of(variants),
+            just_pushed=True,
+            pushed=index,
+            children=children,
+            configs=configs,
+        )
+        # The tags' last look rides along with the read-back (again after signing, if it writes).
+        report, latest = await both(verification, look)
+        return [a for a, _ in outcomes], [w for _, lines in outcomes for w in lines], report, latest
+
     # A signature's blobs are invisible until a manifest names them: they are made and
-    # uploaded while the children are copied, and named only once the index verified.
-    outcomes, prepared = await both(
-        partial(run_all, [partial(ensure_variant, client, target, v) for v in variants]),
-        partial(_prepare, client, signing),
-    )
-    child_actions = [action for action, _ in outcomes]
-    written = [line for _, lines in outcomes for line in lines]
-    document = index.document
-    assert isinstance(document, ImageIndex)  # noqa: S101 - build_index makes an index
-    # The children are in the repository now: check them while the index is stored, so
-    # the verification's read-back is all that is left before the tags.
-    _, children = await both(
-        partial(client.put_manifest, pinned, index.raw, index.media_type),
-        partial(check_children, client, pinned, document, just_pushed=True, configs=configs),
+    # uploaded while the children are copied and the index stored, named once it verified.
+    (child_actions, written, report, latest), (read, prepared) = await both(
+        store_and_verify, partial(_ready, client, signing, stored)
     )
     written.append(f"index {index.digest} by digest")
-    verification = partial(
-        verify_index,
-        client,
-        pinned,
-        ledger_of(variants),
-        just_pushed=True,
-        pushed=index,
-        children=children,
-        configs=configs,
-    )
-    look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
+    _require_verified(report, release)
     keyless: list[str] = []
-    if signing is None or not signing.writes:  # the last look rides along with the read
-        report, latest = await both(verification, look)
-        _require_verified(report, release)
-    else:  # each signature tag's last look beside the verification; named once it held
+    if read is not None and read.writes:
         from metrics_api.oci.release import signatures  # noqa: PLC0415 - only when signing
+        from metrics_api.oci.signing.store import confirm_signing  # noqa: PLC0415
 
-        rebase = partial(signatures.rebase_release_signing, client, signing, prepared)
-        report, prepared = await both(verification, rebase)
-        _require_verified(report, release)
-        done = await signatures.commit_release_signing(client, signing, prepared)
+        done = await signatures.commit_release_signing(client, read, prepared)
         written.extend(done.written)
         keyless = done.keyless
-        latest, _ = await both(look, partial(signatures.confirm_release_signing, client, prepared))
+        latest, _ = await both(look, partial(confirm_signing, client, prepared))
     for seen in latest:
         if isinstance(seen, OciError):
             raise seen
@@ -376,27 +391,33 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
         written,
         tagged,
         keyless,
+        read,
     )
 
 
-async def _prepare(client: RegistryClient, signing: "ReleaseSigning | None") -> list["PreparedTag"]:
-    if signing is None or not signing.writes:
-        return []
-    from metrics_api.oci.release.signatures import prepare_release_signing  # noqa: PLC0415
+async def _ready(
+    client: RegistryClient, signing: "ReleaseSigning | UnreadSigning | None", stored: anyio.Event
+) -> tuple["ReleaseSigning | None", list["PreparedTag"]]:
+    if signing is None:
+        return None, []
+    from metrics_api.oci.release.signatures import ready_release_signing  # noqa: PLC0415
 
-    return await prepare_release_signing(client, signing)
+    return await ready_release_signing(client, signing, stored)
 
 
 async def _sign(
-    client: RegistryClient, signing: "ReleaseSigning | None"
-) -> tuple[list[str], list[str]]:
-    """What signing wrote, and keyless signing's report lines (signing code only when asked)."""
+    client: RegistryClient, signing: "ReleaseSigning | UnreadSigning | None"
+) -> tuple["ReleaseSigning | None", list[str], list[str]]:
+    """What the signature tags held, what signing wrote, and keyless signing's report lines."""
     if signing is None:
-        return [], []
-    from metrics_api.oci.release.signatures import write_release_signing  # noqa: PLC0415
+        return None, [], []
+    from metrics_api.oci.release.signatures import UnreadSigning, write_release_signing  # noqa: PLC0415
 
-    done = await write_release_signing(client, signing)
-    return done.written, done.keyless
+    read = await signing.read() if isinstance(signing, UnreadSigning) else signing
+    if read is None:
+        return None, [], []
+    done = await write_release_signing(client, read)
+    return read, done.written, done.keyless
 
 
 def _require_verified(report: VerificationReport, release: TagPlan) -> None:

@@ -6,11 +6,13 @@ variant's attestation manifests (its provenance, and an SBOM a builder attached)
 as the DSSE attestations ``cosign attest`` stores.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 
-from metrics_api.oci.concurrency import run_all
+import anyio
+
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.signing.cosign_format import IN_TOTO
@@ -22,6 +24,7 @@ from metrics_api.oci.signing.keyless_store import (
     write_keyless,
 )
 from metrics_api.oci.signing.store import (
+    Draft,
     PreparedTag,
     Signer,
     SigningPlan,
@@ -29,9 +32,11 @@ from metrics_api.oci.signing.store import (
     commit_signing,
     confirm_signing,
     describe,
+    draft_signatures,
+    draft_signing,
+    look_at_tags,
     plan_signing,
-    prepare_signing,
-    rebase_signing,
+    settle_signing,
     signed_lines,
 )
 from metrics_api.oci.spec.models import ImageManifest, Manifest
@@ -81,21 +86,51 @@ class SigningOutcome:
     keyless: list[str]
 
 
-async def prepare_release_signing(
-    client: RegistryClient, signing: ReleaseSigning
-) -> list[PreparedTag]:
-    """The key's signatures made and uploaded (beside the verification: nothing visible).
+@dataclass(frozen=True)
+class UnreadSigning:
+    """A release's signing whose check reads beside the index's write (``assemble``).
 
-    Keyless signing waits for the verification: a transparency-log entry is public.
+    Its signature tags can only be read once the index is built; read then, beside the
+    index's PUT, with the key's signatures made and uploaded meanwhile as if new.
     """
-    return await prepare_signing(client, signing.key) if signing.key else []
+
+    read: Callable[[], Awaitable[ReleaseSigning | None]]
+    repository: Reference
+    digests: tuple[str, ...]  # the index's and each image's
+    signer: Signer | None
 
 
-async def rebase_release_signing(
-    client: RegistryClient, signing: ReleaseSigning, prepared: list[PreparedTag]
-) -> list[PreparedTag]:
-    """The key's tags looked at last, right before their write (beside the verification)."""
-    return await rebase_signing(client, signing.key, prepared) if signing.key else prepared
+async def ready_release_signing(
+    client: RegistryClient, signing: "ReleaseSigning | UnreadSigning", stored: anyio.Event
+) -> tuple[ReleaseSigning | None, list[PreparedTag]]:
+    """The key's signatures made and uploaded, each tag looked at last once ``stored`` is set.
+
+    Runs beside the index's write and verification: blobs are invisible until a manifest
+    names them. Keyless signing waits for the verification: a log entry is public.
+    """
+
+    async def read_and_look() -> tuple[ReleaseSigning | None, list[Manifest | None]]:
+        read = await signing.read() if isinstance(signing, UnreadSigning) else signing
+        await stored.wait()
+        return read, await look_at_tags(client, read.key) if read and read.key else []
+
+    async def draft() -> list[Draft]:
+        if isinstance(signing, UnreadSigning):
+            if signing.signer is None:
+                return []
+            return await draft_signatures(
+                client, signing.repository, signing.digests, signing.signer
+            )
+        return await draft_signing(client, signing.key) if signing.key else []
+
+    (read, latest), drafts = await both(read_and_look, draft)
+    if read is None or read.key is None:
+        return read, []
+    prepared = await settle_signing(client, read.key, drafts, latest)
+    # What each tag held at its last look, for the report: another signer may have written.
+    settled = {str(tag.plan.tag): tag.plan for tag in prepared}
+    tags = tuple(settled.get(str(tag.tag), tag) for tag in read.key.tags)
+    return replace(read, key=replace(read.key, tags=tags)), prepared
 
 
 async def commit_release_signing(
@@ -110,15 +145,11 @@ async def commit_release_signing(
     return SigningOutcome(written + keyless.written, keyless.report)
 
 
-async def confirm_release_signing(client: RegistryClient, prepared: list[PreparedTag]) -> None:
-    """The key's tags read back: each holds what was PUT (beside the release tags' last look)."""
-    await confirm_signing(client, prepared)
-
-
 async def write_release_signing(client: RegistryClient, signing: ReleaseSigning) -> SigningOutcome:
     """Every missing signature, key and keyless, in one go (an identical re-run's)."""
-    prepared = await prepare_release_signing(client, signing)
-    prepared = await rebase_release_signing(client, signing, prepared)
+    stored = anyio.Event()
+    stored.set()  # the index is there already
+    _, prepared = await ready_release_signing(client, signing, stored)
     outcome = await commit_release_signing(client, signing, prepared)
     await confirm_signing(client, prepared)
     return outcome

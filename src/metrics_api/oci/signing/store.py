@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import VerificationError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.signing import cosign_format as cosign
@@ -192,54 +192,131 @@ class PreparedTag:
         return compute_digest(self.raw)
 
 
-async def _upload_tag(client: RegistryClient, plan: StoragePlan, signer: Signer) -> PreparedTag:
-    """Sign and upload the blobs, on what the check saw: nothing a consumer can see."""
-    added = [_new_layer(plan, payload, signer) for payload in plan.missing]
-    layers = [*cosign.existing_layers(plan.found), *(layer.descriptor for layer in added)]
+@dataclass(frozen=True)
+class Draft:
+    """One tag's new entries, made and uploaded before the tag is looked at last.
+
+    Made on what the tag was taken to hold (``assumed``); ``settle`` uses them as they are
+    when it still holds that, and otherwise adds the same entries to what it holds.
+    """
+
+    tag: Reference
+    made: dict[bytes, cosign.Layer]  # payload (or statement) -> its new entry
+    assumed: str | None  # the digest of the storage manifest it was made on
+    config: bytes  # uploaded: the configuration of ``assumed``'s entries and ``made``
+
+
+async def _draft(
+    client: RegistryClient,
+    tag: Reference,
+    made: dict[bytes, cosign.Layer],
+    found: Manifest | None,
+) -> Draft:
+    layers = [*cosign.existing_layers(found), *(layer.descriptor for layer in made.values())]
     config = cosign.storage_config(layers)
-    await _upload(client, plan.tag, [config, *(layer.data for layer in added)])
-    return PreparedTag(plan, tuple(added), cosign.storage_manifest(config, layers))
+    await _upload(client, tag, [config, *(layer.data for layer in made.values())])
+    return Draft(tag, made, found.digest if found else None, config)
 
 
-async def _rebase_tag(client: RegistryClient, prepared: PreparedTag, signer: Signer) -> PreparedTag:
-    """The tag's last look: when another signer wrote since the check, add to what it wrote."""
-    plan = prepared.plan
-    latest = await client.find_manifest(plan.tag)
-    if (latest.digest if latest else None) == (plan.found.digest if plan.found else None):
-        return prepared
-    made = dict(zip(plan.missing, prepared.added, strict=True))
-    plan = await _plan_tag(
-        client,
-        plan.tag,
-        subject=plan.subject,
-        kind=plan.kind,
-        wanted=plan.missing,
-        key=signer.public,
-        found=latest,
+async def draft_signing(client: RegistryClient, plan: SigningPlan) -> list[Draft]:
+    """Every missing entry made and uploaded, on what the check found (nothing visible)."""
+    return await run_all(
+        [
+            partial(
+                _draft,
+                client,
+                tag.tag,
+                {payload: _new_layer(tag, payload, plan.signer) for payload in tag.missing},
+                tag.found,
+            )
+            for tag in plan.tags
+            if tag.missing
+        ]
     )
+
+
+async def draft_signatures(
+    client: RegistryClient, repository: Reference, digests: Sequence[str], signer: Signer
+) -> list[Draft]:
+    """Each digest's signature made and uploaded before its tag is read, as if it had none.
+
+    For a publish whose check reads the signature tags beside the index's write: most are
+    new, and these uploads then save the round trips they would take after that read. A
+    tag that holds this very signature already gets the same blobs again (no new content);
+    one that holds others' gets its configuration made anew, this one left unreferenced.
+    """
+    tags = [cosign.storage_tag(repository, d, cosign.SIGNATURE_SUFFIX) for d in digests]
+    payloads = [cosign.simple_signing_payload(repository, d) for d in digests]
+    return await run_all(
+        [
+            partial(
+                _draft,
+                client,
+                tag,
+                {payload: cosign.signature_layer(payload, signer.sign(payload))},
+                None,
+            )
+            for tag, payload in zip(tags, payloads, strict=True)
+        ]
+    )
+
+
+async def look_at_tags(client: RegistryClient, plan: SigningPlan) -> list[Manifest | None]:
+    """Each tag still to write, looked at last (right before the index is verified)."""
+    return await run_all(
+        [partial(client.find_manifest, tag.tag) for tag in plan.tags if tag.missing]
+    )
+
+
+async def _settle_tag(
+    client: RegistryClient,
+    plan: StoragePlan,
+    latest: Manifest | None,
+    draft: Draft | None,
+    signer: Signer,
+) -> PreparedTag:
+    if (latest.digest if latest else None) != (plan.found.digest if plan.found else None):
+        # Another signer wrote since the check: read what it holds now, add to that.
+        plan = await _plan_tag(
+            client,
+            plan.tag,
+            subject=plan.subject,
+            kind=plan.kind,
+            wanted=plan.missing,
+            key=signer.public,
+            found=latest,
+        )
+    made = dict(draft.made) if draft else {}
+    fresh = {p: _new_layer(plan, p, signer) for p in plan.missing if p not in made}
+    made.update(fresh)
     added = [made[payload] for payload in plan.missing]
     layers = [*cosign.existing_layers(latest), *(layer.descriptor for layer in added)]
     config = cosign.storage_config(layers)
-    if plan.missing:
-        await _upload(client, plan.tag, [config])
+    uploads = [layer.data for layer in fresh.values()]
+    if plan.missing and (draft is None or config != draft.config):
+        uploads.append(config)
+    await _upload(client, plan.tag, uploads)
     return PreparedTag(plan, tuple(added), cosign.storage_manifest(config, layers))
 
 
-async def prepare_signing(client: RegistryClient, plan: SigningPlan) -> list[PreparedTag]:
-    """Every missing signature made and its blobs uploaded, side by side.
-
-    Blobs are not visible until a manifest names them: this may run while the release
-    copies its images, before anything is verified.
-    """
-    todo = [tag for tag in plan.tags if tag.missing]
-    return await run_all([partial(_upload_tag, client, tag, plan.signer) for tag in todo])
-
-
-async def rebase_signing(
-    client: RegistryClient, plan: SigningPlan, prepared: list[PreparedTag]
+async def settle_signing(
+    client: RegistryClient,
+    plan: SigningPlan,
+    drafts: Sequence[Draft],
+    latest: Sequence[Manifest | None],
 ) -> list[PreparedTag]:
-    """Each tag's last look right before its write (beside the index's verification)."""
-    return await run_all([partial(_rebase_tag, client, tag, plan.signer) for tag in prepared])
+    """Each tag's write made on what it held at its last look, with the drafts' entries.
+
+    A draft made on what the tag still holds is used as it is: no request.
+    """
+    by_tag = {str(draft.tag): draft for draft in drafts}
+    todo = [tag for tag in plan.tags if tag.missing]
+    return await run_all(
+        [
+            partial(_settle_tag, client, tag, seen, by_tag.get(str(tag.tag)), plan.signer)
+            for tag, seen in zip(todo, latest, strict=True)
+        ]
+    )
 
 
 async def commit_signing(client: RegistryClient, prepared: list[PreparedTag]) -> None:
@@ -277,7 +354,10 @@ def signed_lines(plan: SigningPlan, prepared: list[PreparedTag]) -> list[str]:
 
 async def write_signing(client: RegistryClient, plan: SigningPlan) -> list[str]:
     """Write every missing signature and attestation, step by step; a line per tag."""
-    prepared = await rebase_signing(client, plan, await prepare_signing(client, plan))
+    drafts, latest = await both(
+        partial(draft_signing, client, plan), partial(look_at_tags, client, plan)
+    )
+    prepared = await settle_signing(client, plan, drafts, latest)
     await commit_signing(client, prepared)
     await confirm_signing(client, prepared)
     return signed_lines(plan, prepared)
