@@ -146,6 +146,37 @@ case_29_verify_by_key() {
 	rec 29g-verify-neither "dagger call verify --target $REG_A/metrics-api:v26.1.0 $A_CREDS $A_INS" a
 }
 
+# the split flow signed by key: assemble reads the signature tags beside the index's write,
+# making the signatures meanwhile; a second key adds beside them, the same key again adds
+# none; cosign v2 and v3 from the host verify by each key (run after 26_split and 26_signed)
+case_29_assemble_signed() {
+	local k="$LAB/cosign" amd arm variants
+	amd=$(tail -1 "$R/26m-publish-amd64/stdout"); arm=$(tail -1 "$R/26n-publish-arm64/stdout")
+	variants="--variants linux/amd64=${amd%@*},linux/arm64=${arm%@*} --expect linux/amd64=${amd#*@},linux/arm64=${arm#*@}"
+	export COSIGN_PASSWORD_LAB OTHER_PASSWORD=x
+	rec 29h-assemble-signed "dagger call assemble --target $REG_A/metrics-api:v29.2.0 $variants --attestations keep --signing-key file:$k/cosign.key --signing-key-password env:COSIGN_PASSWORD_LAB $A_CREDS $A_INS" a
+	rec 29i-assemble-other-key "dagger call assemble --target $REG_A/metrics-api:v29.2.1 $variants --attestations keep --signing-key file:$k/other.key --signing-key-password env:OTHER_PASSWORD $A_CREDS $A_INS" a
+	rec 29j-assemble-same-key-again "dagger call assemble --target $REG_A/metrics-api:v29.2.2 $variants --attestations keep --signing-key file:$k/cosign.key --signing-key-password env:COSIGN_PASSWORD_LAB $A_CREDS $A_INS" a
+	for key in cosign other; do
+		rec "29k-verify-by-$key" "dagger call verify --target $REG_A/metrics-api:v29.2.2 --public-key ./$key.pub --require-sbom --require-provenance $A_CREDS $A_INS" a
+	done
+	local d="$R/29l-cosign-assembled" at dg c trust rc key; rm -rf "$d"; mkdir -p "$d"
+	loopback_copy metrics-api:v29.2.2 > /dev/null
+	at="127.0.0.1:$LOOP_PORT/metrics-api"
+	{
+		for c in "$COSIGN2" "$COSIGN3"; do
+			trust=(); [ "$c" = "$COSIGN2" ] && trust=(--trusted-root "$k/trusted-root.json")
+			for dg in $(grep -o 'sha256:[0-9a-f]\{64\}' "$R/29h-assemble-signed/stdout" | head -1) ${amd#*@} ${arm#*@}; do
+				for key in cosign other; do
+					rc=0; "$c" verify --key "$k/$key.pub" --insecure-ignore-tlog=true "${trust[@]}" --allow-http-registry=true "$at@$dg" > /dev/null 2>>"$d/err" || rc=$?
+					echo "$(basename "$(dirname "$c")") verify --key $key.pub $dg rc=$rc"
+				done
+			done
+		done
+	} > "$d/stdout" 2>&1
+	cat "$d/stdout"
+}
+
 # 27: keyless signing on the engine. The lab's engine reaches the host only through HOST_IP,
 # so the tests' local Sigstore (tests/support/sigstore_stack.py) runs there; cosign v2/v3
 # on the host then verify by identity against the lab's registry.

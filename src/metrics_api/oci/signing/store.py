@@ -1,13 +1,14 @@
 """Sign a release by digest: look at its signature tags first, then add only what is missing.
 
-Planned with the release's check (reads only); the signatures made and their blobs
-uploaded while the images are copied (invisible until a manifest names them); each tag
-looked at last beside the index's verification, its manifest PUT once that held, and read
-back beside the release tags' last look, before any tag moves. A ``.sig`` or ``.att`` tag
-is a set cosign appends to: a signature already there by the same key is found and
-nothing is written (ECDSA signatures differ on every run, so signing again would pile up
-copies); another key's signatures are kept and the new one is added next to them.
-Nothing is ever removed from those tags.
+The tags are read with the release's check, or (``assemble``, which knows the index's
+digest last) beside the index's write; the signatures are made and their blobs uploaded
+meanwhile (invisible until a manifest names them: ``draft_*``); each tag is looked at last
+beside the index's verification and its write made on what it holds then (``settle``),
+its manifest PUT once the index verified, and read back beside the release tags' last
+look, before any tag moves. A ``.sig`` or ``.att`` tag is a set cosign appends to: a
+signature already there by the same key is found and nothing is written (ECDSA signatures
+differ on every run, so signing again would pile up copies); another key's signatures are
+kept and the new one is added next to them. Nothing is ever removed from those tags.
 """
 
 from collections.abc import Sequence
