@@ -242,9 +242,9 @@ async def draft_signatures(
     """Each digest's signature made and uploaded before its tag is read, as if it had none.
 
     For a publish whose check reads the signature tags beside the index's write: most are
-    new, and these uploads then save the round trips they would take after that read. A
-    tag that holds this very signature already gets the same blobs again (no new content);
-    one that holds others' gets its configuration made anew, this one left unreferenced.
+    new, and these uploads then save the round trips they would take after that read. For
+    a tag that holds only this very signature they are the same blobs again; for one that
+    also holds others' entries this configuration stays unreferenced (``settle`` makes one).
     """
     tags = [cosign.storage_tag(repository, d, cosign.SIGNATURE_SUFFIX) for d in digests]
     payloads = [cosign.simple_signing_payload(repository, d) for d in digests]
