@@ -408,19 +408,33 @@ class ImportCost:
     packages: tuple[str, ...]  # the dependencies' top-level packages
 
 
+# Runs ``python -m metrics_api.oci ...`` and writes every module loaded by its exit to the
+# file named in $MODULES_OUT. ``-X importtime`` would miss those loaded through
+# ``importlib.import_module`` (pydantic's ``BaseModel``, from ``pydantic.main``, is one).
+LIST_MODULES = (
+    "import atexit, json, os, runpy, sys\n"
+    "def dump():\n"
+    "    with open(os.environ['MODULES_OUT'], 'w') as out:\n"
+    "        json.dump(sorted(sys.modules), out)\n"
+    "atexit.register(dump)\n"
+    "sys.argv[0] = 'metrics_api.oci'\n"
+    "runpy.run_module('metrics_api.oci', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def imported_modules(job: Job, env: dict[str, str]) -> list[str]:
-    """Every module a real assemble imports (``-X importtime`` names them, failed ones too)."""
+    """Every module a real assemble has loaded when it exits (at start and while it ran)."""
     tag = f"imports-{uuid.uuid4().hex[:12]}"
     variants = job.variants[:2]
     command = ours(job, variants, tag)
     job.proxy.clear_log()
-    run = run_process([command[0], "-X", "importtime", *command[1:]], env)
-    check_run(job, "ours", tag, variants, run)
-    names = []
-    for line in run.proc.stderr.splitlines():
-        timing, _, name = line.rpartition("|")
-        if line.startswith("import time:") and timing.split()[-1].isdigit():  # not the header
-            names.append(name.strip())
+    with tempfile.TemporaryDirectory() as scratch:
+        listed = Path(scratch) / "modules.json"
+        run = run_process(
+            [command[0], "-c", LIST_MODULES, *command[3:]], {**env, "MODULES_OUT": str(listed)}
+        )
+        check_run(job, "ours", tag, variants, run)
+        names: list[str] = json.loads(listed.read_text())
     return names
 
 
