@@ -357,10 +357,18 @@ def test_publish_variant_carries_its_sbom_and_assemble_keeps_it(
     assert verified.code == 0, verified.stderr
 
 
-def test_spdx_tools_refuses_a_document_that_is_not_spdx_2_3(tmp_path: Path) -> None:
-    broken = {"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "no license"}
-    with pytest.raises(CommandError, match="dataLicense"):
-        spdx_tools_validate(broken, tmp_path)
+def test_spdx_tools_refuses_a_document_that_is_not_valid_spdx_2_3(tmp_path: Path) -> None:
+    # It parses, so the validator itself must catch it: a namespace that is no URI.
+    invalid = {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": "invalid",
+        "documentNamespace": "not a uri",
+        "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: test"]},
+    }
+    with pytest.raises(CommandError, match="document_namespace must be a valid URI"):
+        spdx_tools_validate(invalid, tmp_path)
 
 
 def spdx_tools_validate(document: dict[str, Any], tmp_path: Path) -> None:
