@@ -197,14 +197,13 @@ class PreparedTag:
 class Draft:
     """One tag's new entries, made and uploaded before the tag is looked at last.
 
-    Made on what the tag was taken to hold (``assumed``); ``settle`` uses them as they are
-    when it still holds that, and otherwise adds the same entries to what it holds.
+    Made on what the tag was taken to hold; ``settle`` adds the same entries to what it
+    holds at its last look, and uploads a configuration only when that differs.
     """
 
     tag: Reference
     made: dict[bytes, cosign.Layer]  # payload (or statement) -> its new entry
-    assumed: str | None  # the digest of the storage manifest it was made on
-    config: bytes  # uploaded: the configuration of ``assumed``'s entries and ``made``
+    config: bytes  # uploaded: the configuration of the assumed entries and ``made``
 
 
 async def _draft(
@@ -216,7 +215,7 @@ async def _draft(
     layers = [*cosign.existing_layers(found), *(layer.descriptor for layer in made.values())]
     config = cosign.storage_config(layers)
     await _upload(client, tag, [config, *(layer.data for layer in made.values())])
-    return Draft(tag, made, found.digest if found else None, config)
+    return Draft(tag, made, config)
 
 
 async def draft_signing(client: RegistryClient, plan: SigningPlan) -> list[Draft]:
