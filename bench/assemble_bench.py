@@ -417,7 +417,6 @@ LIST_MODULES = (
     "    with open(os.environ['MODULES_OUT'], 'w') as out:\n"
     "        json.dump(sorted(sys.modules), out)\n"
     "atexit.register(dump)\n"
-    "sys.argv[0] = 'metrics_api.oci'\n"
     "runpy.run_module('metrics_api.oci', run_name='__main__', alter_sys=True)\n"
 )
 

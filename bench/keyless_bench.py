@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,39 +24,26 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assemble_bench import machine
-from signing_bench import ARCHITECTURES, push_image
+from assemble_bench import machine, markdown_table
+from signing_bench import fresh_variants, timed_assemble
 from support.keyless import keyless
 from support.registry import start_registry
 from support.sigstore_stack import start_sigstore_stack
 
-from metrics_api.oci import jobs
-from metrics_api.oci.registry.session import Settings, open_client
-
 if TYPE_CHECKING:
     from metrics_api.oci.signing.keyless_store import KeylessSigning
-
-REPOSITORY = "bench/signing"
 
 
 async def publish(
     host: str, variants: list[str], signing: KeylessSigning | None
 ) -> tuple[int, float, int]:
-    """One assemble + publish + verify to a new tag: requests, CPU seconds, bundle bytes."""
-    settings = Settings(insecure_registries=frozenset([host]), use_docker_config=False)
-    target = f"{host}/{REPOSITORY}:rel-{uuid.uuid4().hex[:12]}"
-    started = time.process_time()
-    async with open_client(settings) as client:
-        report = await jobs.assemble(
-            client, target, jobs.parse_requests(variants, []), keyless=signing
-        )
-    if report.tag_action != "created" or not report.ok:
-        raise RuntimeError(f"the publish of {target} did not create and verify it: {report}")
+    """One keyless or unsigned publish: requests, CPU seconds, bundles written."""
+    report, cpu = await timed_assemble(host, variants, keyless=signing)
     stored = sum(": signed keyless by " in line for line in report.signatures)
     found = sum("already signed keyless" in line for line in report.signatures)
     if signing is not None and not (stored == len(report.signatures) or found):
         raise RuntimeError(f"expected all bundles new or all found: {report.signatures}")
-    return report.requests, time.process_time() - started, stored
+    return report.requests, cpu, stored
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platforms", type=int, default=2, choices=range(1, 9))
     args = parser.parse_args(argv)
     before = machine()
-    began = time.perf_counter()
     stack = start_sigstore_stack()
-    stack_start = time.perf_counter() - began
     registry = start_registry()
-    settings = Settings(insecure_registries=frozenset([registry.host]), use_docker_config=False)
+    signing = keyless(stack)
     samples: dict[str, list[tuple[int, float, float, int]]] = {
         "unsigned": [],
         "keyless": [],
@@ -79,32 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         for number in range(args.runs + 1):  # round 0 warms up, not counted
-
-            async def fresh() -> list[str]:
-                async with open_client(settings) as client:
-                    return [
-                        f"linux/{arch}=" + await push_image(client, registry.host, arch)
-                        for arch in ARCHITECTURES[: args.platforms]
-                    ]
-
-            variants = anyio.run(fresh)
+            variants = anyio.run(fresh_variants, registry.host, args.platforms)
             order = ["keyless", "keyless again", "unsigned"]
             if not number % 2:
                 order = ["unsigned", "keyless", "keyless again"]
             for name in order:
-                signing = keyless(stack) if name.startswith("keyless") else None
+                given = signing if name.startswith("keyless") else None
                 started = time.perf_counter()
-                requests, cpu, bundles = anyio.run(publish, registry.host, variants, signing)
+                requests, cpu, bundles = anyio.run(publish, registry.host, variants, given)
                 if number:
                     samples[name].append((requests, time.perf_counter() - started, cpu, bundles))
     finally:
         registry.close()
         stack.close()
     header = ["publish", "platforms", "bundles written", "requests", "wall", "CPU"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for name, measured in samples.items():
-        row = [
+    rows = [
+        [
             name,
             str(args.platforms),
             f"{statistics.median(s[3] for s in measured):g}",
@@ -112,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(s[1] for s in measured) * 1000:.0f} ms",
             f"{statistics.median(s[2] for s in measured) * 1000:.0f} ms",
         ]
-        print("| " + " | ".join(row) + " |")
-    print(f"\nmedian of {args.runs} runs; the Sigstore stack started in {stack_start:.2f} s")
+        for name, measured in samples.items()
+    ]
+    print(markdown_table(header, rows))
+    print(
+        f"\nmedian of {args.runs} runs; the Sigstore stack started in {stack.startup_seconds:.2f} s"
+    )
     print(f"machine before: {before}")
     print(f"machine after:  {machine()}")
     return 0

@@ -23,7 +23,9 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assemble_bench import machine
+from typing import TYPE_CHECKING
+
+from assemble_bench import machine, markdown_table
 from support.bases import PYTHON_IMAGE, RUNTIME_IMAGE, build_app_image, ensure_base_images
 from support.containers import create_containers_env
 from support.images import push
@@ -31,10 +33,12 @@ from support.registry import start_registry
 
 from metrics_api.oci import Settings
 from metrics_api.oci.registry.session import open_client
-from metrics_api.oci.release.normalise import Normalised, normalise_image
-from metrics_api.oci.release.reproducible import base_layer_count
+from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
+
+if TYPE_CHECKING:
+    from metrics_api.oci.release.normalise import Normalised
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = (("linux/amd64", "app-amd64", RUNTIME_IMAGE), ("linux/arm64", "app-arm64", PYTHON_IMAGE))
@@ -48,8 +52,14 @@ async def normalise(host: str, image: str, base: str, platform: str) -> tuple[No
     async with open_client(settings) as client:
         ref = parse_reference(f"{host}/bench/normalise@{image}")
         base_ref = parse_reference(f"{host}/bench/normalise:{base}")
-        keep = await base_layer_count(client, ref, base_ref, parse_platform(platform))
-        done = await normalise_image(client, ref, epoch=EPOCH, keep=keep, what=platform)
+        done = await make_reproducible(
+            client,
+            EPOCH,
+            staged=ref,
+            base=base_ref,
+            platform=parse_platform(platform),
+            what=platform,
+        )
     return done, time.perf_counter() - started
 
 
@@ -88,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         registry.close()
         containers.cleanup()
     header = ["variant", "layers", "uploaded", "wall"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
     print(f"\nmedian of {args.runs} runs; machine before: {before}")
     print(f"machine after:  {machine()}")
     return 0

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assemble_bench import machine, round_trips
+from assemble_bench import machine, markdown_table, round_trips
 from support.faultproxy import Scenario, start_proxy
 from support.registry import start_registry
 
@@ -42,6 +42,8 @@ from metrics_api.oci.spec.reference import parse_reference
 
 if TYPE_CHECKING:
     from metrics_api.oci.registry.client import RegistryClient
+    from metrics_api.oci.release.reports import AssembleReport
+    from metrics_api.oci.signing.keyless_store import KeylessSigning
 
 REPOSITORY = "bench/signing"
 ARCHITECTURES = ("amd64", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le", "loong64")
@@ -82,24 +84,45 @@ async def push_image(client: RegistryClient, host: str, architecture: str) -> st
     return str(ref)
 
 
-async def publish(host: str, variants: list[str], signer: SigningKey | None) -> tuple[int, float]:
-    """One assemble + publish + verify to a new tag; its requests and CPU seconds."""
+async def timed_assemble(
+    host: str,
+    variants: list[str],
+    *,
+    signer: SigningKey | None = None,
+    keyless: KeylessSigning | None = None,
+) -> tuple[AssembleReport, float]:
+    """One assemble + publish + verify to a new tag: its report and CPU seconds."""
     settings = Settings(insecure_registries=frozenset([host]), use_docker_config=False)
     target = f"{host}/{REPOSITORY}:rel-{uuid.uuid4().hex[:12]}"
     started = time.process_time()
     async with open_client(settings) as client:
-        report = await jobs.assemble(
-            client, target, jobs.parse_requests(variants, []), signer=signer
-        )
+        requests = jobs.parse_requests(variants, [])
+        report = await jobs.assemble(client, target, requests, signer=signer, keyless=keyless)
     if report.tag_action != "created" or not report.ok:
         raise RuntimeError(f"the publish of {target} did not create and verify it: {report}")
+    return report, time.process_time() - started
+
+
+async def fresh_variants(host: str, platforms: int) -> list[str]:
+    """New tiny images for the first ``platforms`` architectures, as PLATFORM=REF."""
+    settings = Settings(insecure_registries=frozenset([host]), use_docker_config=False)
+    async with open_client(settings) as client:
+        return [
+            f"linux/{arch}=" + await push_image(client, host, arch)
+            for arch in ARCHITECTURES[:platforms]
+        ]
+
+
+async def publish(host: str, variants: list[str], signer: SigningKey | None) -> tuple[int, float]:
+    """One signed or unsigned publish: its requests and CPU seconds."""
+    report, cpu = await timed_assemble(host, variants, signer=signer)
     if signer is not None:
         # The first signed publish of fresh images writes every signature, the next none.
         fresh = all(" signed by key " in s for s in report.signatures)
         found = all("already signed by key" in s for s in report.signatures)
         if not (fresh or found):
             raise RuntimeError(f"expected all signatures new or all found: {report.signatures}")
-    return report.requests, time.process_time() - started
+    return report.requests, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,17 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(args.runs + 1):  # round 0 warms up, not counted
                 proxy.scenario = Scenario()
 
-                async def fresh() -> list[str]:
-                    settings = Settings(
-                        insecure_registries=frozenset([registry.host]), use_docker_config=False
-                    )
-                    async with open_client(settings) as client:
-                        return [
-                            f"linux/{arch}=" + await push_image(client, registry.host, arch)
-                            for arch in ARCHITECTURES[: args.platforms]
-                        ]
-
-                variants = anyio.run(fresh)
+                variants = anyio.run(fresh_variants, registry.host, args.platforms)
                 proxied = [v.replace(registry.host, proxy.host) for v in variants]
                 proxy.scenario = Scenario(latency=latency)
                 order = ["signed", "signed again", "unsigned"]
@@ -163,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy.stop()
         registry.close()
     header = ["publish", "network", "platforms", "requests", "round trips", "wall", "CPU"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
     print(f"\nmedian of {args.runs} runs; machine before: {before}")
     print(f"machine after:  {machine()}")
     return 0

@@ -6,6 +6,7 @@ the scan of what each build made for its SBOM (scanner.py).
 
 import hashlib
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -113,17 +114,11 @@ class VariantBuilds:
         """
 
         async def stage(plan: VariantPlan, address: str) -> str | None:
-            platform = str(plan.platform)
-            arguments = {
-                arg.name: arg.value
-                for arg in build_arguments(self.version, self.revision, self.build_args)
-            }
             dockerfile = await self.folder(plan).file(plan.dockerfile).contents()
-            name = final_base(dockerfile, arguments, platform=platform)
-            if name is None:
-                return None
-            base = dag.container(platform=dagger.Platform(platform)).from_(name)
-            return await publish_build(base, address, registry, f"the base image {name}")
+            arguments = argument_values(self.version, self.revision, self.build_args)
+            return await stage_final_base(
+                dockerfile, arguments, str(plan.platform), address, registry
+            )
 
         return stage
 
@@ -166,10 +161,7 @@ class VariantBuilds:
         """
         folder = self.folder(plan)
         platform = str(plan.platform)
-        arguments = {
-            arg.name: arg.value
-            for arg in build_arguments(self.version, self.revision, self.build_args)
-        }
+        arguments = argument_values(self.version, self.revision, self.build_args)
         dockerfile = await folder.file(plan.dockerfile).contents()
         started, finished = self.times[plan]
         return BuildFacts(
@@ -215,10 +207,33 @@ def module_version() -> str:
         return "unknown"
 
 
-def build_arguments(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
+def argument_values(version: str, revision: str, extra: list[str]) -> dict[str, str]:
     """VERSION (without its v) and REVISION, then ``extra`` KEY=VALUE, which may override."""
-    args = {"VERSION": version.removeprefix("v"), "REVISION": revision, **parse_build_args(extra)}
-    return [dagger.BuildArg(name=name, value=value) for name, value in args.items()]
+    return {"VERSION": version.removeprefix("v"), "REVISION": revision, **parse_build_args(extra)}
+
+
+def build_arguments(version: str, revision: str, extra: list[str]) -> list[dagger.BuildArg]:
+    """``argument_values`` as the engine's build arguments."""
+    values = argument_values(version, revision, extra)
+    return [dagger.BuildArg(name=name, value=value) for name, value in values.items()]
+
+
+async def stage_final_base(
+    dockerfile: str,
+    arguments: Mapping[str, str],
+    platform: str,
+    address: str,
+    registry: dagger.Service,
+) -> str | None:
+    """Push the image the Dockerfile's last stage starts FROM to ``address``; its reference.
+
+    None for ``FROM scratch``. Pulled as the build pulled it (the engine's cache has it).
+    """
+    name = final_base(dockerfile, arguments, platform=platform)
+    if name is None:
+        return None
+    base = dag.container(platform=dagger.Platform(platform)).from_(name)
+    return await publish_build(base, address, registry, f"the base image {name}")
 
 
 def parse_build_args(texts: list[str]) -> dict[str, str]:

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from functools import partial
 
 import dagger
-from dagger import dag
 
-from metrics_api.builds import publish_build
+from metrics_api.builds import publish_build, stage_final_base
 from metrics_api.embedded import EmbeddedRegistry
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.release.dockerfile import final_base, pin_bases
-from metrics_api.oci.release.normalise import normalise_image
+from metrics_api.oci.release.dockerfile import pin_bases
+from metrics_api.oci.release.job import in_staging
 from metrics_api.oci.release.rebuild import (
     PlatformCheck,
     RebuildReport,
@@ -28,19 +27,9 @@ from metrics_api.oci.release.rebuild import (
     rebuild_report,
     recorded_builds,
 )
-from metrics_api.oci.release.reproducible import base_layer_count
+from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
-
-
-async def _staged(
-    container: dagger.Container, embedded: EmbeddedRegistry, tag: str, what: str
-) -> Reference:
-    staging = embedded.staging
-    pinned = await publish_build(
-        container, f"{staging.push_host}/{staging.repository}:{tag}", embedded.service, what
-    )
-    return parse_reference(f"{staging.host}/{staging.repository}@{pinned.partition('@')[2]}")
 
 
 async def _rebuild_one(  # noqa: PLR0913 - one platform and where it builds
@@ -75,17 +64,25 @@ async def _rebuild_one(  # noqa: PLR0913 - one platform and where it builds
         dockerfile=record.dockerfile,
         build_args=[dagger.BuildArg(name=name, value=value) for name, value in arguments.items()],
     )
-    arch = record.platform.replace("/", "-")
+    staging = embedded.staging
+    address = (
+        f"{staging.push_host}/{staging.repository}:rebuild-{record.platform.replace('/', '-')}"
+    )
     what = f"{record.platform} ({record.folder}, {record.dockerfile})"
-    staged = await _staged(built, embedded, f"rebuild-{arch}", what)
-    base_name = final_base(dockerfile, arguments, platform=record.platform)
-    base = None
-    if base_name is not None:
-        base_container = dag.container(platform=platform).from_(base_name)
-        base = await _staged(base_container, embedded, f"rebuild-{arch}-base", base_name)
-    keep = await base_layer_count(client, staged, base, parse_platform(record.platform))
-    normalised = await normalise_image(
-        client, staged, epoch=record.epoch, keep=keep, what=f"the rebuilt {record.platform} image"
+    staged = in_staging(
+        staging, address, await publish_build(built, address, embedded.service, what)
+    )
+    pinned = await stage_final_base(
+        dockerfile, arguments, record.platform, f"{address}-base", embedded.service
+    )
+    base = in_staging(staging, f"{address}-base", pinned) if pinned is not None else None
+    normalised = await make_reproducible(
+        client,
+        record.epoch,
+        staged=staged,
+        base=base,
+        platform=parse_platform(record.platform),
+        what=f"the rebuilt {record.platform} image",
     )
     return await compare_images(
         client,

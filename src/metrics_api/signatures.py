@@ -64,10 +64,8 @@ async def keyless_signing(
     trust = await _trust(trust_config)
     trust.check(signing=True)
     if identity_token is not None:
-        secret = identity_token
-        return KeylessSigning(
-            trust, GivenToken("--identity-token", partial(revealed, secret, "--identity-token"))
-        )
+        token = partial(revealed, identity_token, "--identity-token")
+        return KeylessSigning(trust, GivenToken("--identity-token", token))
     if id_token_request_url is None or id_token_request_token is None:
         msg = (
             "--keyless was given, so expected --identity-token (e.g. env:SIGSTORE_ID_TOKEN) "

@@ -23,8 +23,8 @@ from support.registry import Registry
 
 from metrics_api.oci import Settings
 from metrics_api.oci.registry.session import open_client
-from metrics_api.oci.release.normalise import Normalised, normalise_image
-from metrics_api.oci.release.reproducible import base_layer_count
+from metrics_api.oci.release.normalise import Normalised
+from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.spec.models import ImageManifest
 from metrics_api.oci.spec.platform import parse_platform
 from metrics_api.oci.spec.reference import parse_reference
@@ -57,8 +57,14 @@ async def _normalise(registry: Registry, image: str, base: str, platform: str) -
     async with open_client(settings) as client:
         ref = parse_reference(registry.ref(REPOSITORY, image))
         base_ref = parse_reference(registry.ref(REPOSITORY, base))
-        keep = await base_layer_count(client, ref, base_ref, parse_platform(platform))
-        return await normalise_image(client, ref, epoch=EPOCH, keep=keep, what=platform)
+        return await make_reproducible(
+            client,
+            EPOCH,
+            staged=ref,
+            base=base_ref,
+            platform=parse_platform(platform),
+            what=platform,
+        )
 
 
 def build_twice(

@@ -30,6 +30,7 @@ from support.docker29 import (
     push_blob,
     put_manifest,
 )
+from support.keyless import identity_flags, offline_env
 from support.registry import Registry
 from support.sigstore_stack import SigstoreStack
 
@@ -42,7 +43,6 @@ FOREIGN_IDENTITY = (
 )
 IN_TOTO = "application/vnd.in-toto+json"
 SUBJECT_DIGEST = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-DEAD_PROXY = "http://127.0.0.1:9"  # discard port: anything not loopback fails at once
 
 
 def _trust(stack: SigstoreStack) -> ClientTrustConfig:
@@ -195,30 +195,12 @@ def _push_image(registry: Registry, tag: str) -> str:
     return registry.ref(REPOSITORY, digest)
 
 
-def _offline_env(stack: SigstoreStack) -> dict[str, str]:
-    return {
-        "HTTPS_PROXY": DEAD_PROXY,
-        "HTTP_PROXY": DEAD_PROXY,
-        "NO_PROXY": f"{stack.host},localhost",
-        "TUF_ROOT": "/nonexistent-tuf-root",
-    }
-
-
 def _token_file(stack: SigstoreStack, directory: Path) -> str:
     """A fresh token in a file (cosign reads a path): no token on a command line."""
     path = directory / "oidc-token"
     path.write_text(stack.issuer.issue_token())
     path.chmod(0o600)
     return str(path)
-
-
-def _identity_flags(stack: SigstoreStack, identity: str | None = None) -> list[str]:
-    return [
-        f"--certificate-identity={identity or stack.certificate_identity}",
-        f"--certificate-oidc-issuer={stack.certificate_oidc_issuer}",
-        f"--trusted-root={stack.trusted_root_path}",
-        "--allow-http-registry",
-    ]
 
 
 def _sign_flags(stack: SigstoreStack, directory: Path) -> list[str]:
@@ -250,32 +232,32 @@ def test_cosign_v3_signs_keyless_and_verifies_by_identity(
 ) -> None:
     stack = sigstore_stack
     ref = _push_image(registry, "signed")
-    env = _offline_env(stack)
+    env = offline_env(stack)
 
     signed = cosign_v3.run("sign", *_sign_flags(stack, tmp_path), ref, env=env)
     assert signed.returncode == 0, signed.stderr
 
-    verified = cosign_v3.run("verify", *_identity_flags(stack), ref, env=env)
+    verified = cosign_v3.run("verify", *identity_flags(stack), ref, env=env)
     assert verified.returncode == 0, verified.stderr
     (claims,) = json.loads(verified.stdout)
     assert claims["critical"]["image"]["docker-manifest-digest"] == ref.split("@")[1]
-    foreign = cosign_v3.run("verify", *_identity_flags(stack, FOREIGN_IDENTITY), ref, env=env)
+    foreign = cosign_v3.run("verify", *identity_flags(stack, FOREIGN_IDENTITY), ref, env=env)
     assert foreign.returncode != 0
     assert "no matching CertificateIdentity" in foreign.stderr
 
     # cosign v2.6.5 reads v3's bundles (the referrers tag fallback), counting the TSA's
     # timestamp only when told: a Rekor v2 entry has no integrated time.
-    v2 = [*_identity_flags(stack), "--new-bundle-format", "--use-signed-timestamps"]
+    v2 = [*identity_flags(stack), "--new-bundle-format", "--use-signed-timestamps"]
     verified_v2 = cosign_v2.run("verify", *v2, ref, env=env)
     assert verified_v2.returncode == 0, verified_v2.stderr
     without_tsa = cosign_v2.run(
-        "verify", *_identity_flags(stack), "--new-bundle-format", ref, env=env
+        "verify", *identity_flags(stack), "--new-bundle-format", ref, env=env
     )
     assert without_tsa.returncode != 0
     assert "integrated timestamps: 0 < 1" in without_tsa.stderr
     foreign_v2 = cosign_v2.run(
         "verify",
-        *_identity_flags(stack, FOREIGN_IDENTITY),
+        *identity_flags(stack, FOREIGN_IDENTITY),
         "--new-bundle-format",
         "--use-signed-timestamps",
         ref,
@@ -294,7 +276,7 @@ def test_cosign_v3_attests_keyless_and_both_generations_verify(
 ) -> None:
     stack = sigstore_stack
     ref = _push_image(registry, "attested")
-    env = _offline_env(stack)
+    env = offline_env(stack)
     predicate = tmp_path / "provenance.json"
     predicate.write_text(json.dumps({"buildDefinition": {"buildType": "https://example.com/t"}}))
 
@@ -309,15 +291,15 @@ def test_cosign_v3_attests_keyless_and_both_generations_verify(
     assert attested.returncode == 0, attested.stderr
 
     kind = "--type=slsaprovenance1"
-    v3 = cosign_v3.run("verify-attestation", kind, *_identity_flags(stack), ref, env=env)
+    v3 = cosign_v3.run("verify-attestation", kind, *identity_flags(stack), ref, env=env)
     assert v3.returncode == 0, v3.stderr
     envelope = json.loads(v3.stdout.splitlines()[0])
     assert envelope["payloadType"] == IN_TOTO
-    v2_flags = [*_identity_flags(stack), "--new-bundle-format", "--use-signed-timestamps"]
+    v2_flags = [*identity_flags(stack), "--new-bundle-format", "--use-signed-timestamps"]
     v2 = cosign_v2.run("verify-attestation", kind, *v2_flags, ref, env=env)
     assert v2.returncode == 0, v2.stderr
     foreign = cosign_v3.run(
-        "verify-attestation", kind, *_identity_flags(stack, FOREIGN_IDENTITY), ref, env=env
+        "verify-attestation", kind, *identity_flags(stack, FOREIGN_IDENTITY), ref, env=env
     )
     assert foreign.returncode != 0
 

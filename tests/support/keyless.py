@@ -1,7 +1,7 @@
 """Keyless signing as the tests drive it: the local Sigstore's tokens, cosign by identity."""
 
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from metrics_api.oci.signing.identity_tokens import GivenToken, TokenReader
 from metrics_api.oci.signing.keyless import SigstoreTrust
@@ -21,13 +21,10 @@ class IssuedTokens:
     stack: SigstoreStack
     repository: str | None = None
     reads: int = 0
-    tokens: list[str] = field(default_factory=list, repr=False)
 
     async def __call__(self) -> str:
         self.reads += 1
-        token = self.stack.issuer.issue_token(repository=self.repository)
-        self.tokens.append(token)
-        return token
+        return self.stack.issuer.issue_token(repository=self.repository)
 
 
 def trust_of(stack: SigstoreStack) -> SigstoreTrust:

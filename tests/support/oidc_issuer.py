@@ -143,9 +143,8 @@ class _Server6(_Server):
 class OidcIssuer(BackgroundServer):
     """The issuer ``http://HOST:PORT``; ``start()`` it (or ``start_oidc_issuer()``).
 
-    ``endpoint_claims`` (overrides) and ``endpoint_lifetime`` shape the tokens the token
-    endpoint hands out; a request without ``audience`` gets GitHub's default,
-    ``https://github.com/<owner>``.
+    ``endpoint_lifetime`` shapes the tokens the token endpoint hands out; a request without
+    ``audience`` gets GitHub's default, ``https://github.com/<owner>``.
     """
 
     def __init__(self, host: str = "127.0.0.1", *, repository: str = DEFAULT_REPOSITORY) -> None:
@@ -153,7 +152,6 @@ class OidcIssuer(BackgroundServer):
         self.host = host
         self.repository = repository
         self.request_token = secrets.token_urlsafe(32)
-        self.endpoint_claims: dict[str, Any] = {}
         self.endpoint_lifetime = DEFAULT_LIFETIME
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._kid = uuid.uuid4().hex
@@ -231,7 +229,6 @@ class OidcIssuer(BackgroundServer):
         token = self.issue_token(
             audience=audience or f"https://github.com/{owner}",
             lifetime=self.endpoint_lifetime,
-            claims=self.endpoint_claims,
         )
         with self._lock:
             self._served += 1

@@ -355,7 +355,6 @@ class SigstoreStack:
     certificate_oidc_issuer: str
     startup_seconds: float
     _services: list[_Service] = field(default_factory=list, repr=False)
-    _owns_directory: bool = field(default=True, repr=False)
 
     @property
     def issuer_url(self) -> str:
@@ -369,10 +368,9 @@ class SigstoreStack:
         self.issuer.stop()
 
     def close(self) -> None:
-        """Stop, then delete the directory when the stack made it."""
+        """Stop, then delete its directory."""
         self.stop()
-        if self._owns_directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> Self:
         """``with start_sigstore_stack() as stack:``."""
@@ -473,12 +471,7 @@ def _binaries() -> dict[str, str]:
     }
 
 
-def start_sigstore_stack(
-    host: str = "127.0.0.1",
-    *,
-    directory: Path | None = None,
-    timeout: float = READY_TIMEOUT,
-) -> SigstoreStack:
+def start_sigstore_stack(host: str = "127.0.0.1") -> SigstoreStack:
     """Start the whole stack on free ports of ``host``; the caller ``close()``s it.
 
     Raises ToolMissingError when a binary is missing (never skips) and SigstoreStartError
@@ -486,11 +479,7 @@ def start_sigstore_stack(
     """
     began = time.monotonic()
     binaries = _binaries()
-    owns = directory is None
-    base = (
-        Path(tempfile.mkdtemp(prefix="metrics-api-sigstore-")) if directory is None else directory
-    )
-    base.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="metrics-api-sigstore-"))
     home = base / "home"
     home.mkdir(exist_ok=True)
     env = {
@@ -587,7 +576,7 @@ def start_sigstore_stack(
             directory=base,
         )
         services.extend([ctlog, rekor, tsa])
-        _start_all([ctlog, rekor, tsa], timeout)
+        _start_all([ctlog, rekor, tsa], READY_TIMEOUT)
 
         fulcio = _Service(
             "fulcio",
@@ -618,7 +607,7 @@ def start_sigstore_stack(
             directory=base,
         )
         services.append(fulcio)
-        _start_all([fulcio], timeout)
+        _start_all([fulcio], READY_TIMEOUT)
 
         trust_config, trusted_root, signing_config = _build_trust(
             base,
@@ -635,8 +624,7 @@ def start_sigstore_stack(
         for service in reversed(services):
             service.stop()
         issuer.stop()
-        if owns:
-            shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
         raise
     return SigstoreStack(
         directory=base,
@@ -653,7 +641,6 @@ def start_sigstore_stack(
         certificate_oidc_issuer=issuer.url,
         startup_seconds=time.monotonic() - began,
         _services=services,
-        _owns_directory=owns,
     )
 
 

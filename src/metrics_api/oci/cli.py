@@ -291,10 +291,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return 1
     if args.command == "compare":
         from metrics_api.oci.release.rebuild import RebuildReport  # noqa: PLC0415 - the job's own
-    if args.command == "compare" and isinstance(report, RebuildReport) and not report.ok:
-        differ = ", ".join(p.platform for p in report.platforms if not p.same)
-        print(f"error: not reproduced: {differ}", file=sys.stderr)
-        return 1
+
+        if isinstance(report, RebuildReport) and not report.ok:
+            differ = ", ".join(p.platform for p in report.platforms if not p.same)
+            print(f"error: not reproduced: {differ}", file=sys.stderr)
+            return 1
     return 0
 
 

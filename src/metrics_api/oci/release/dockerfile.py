@@ -75,8 +75,7 @@ def pin_bases(
         if not external or name not in pins:
             continue
         line = lines[number]
-        words = line.split()
-        image = next(word for word in words[1:] if not word.startswith("--"))
+        image, _ = _from_words(line.split(maxsplit=1)[1])
         lines[number] = line.replace(image, f"{name.partition('@')[0]}@{pins[name]}", 1)
     return "".join(lines)
 

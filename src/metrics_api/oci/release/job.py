@@ -129,10 +129,11 @@ class Attach:
     sbom: Sbom | None = None
 
 
-async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str) -> Reference:
-    """Build and push one variant to the staging registry; its digest-pinned reference there."""
-    address = f"{staging.push_host}/{staging.repository}:{tag}"
-    pinned = await stage(plan, address)
+def in_staging(staging: Staging, address: str, pinned: str) -> Reference:
+    """Where what was pushed to ``address`` is read: the staging registry, by its digest.
+
+    ``pinned``: what the push returned, ``REFERENCE@sha256:...``.
+    """
     _, _, digest = pinned.partition("@")
     try:
         validate_digest(digest)
@@ -142,6 +143,12 @@ async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str
             f"found {pinned!r}"
         ) from None
     return parse_reference(f"{staging.host}/{staging.repository}@{digest}")
+
+
+async def _stage_one(stage: Stage, staging: Staging, plan: VariantPlan, tag: str) -> Reference:
+    """Build and push one variant to the staging registry; its digest-pinned reference there."""
+    address = f"{staging.push_host}/{staging.repository}:{tag}"
+    return in_staging(staging, address, await stage(plan, address))
 
 
 async def _facts(provenance: Provenance | None, plan: VariantPlan, image: str) -> BuildFacts | None:
@@ -221,18 +228,22 @@ async def _reproducible(  # noqa: PLR0913, PLR0917 - one variant and where it wa
     tag: str,
 ) -> Normalised:
     """The staged variant made reproducible, its base pushed beside it to find its layers."""
-    pinned = (
-        await stage_base(plan, f"{staging.push_host}/{staging.repository}:{tag}-base")
-        if stage_base
-        else None
-    )
     base = None
-    if pinned is not None:
-        base = parse_reference(f"{staging.host}/{staging.repository}@{pinned.partition('@')[2]}")
-    return await make_reproducible(client, epoch, staged=staged, base=base, platform=plan.platform)
+    if stage_base is not None:
+        address = f"{staging.push_host}/{staging.repository}:{tag}-base"
+        pinned = await stage_base(plan, address)
+        base = in_staging(staging, address, pinned) if pinned is not None else None
+    return await make_reproducible(
+        client,
+        epoch,
+        staged=staged,
+        base=base,
+        platform=plan.platform,
+        what=f"{plan.platform} image",
+    )
 
 
-def _stamped(attach: Attach, epoch: int | None, kept: int | None) -> Attach:
+def _stamped(attach: Attach, epoch: int | None, kept: int) -> Attach:
     """``attach`` whose provenance records the epoch and the base layers kept, when clamped."""
     provenance = attach.provenance
     if provenance is None or epoch is None:
@@ -240,7 +251,7 @@ def _stamped(attach: Attach, epoch: int | None, kept: int | None) -> Attach:
 
     async def facts(plan: VariantPlan, image: str) -> BuildFacts:
         found = await provenance(plan, image)
-        return found.model_copy(update={"source_date_epoch": epoch, "base_layers_kept": kept or 0})
+        return found.model_copy(update={"source_date_epoch": epoch, "base_layers_kept": kept})
 
     return replace(attach, provenance=facts)
 
@@ -295,7 +306,7 @@ async def release(  # noqa: PLR0913 - mirrors `dagger call release`
         [partial(_stage_one, stage, staging, p, t) for p, t in zip(plans, tags, strict=True)]
     )
     async with open_client(settings) as client:
-        kept: list[int | None] = [None] * len(plans)
+        kept = [0] * len(plans)
         if epoch is not None:
             normalised = await run_all(
                 [

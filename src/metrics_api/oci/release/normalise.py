@@ -29,7 +29,7 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, ReproducibilityError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.spec.digest import compute_digest
-from metrics_api.oci.spec.models import ImageManifest
+from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
 GZIP_LEVEL: Final = 6
@@ -157,14 +157,21 @@ def _layer(data: bytes, media_type: str, epoch: int, what: str) -> tuple[bytes, 
     return (deterministic_gzip(clamped) if media_type in GZIP_TYPES else clamped), clamped
 
 
-async def normalise_image(
-    client: RegistryClient, image: Reference, *, epoch: int, keep: int, what: str
+async def normalise_image(  # noqa: PLR0913 - the image, and what is known of it already
+    client: RegistryClient,
+    image: Reference,
+    *,
+    epoch: int,
+    keep: int,
+    what: str,
+    manifest: Manifest | None = None,
 ) -> Normalised:
     """Clamp ``image`` (by digest, in the staging registry) to ``epoch``; store the result.
 
     ``keep``: how many leading layers are the base image's, left as they are.
+    ``manifest``: the image's manifest, when the caller has read it already.
     """
-    manifest = await client.get_manifest(image)
+    manifest = manifest or await client.get_manifest(image)
     document = manifest.document
     if not isinstance(document, ImageManifest):
         raise ReproducibilityError(f"{what}: expected an image manifest, found an index")

@@ -45,12 +45,8 @@ class RecordedBuild:
     image: str  # the published image digest
     folder: str = ""
     dockerfile: str = ""
-    version: str = ""
-    revision: str = ""
-    source: str = ""
     build_args: Mapping[str, str] = field(default_factory=dict)
     epoch: int | None = None
-    base_layers_kept: int = 0
     bases: tuple[BaseImage, ...] = ()
     problem: str = ""  # why it cannot be rebuilt and compared, when it cannot
 
@@ -61,8 +57,6 @@ def _recorded(platform: str, image: str, definition: object) -> RecordedBuild:
             platform, image, problem="no SLSA provenance: the inputs of its build are unknown"
         )
     external = definition.get("externalParameters") or {}
-    internal = definition.get("internalParameters") or {}
-    normalisation = internal.get("normalisation") or {}
     epoch = external.get("sourceDateEpoch")
     bases = tuple(
         BaseImage(uri=d["uri"], digest="".join(f"{k}:{v}" for k, v in d["digest"].items()))
@@ -80,12 +74,8 @@ def _recorded(platform: str, image: str, definition: object) -> RecordedBuild:
         image=image,
         folder=str(external.get("folder", "")),
         dockerfile=str(external.get("dockerfile", "")),
-        version=str(external.get("version", "")),
-        revision=str(external.get("revision", "")),
-        source=str(external.get("source", "")),
         build_args=dict(external.get("buildArgs") or {}),
         epoch=int(epoch) if isinstance(epoch, str) and epoch.isdigit() else None,
-        base_layers_kept=int(normalisation.get("baseLayersKept", 0)),
         bases=bases,
         problem=problem,
     )
@@ -104,7 +94,9 @@ async def recorded_builds(client: RegistryClient, target: Reference) -> list[Rec
 
     async def one(entry_digest: str, platform: str) -> RecordedBuild:
         attestations = await fetch_attestations(client, target, index, entry_digest)
-        definitions = [await definition_of(client, target, a.manifest) for a in attestations]
+        definitions = await run_all(
+            [partial(definition_of, client, target, a.manifest) for a in attestations]
+        )
         found = next((d for d in definitions if d is not None), None)
         return _recorded(platform, entry_digest, found)
 

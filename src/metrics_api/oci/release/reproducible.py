@@ -7,6 +7,9 @@ tags carry. The base image's layers are found by comparing the image with its ba
 last stage's ``FROM``, pushed beside it by the stager): the leading layers they share.
 """
 
+from functools import partial
+
+from metrics_api.oci.concurrency import both
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.normalise import Normalised, normalise_image
 from metrics_api.oci.spec.models import ImageIndex, ImageManifest
@@ -19,12 +22,11 @@ async def _layers(client: RegistryClient, ref: Reference, platform: Platform) ->
     manifest = await client.get_manifest(ref)
     document = manifest.document
     if isinstance(document, ImageIndex):
-        wanted = platform.normalized()
         entry = next(
             (
                 e
                 for e in document.manifests
-                if e.platform is not None and e.platform.normalized() == wanted
+                if e.platform is not None and platform.matches(e.platform)
             ),
             None,
         )
@@ -36,32 +38,34 @@ async def _layers(client: RegistryClient, ref: Reference, platform: Platform) ->
     return [layer.digest for layer in document.layers]
 
 
-async def base_layer_count(
-    client: RegistryClient, image: Reference, base: Reference | None, platform: Platform
-) -> int:
-    """How many leading layers ``image`` shares with ``base``: the ones its build did not add."""
-    if base is None:
-        return 0
-    mine, theirs = await _layers(client, image, platform), await _layers(client, base, platform)
-    shared = 0
-    for ours, its in zip(mine, theirs, strict=False):
-        if ours != its:
-            break
-        shared += 1
-    return shared
-
-
-async def make_reproducible(
+async def make_reproducible(  # noqa: PLR0913 - one staged variant and how reports name it
     client: RegistryClient,
     epoch: int,
     *,
     staged: Reference,
     base: Reference | None,
     platform: Platform,
+    what: str,
 ) -> Normalised:
     """Normalise one staged variant; the result names its new digest in the staging registry.
 
-    ``base``: its base image as the stager pushed it beside it (None: FROM scratch).
+    ``base``: its base image as the stager pushed it beside it (None: FROM scratch); the
+    leading layers the image shares with it are the base's, kept as they are.
     """
-    keep = await base_layer_count(client, staged, base, platform)
-    return await normalise_image(client, staged, epoch=epoch, keep=keep, what=f"{platform} image")
+
+    async def base_layers() -> list[str]:
+        return await _layers(client, base, platform) if base is not None else []
+
+    manifest, theirs = await both(partial(client.get_manifest, staged), base_layers)
+    document = manifest.document
+    mine = (
+        [layer.digest for layer in document.layers] if isinstance(document, ImageManifest) else []
+    )
+    keep = 0
+    for ours, its in zip(mine, theirs, strict=False):
+        if ours != its:
+            break
+        keep += 1
+    return await normalise_image(
+        client, staged, epoch=epoch, keep=keep, what=what, manifest=manifest
+    )

@@ -17,7 +17,6 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.signing.cosign_format import IN_TOTO
 from metrics_api.oci.signing.keyless_store import (
-    BundleSubject,
     KeylessPlan,
     KeylessSigning,
     plan_keyless,
@@ -172,15 +171,12 @@ async def plan_release_signing(  # noqa: PLR0913 - the release, and who signs it
         return None
     statements = await run_all([partial(_statements, client, v) for v in variants])
     subjects = [
-        BundleSubject("index", index.descriptor()),
+        Subject("index", index.descriptor()),
         *(
-            BundleSubject(f"{v.declared} image", v.manifest.descriptor(), found)
+            Subject(f"{v.declared} image", v.manifest.descriptor(), found)
             for v, found in zip(variants, statements, strict=True)
         ),
     ]
-    key = None
-    if signer is not None:
-        by_digest = [Subject(s.what, s.manifest.digest, s.statements) for s in subjects]
-        key = await plan_signing(client, target, by_digest, signer)
+    key = await plan_signing(client, target, subjects, signer) if signer is not None else None
     planned = await plan_keyless(client, target, subjects, keyless) if keyless else None
     return ReleaseSigning(key, planned)

@@ -71,7 +71,7 @@ async def _checked(
     policy, root = verifying
     found = await read_bundles(client, repository, digest)
     return [
-        await anyio.to_thread.run_sync(check_bundle, stored.data, root, policy)
+        await anyio.to_thread.run_sync(check_bundle, stored, root, policy)
         for stored in found.bundles
     ]
 

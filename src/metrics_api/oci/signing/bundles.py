@@ -18,6 +18,7 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import VerificationError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import find_referrers
+from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import compute_digest
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
@@ -36,8 +37,7 @@ IN_TOTO_STATEMENT: Final = "https://in-toto.io/Statement/v1"
 
 def fallback_tag(repository: Reference, digest: str) -> Reference:
     """``REPO:sha256-HEX``: the referrers of ``digest`` where the registry has no API."""
-    algorithm, _, hexdigits = digest.partition(":")
-    return repository.with_tag(f"{algorithm}-{hexdigits}")
+    return cosign.storage_tag(repository, digest, "")
 
 
 def sign_statement(repository: Reference, digest: str) -> bytes:
@@ -57,29 +57,19 @@ def sign_statement(repository: Reference, digest: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class StoredBundle:
-    """A bundle found about a manifest: the referrer that holds it, and its bytes."""
-
-    referrer: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class Referrers:
     """The bundles about one manifest, and how its registry lists referrers."""
 
-    subject: str
-    bundles: tuple[StoredBundle, ...]
+    bundles: tuple[bytes, ...]
     served: bool  # the referrers API; otherwise the fallback tag
 
 
-async def _bundle_of(client: RegistryClient, repository: Reference, digest: str) -> StoredBundle:
+async def _bundle_of(client: RegistryClient, repository: Reference, digest: str) -> bytes:
     manifest = await client.get_manifest(repository.with_digest(digest))
     document = manifest.document
     layers = document.layers if isinstance(document, ImageManifest) else ()
     layer = next((layer for layer in layers if layer.media_type == BUNDLE), None)
-    data = b"" if layer is None else await client.get_blob(repository, layer.digest)
-    return StoredBundle(digest, data)
+    return b"" if layer is None else await client.get_blob(repository, layer.digest)
 
 
 async def read_bundles(client: RegistryClient, repository: Reference, digest: str) -> Referrers:
@@ -92,7 +82,7 @@ async def read_bundles(client: RegistryClient, repository: Reference, digest: st
         listed = list(document.manifests) if isinstance(document, ImageIndex) else []
     wanted = [entry.digest for entry in listed if entry.artifact_type == BUNDLE]
     found = await run_all([partial(_bundle_of, client, repository, d) for d in wanted])
-    return Referrers(digest, tuple(found), served)
+    return Referrers(tuple(found), served)
 
 
 def _bundle_manifest(subject: Descriptor, bundle: bytes, predicate_type: str) -> bytes:
@@ -133,7 +123,13 @@ async def attach_bundles(
     """
     raws = [_bundle_manifest(subject, bundle, kind) for bundle, kind in bundles]
     blobs = [EMPTY_CONFIG, *(bundle for bundle, _ in bundles)]
-    await run_all([partial(client.put_blob, repository, blob) for blob in blobs])
+    # The bundles are new (each signed just now); only the empty config may be there.
+    await run_all(
+        [
+            partial(client.put_blob, repository, blob, look_first=blob == EMPTY_CONFIG)
+            for blob in blobs
+        ]
+    )
     digests = [compute_digest(raw) for raw in raws]
     await run_all(
         [

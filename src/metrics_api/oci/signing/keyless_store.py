@@ -33,7 +33,7 @@ from metrics_api.oci.signing.keyless import (
     check_bundle,
     open_signer,
 )
-from metrics_api.oci.spec.models import Descriptor
+from metrics_api.oci.signing.store import Subject
 from metrics_api.oci.spec.reference import Reference
 
 
@@ -46,21 +46,12 @@ class KeylessSigning:
 
 
 @dataclass(frozen=True)
-class BundleSubject:
-    """A manifest to sign keyless, and the in-toto statements about it to attest."""
-
-    what: str  # "index", "linux/amd64 image"
-    manifest: Descriptor
-    statements: tuple[bytes, ...] = ()
-
-
-@dataclass(frozen=True)
 class KeylessPlan:
     """Each subject with the bundles its check found."""
 
     signing: KeylessSigning
     repository: Reference
-    subjects: tuple[BundleSubject, ...]
+    subjects: tuple[Subject, ...]
     found: tuple[Referrers, ...]
 
     def planned(self) -> list[str]:
@@ -99,7 +90,7 @@ async def preflight(signing: KeylessSigning) -> None:
 async def plan_keyless(
     client: RegistryClient,
     repository: Reference,
-    subjects: Sequence[BundleSubject],
+    subjects: Sequence[Subject],
     signing: KeylessSigning,
 ) -> KeylessPlan:
     """Read the bundles of every subject (the check: no write)."""
@@ -115,14 +106,14 @@ def _kind(statement: bytes) -> str:
 
 
 def _covered(
-    plan: KeylessPlan, subject: BundleSubject, found: Referrers, signer: KeylessSigner
+    plan: KeylessPlan, subject: Subject, found: Referrers, signer: KeylessSigner
 ) -> tuple[set[bytes], int]:
     """Which wanted statements already have a valid bundle by ``signer``; how many are others'."""
     policy = IdentityPolicy(issuer=signer.issuer, identity=signer.identity)
     covered: set[bytes] = set()
     others = 0
     for stored in found.bundles:
-        checked = check_bundle(stored.data, signer.root, policy)
+        checked = check_bundle(stored, signer.root, policy)
         if checked.statement is None:
             others += 1
             continue
@@ -136,7 +127,7 @@ def _covered(
 def _report(
     plan: KeylessPlan,
     signer: KeylessSigner,
-    subject: BundleSubject,
+    subject: Subject,
     covered: tuple[set[bytes], int],
 ) -> list[str]:
     found = plan.found[plan.subjects.index(subject)]

@@ -23,7 +23,7 @@ from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.signing.keys import PublicKey
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import compute_digest
-from metrics_api.oci.spec.models import Manifest
+from metrics_api.oci.spec.models import Descriptor, Manifest
 from metrics_api.oci.spec.reference import Reference
 
 
@@ -46,11 +46,19 @@ class Signer(Protocol):
 
 @dataclass(frozen=True)
 class Subject:
-    """A manifest to sign by digest, and the in-toto statements about it to attest."""
+    """A manifest to sign by digest, and the in-toto statements about it to attest.
+
+    By key or keyless: a keyless bundle stored as a referrer names the whole descriptor.
+    """
 
     what: str  # "index", "linux/amd64 image": how reports name it
-    digest: str
+    manifest: Descriptor
     statements: tuple[bytes, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """The manifest's digest, which its signatures name."""
+        return self.manifest.digest
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,6 @@ class PreparedTag:
     """One tag's write, ready: its blobs uploaded, its manifest made on what it holds."""
 
     plan: StoragePlan  # nothing missing: nothing to write
-    added: tuple[cosign.Layer, ...]  # this key's new entries, for ``plan.missing``
     raw: bytes  # the storage manifest to PUT, on what ``plan.found`` holds
 
     @property
@@ -296,7 +303,7 @@ async def _settle_tag(
     if plan.missing and (draft is None or config != draft.config):
         uploads.append(config)
     await _upload(client, plan.tag, uploads)
-    return PreparedTag(plan, tuple(added), cosign.storage_manifest(config, layers))
+    return PreparedTag(plan, cosign.storage_manifest(config, layers))
 
 
 async def settle_signing(
