@@ -7,12 +7,13 @@ built from. Same input, same bytes, same digest.
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from metrics_api.oci.errors import AssemblyError, InvalidInputError, Remedy
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, Manifest, parse_manifest
+from metrics_api.oci.spec.times import rfc3339
 
 
 def validate_annotations(annotations: Mapping[str, str], where: str) -> None:
@@ -58,7 +59,7 @@ def created_from_epoch(source_date_epoch: str) -> str:
             "expected SOURCE_DATE_EPOCH to be a whole number of seconds since 1970-01-01, "
             f"found {source_date_epoch!r}; unset it or fix it"
         ) from None
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(seconds)
 
 
 def index_annotations(given: Mapping[str, str], source_date_epoch: str | None) -> dict[str, str]:

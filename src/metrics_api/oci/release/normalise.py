@@ -19,7 +19,7 @@ import re
 import tarfile
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Final
 
@@ -31,6 +31,7 @@ from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.spec.digest import compute_digest
 from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
+from metrics_api.oci.spec.times import rfc3339
 
 GZIP_LEVEL: Final = 6
 GZIP_TYPES: Final = frozenset(
@@ -55,17 +56,12 @@ def parse_epoch(text: str, *, now: float) -> int:
         )
     seconds = int(value)
     if seconds > now:
-        when = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = rfc3339(seconds)
         raise InvalidInputError(
             f"expected SOURCE_DATE_EPOCH to be a time that has passed, found {seconds} "
             f"({when}), which is in the future; give the commit time (git log prints it with %ct)"
         )
     return seconds
-
-
-def rfc3339(seconds: int) -> str:
-    """The epoch as image configs write times."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds(text: object) -> float | None:

@@ -23,6 +23,7 @@ from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import compute_digest
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
 from metrics_api.oci.spec.reference import Reference
+from metrics_api.oci.spec.times import rfc3339
 
 BUNDLE: Final = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY: Final = "application/vnd.oci.empty.v1+json"
@@ -102,7 +103,7 @@ def _bundle_manifest(subject: Descriptor, bundle: bytes, predicate_type: str) ->
             "size": subject.size,
         },
         "annotations": {
-            media_types.OCI_CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            media_types.OCI_CREATED: rfc3339(time.time()),
             BUNDLE_CONTENT: "dsse-envelope",
             BUNDLE_PREDICATE_TYPE: predicate_type,
         },

@@ -17,6 +17,7 @@ from typing import Final, Protocol
 import httpx
 
 from metrics_api.oci.errors import InvalidInputError, SigningError
+from metrics_api.oci.spec.times import rfc3339
 
 AUDIENCE: Final = "sigstore"
 # A token must outlive the certificate request by this much (Fulcio allows little skew).
@@ -84,7 +85,7 @@ def check_token(token: str, what: str, *, now: float | None = None) -> Claims:
         )
     left = expires - (time.time() if now is None else now)
     if left < MARGIN_SECONDS:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        when = rfc3339(expires)
         found = f"it expired at {when} ({-left:.0f} s ago)" if left < 0 else f"{left:.0f} s left"
         raise InvalidInputError(
             f"expected {what} to be valid for at least {MARGIN_SECONDS} s more, found {found}; "
