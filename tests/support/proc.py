@@ -163,3 +163,15 @@ def run(  # noqa: PLR0913 - keyword options of subprocess.run
     return subprocess.CompletedProcess(
         proc.args, proc.returncode, _decode(proc.stdout), _decode(proc.stderr)
     )
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """Stop a server process this suite started: terminate, wait, kill if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Self
 
 import httpx
 
-from .proc import ToolMissingError, require_tool
+from .proc import ToolMissingError, require_tool, stop_process
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -32,10 +32,11 @@ class RegistryStartError(RuntimeError):
     """The registry did not answer ``GET /v2/`` in time; the message carries its log."""
 
 
-def free_port() -> int:
-    """Ask the kernel for a free loopback port (closed again: tiny race, retried on start)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` right now (closed again: a tiny race, retried on start)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -168,14 +169,7 @@ class Registry:
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> None:
         """Stop our process only (terminate, wait, kill); storage is kept for ``start()``."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
+        stop_process(proc, timeout)
 
     def close(self) -> None:
         """Stop and delete the storage when we created it."""

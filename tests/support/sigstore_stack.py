@@ -74,7 +74,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -90,7 +89,8 @@ from cryptography.x509.oid import NameOID
 
 from .go_tools import COSIGN_V3, FULCIO, REKOR, TESSERACT, TIMESTAMP_AUTHORITY, require_go_tool
 from .oidc_issuer import OidcIssuer, start_oidc_issuer
-from .proc import CommandError, ToolMissingError, run
+from .proc import CommandError, ToolMissingError, run, stop_process
+from .registry import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -112,15 +112,6 @@ CTLOG_ORIGIN = "ctlog.sigstore.test"
 
 class SigstoreStartError(RuntimeError):
     """A service of the stack did not start; the message carries the tail of its log."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free on ``host`` right now (closed again: a tiny race, retried on start)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _hostport(host: str, port: int) -> str:
@@ -216,14 +207,7 @@ class _Service:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT)
+        stop_process(proc, STOP_TIMEOUT)
 
 
 def _start_all(services: Sequence[_Service], timeout: float) -> None:
