@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
+import anyio.to_thread
 from pydantic import BaseModel
 
 from metrics_api.oci.concurrency import run_all
@@ -29,7 +30,7 @@ from metrics_api.oci.release.attestations import fetch_attestations
 from metrics_api.oci.release.build_args import STAMPED, recorded_build_args
 from metrics_api.oci.release.normalise import GZIP_TYPES
 from metrics_api.oci.release.provenance import BaseImage, definition_of
-from metrics_api.oci.spec.models import ImageIndex, ImageManifest
+from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
 from metrics_api.oci.spec.reference import Reference
 
 # A report names this many differing files of a layer, then says how many more.
@@ -262,18 +263,29 @@ async def compare_images(
         differences += _config_differences(json.loads(configs[0]), json.loads(configs[1]))
     if len(a.layers) != len(b.layers):
         differences.append(f"{len(a.layers)} layers published, {len(b.layers)} rebuilt")
-    for position, (mine, its) in enumerate(zip(a.layers, b.layers, strict=False), 1):
-        if mine.digest == its.digest:
-            continue
-        blobs = await run_all(
+    differing = [
+        (position, mine, its)
+        for position, (mine, its) in enumerate(zip(a.layers, b.layers, strict=False), 1)
+        if mine.digest != its.digest
+    ]
+
+    async def layer_differences(mine: Descriptor, its: Descriptor) -> list[str]:
+        published_blob, rebuilt_blob = await run_all(
             [
                 partial(client.get_blob, published, mine.digest),
                 partial(client.get_blob, rebuilt, its.digest),
             ]
         )
-        files = _file_differences(
-            _plain(blobs[0], mine.media_type), _plain(blobs[1], its.media_type)
+        # Unpacking and hashing every file is CPU work: off the event loop.
+        return await anyio.to_thread.run_sync(
+            lambda: _file_differences(
+                _plain(published_blob, mine.media_type), _plain(rebuilt_blob, its.media_type)
+            )
         )
+
+    # Every differing layer at once, reported in their order.
+    found = await run_all([partial(layer_differences, mine, its) for _, mine, its in differing])
+    for (position, mine, its), files in zip(differing, found, strict=True):
         differences.append(f"layer {position}: {mine.digest} vs {its.digest}")
         differences += [f"  {line}" for line in files or ["same files: the compression differs"]]
     if a.media_type != b.media_type or (a.annotations or {}) != (b.annotations or {}):
