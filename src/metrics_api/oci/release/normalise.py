@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import anyio.to_thread
 
@@ -73,17 +73,25 @@ def _seconds(text: object) -> float | None:
     return moment.timestamp() + float(match[2] or 0)
 
 
-def clamp_config(raw: bytes, epoch: int) -> bytes | None:
-    """The config with ``created`` and each history entry's clamped; None if none was later."""
-    config = json.loads(raw)
+def _clamp_created(config: dict[str, Any], epoch: int) -> bool:
+    """Clamp ``created`` and each history entry's in place; whether any was later."""
     changed = False
-    entries = [config, *(config.get("history") or [])]
-    for entry in entries:
+    for entry in [config, *(config.get("history") or [])]:
         moment = _seconds(entry.get("created"))
         if moment is not None and moment > epoch:
             entry["created"] = rfc3339(epoch)
             changed = True
-    return json.dumps(config, separators=(",", ":")).encode() if changed else None
+    return changed
+
+
+def clamp_config(raw: bytes, epoch: int) -> bytes | None:
+    """The config with ``created`` and each history entry's clamped; None if none was later."""
+    config = json.loads(raw)
+    return (
+        json.dumps(config, separators=(",", ":")).encode()
+        if _clamp_created(config, epoch)
+        else None
+    )
 
 
 def _clamp_member(member: tarfile.TarInfo, epoch: int) -> bool:
@@ -205,11 +213,9 @@ async def normalise_image(  # noqa: PLR0913 - the image, and what is known of it
     layers = tuple(position for position, change in changes.items() if change is not None)
     if layers:
         config["rootfs"]["diff_ids"] = diff_ids
-        config_raw = json.dumps(config, separators=(",", ":")).encode()
-    clamped = clamp_config(config_raw, epoch)
-    if clamped is None and not layers:
+    if not _clamp_created(config, epoch) and not layers:
         return Normalised(str(image), manifest.digest, (), 0, keep)
-    config_raw = clamped or config_raw
+    config_raw = json.dumps(config, separators=(",", ":")).encode()
     raw["config"]["digest"] = compute_digest(config_raw)
     raw["config"]["size"] = len(config_raw)
     new_manifest = json.dumps(raw, separators=(",", ":")).encode()
