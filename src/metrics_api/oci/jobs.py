@@ -205,16 +205,9 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     previous = current.digest if current else None
     unread = None
     if signer is not None or keyless is not None:
-        from metrics_api.oci.release.signatures import (  # noqa: PLC0415 - only when signing
-            UnreadSigning,
-            plan_release_signing,
-        )
+        from metrics_api.oci.release.signatures import UnreadSigning  # noqa: PLC0415 - when signing
 
-        read = partial(
-            plan_release_signing, client, target_ref, index, variants, signer, keyless=keyless
-        )
-        digests = (index.digest, *(variant.manifest.digest for variant in variants))
-        unread = UnreadSigning(read, target_ref, digests, signer)
+        unread = UnreadSigning(client, target_ref, index, variants, signer, keyless)
     if dry_run:
         signing = await unread.read() if unread else None
         return assembly_report(

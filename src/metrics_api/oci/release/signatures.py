@@ -6,7 +6,7 @@ variant's attestation manifests (its provenance, and an SBOM a builder attached)
 as the DSSE attestations ``cosign attest`` stores.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -93,10 +93,23 @@ class UnreadSigning:
     index's PUT, with the key's signatures made and uploaded meanwhile as if new.
     """
 
-    read: Callable[[], Awaitable[ReleaseSigning | None]]
-    repository: Reference
-    digests: tuple[str, ...]  # the index's and each image's
+    client: RegistryClient
+    target: Reference
+    index: Manifest
+    variants: Sequence[ResolvedVariant]
     signer: Signer | None
+    keyless: KeylessSigning | None
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """The index's and each image's: what gets a signature."""
+        return (self.index.digest, *(variant.manifest.digest for variant in self.variants))
+
+    async def read(self) -> ReleaseSigning | None:
+        """The check: what the signature tags and bundles hold now."""
+        return await plan_release_signing(
+            self.client, self.target, self.index, self.variants, self.signer, keyless=self.keyless
+        )
 
 
 async def ready_release_signing(
@@ -117,9 +130,7 @@ async def ready_release_signing(
         if isinstance(signing, UnreadSigning):
             if signing.signer is None:
                 return []
-            return await draft_signatures(
-                client, signing.repository, signing.digests, signing.signer
-            )
+            return await draft_signatures(client, signing.target, signing.digests, signing.signer)
         return await draft_signing(client, signing.key) if signing.key else []
 
     (read, latest), drafts = await both(read_and_look, draft)
