@@ -27,6 +27,7 @@ from metrics_api.oci.spec.platform import Platform, parse_platform
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
 if TYPE_CHECKING:  # signing, keyless and rebuild code is imported by the jobs that use it
+    from metrics_api.oci.checks import Check
     from metrics_api.oci.release.rebuild import PlatformCheck, RebuildReport, RecordedBuild
     from metrics_api.oci.signing.bundle_check import KeylessVerification
     from metrics_api.oci.signing.keyless_store import KeylessSigning
@@ -269,29 +270,29 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
         report = label_own_ledger(report)
     if report.digest is None:
         return report
-    signed = []
-    if public_keys:
+    digest, entries, sbom_images = report.digest, report.entries, report.sbom_images
+
+    async def key_checks() -> "list[Check]":
+        if not public_keys:
+            return []
         from metrics_api.oci.signing.check import check_release_signatures  # noqa: PLC0415
 
-        signed = await check_release_signatures(
-            client,
-            reference,
-            report.digest,
-            report.entries,
-            public_keys,
-            sbom_images=report.sbom_images,
+        return await check_release_signatures(
+            client, reference, digest, entries, public_keys, sbom_images=sbom_images
         )
-    if keyless:
+
+    async def identity_checks() -> "list[Check]":
+        if keyless is None:
+            return []
         from metrics_api.oci.signing.bundle_check import check_release_bundles  # noqa: PLC0415
 
-        signed += await check_release_bundles(
-            client,
-            reference,
-            report.digest,
-            report.entries,
-            keyless,
-            sbom_images=report.sbom_images,
+        return await check_release_bundles(
+            client, reference, digest, entries, keyless, sbom_images=sbom_images
         )
+
+    # Independent reads (and keyless fetches its trusted root): side by side, in this order.
+    keyed, bundled = await both(key_checks, identity_checks)
+    signed = keyed + bundled
     checks = [*report.checks, *signed]
     return report.model_copy(
         update={"checks": checks, "ok": report.ok and all(check.ok for check in signed)}
