@@ -16,6 +16,7 @@ import anyio
 import pytest
 from support.cosign import KeyPair, Kit, make_kit
 from support.docker29 import get_manifest
+from support.faultproxy import start_proxy
 from support.registry import Registry, start_registry
 from support.stager import snapshot
 
@@ -79,7 +80,11 @@ async def push_image(client: RegistryClient, host: str, architecture: str) -> st
 
 
 def settings(registry: Registry) -> Settings:
-    return Settings(insecure_registries=frozenset([registry.host]), use_docker_config=False)
+    return settings_for(registry.host)
+
+
+def settings_for(host: str) -> Settings:
+    return Settings(insecure_registries=frozenset([host]), use_docker_config=False)
 
 
 def push_variants(registry: Registry) -> list[str]:
@@ -184,3 +189,29 @@ def test_a_signer_that_writes_after_the_read_is_kept(
     for digest in (report.digest, *(variant.digest for variant in report.variants)):
         assert verified_by(kit, registry, digest, kit.key) == [0, 0]
         assert verified_by(kit, registry, digest, kit.other) == [0, 0]
+
+
+def test_signing_opens_the_connections_it_needs_while_the_variants_resolve(
+    registry: Registry, kit: Kit
+) -> None:
+    variants = push_variants(registry)
+    with start_proxy(registry.host) as proxy:
+        proxied = [variant.replace(registry.host, proxy.host) for variant in variants]
+
+        async def run(tag: str, key: SigningKey | None) -> AssembleReport:
+            async with open_client(settings_for(proxy.host)) as client:
+                target = f"{proxy.host}/{REPOSITORY}:{tag}"
+                requests = jobs.parse_requests(proxied, [])
+                return await jobs.assemble(client, target, requests, signer=key)
+
+        unsigned = anyio.run(run, "unsigned", None)
+        assert unsigned.ok, unsigned.text()
+        assert proxy.count("GET", r"^/v2/$") == 0
+
+        proxy.clear_log()
+        signed = anyio.run(run, "signed", signer_of(kit.key))
+        assert signed.ok, signed.text()
+        ahead = signatures.connections_to_sign(len(variants))
+        assert ahead == 9, "two uploads and a tag's look for the index and each image"
+        assert proxy.count("GET", r"^/v2/$") == ahead
+        assert signed.requests == len(proxy.log), "the report counts them"

@@ -521,6 +521,7 @@ class FaultProxy(BackgroundServer):
         self._log: list[Entry] = []
         self._state = _State(Scenario())
         self._connections: set[socket.socket] = set()
+        self.accepted = 0  # client connections accepted since the start or ``clear_log``
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -578,9 +579,10 @@ class FaultProxy(BackgroundServer):
             return list(self._log)
 
     def clear_log(self) -> None:
-        """Forget the requests logged so far (between benchmark runs)."""
+        """Forget the requests logged and the connections counted so far."""
         with self._lock:
             self._log.clear()
+            self.accepted = 0
 
     def count(self, method: str = "", path: str = "", fault: str | None = None) -> int:
         """How many logged requests have this method, a path matching ``path``, and fault."""
@@ -624,6 +626,7 @@ class FaultProxy(BackgroundServer):
         with self._lock:
             if add:
                 self._connections.add(conn)
+                self.accepted += 1
             else:
                 self._connections.discard(conn)
 

@@ -6,7 +6,7 @@ neither the event loop nor the process's exit waits for, so an interrupt is neve
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
@@ -58,6 +58,24 @@ async def both(
 
     await run_all([run_first, run_second])
     return firsts[0], seconds[0]
+
+
+async def beside(
+    main: Callable[[], Awaitable[T]], aside: Callable[[], Coroutine[object, object, None]]
+) -> T:
+    """``main``'s result, with ``aside`` run meanwhile and cancelled if still running then.
+
+    For work that only helps ``main`` (connections opened ahead): never waited for.
+    """
+    results: list[T] = []
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(aside)
+            results.append(await main())
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as failures:
+        raise first_leaf(failures) from None
+    return results[0]
 
 
 class DaemonThreads(ThreadPoolExecutor):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from metrics_api.oci.concurrency import both, run_all
+from metrics_api.oci.concurrency import beside, both, run_all
 from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
@@ -186,6 +186,43 @@ async def assemble(  # noqa: PLR0913 - mirrors the command line's options
     attested) by key, keyless or both, after the index verified, before the tag moves.
     """
     target_ref = parse_target(target)
+    job = partial(
+        _assemble,
+        client,
+        target_ref,
+        requests,
+        annotations=annotations,
+        source_date_epoch=source_date_epoch,
+        force=force,
+        dry_run=dry_run,
+        keep_attestations=keep_attestations,
+        signer=signer,
+        keyless=keyless,
+    )
+    if signer is None or dry_run:
+        return await job()
+    from metrics_api.oci.release.signatures import connections_to_sign  # noqa: PLC0415
+
+    # Each signature's uploads and its tag's look go beside the index's write, each on a
+    # connection of its own: opened while the variants resolve, none waits for a handshake.
+    ahead = partial(client.preconnect, target_ref.host, connections_to_sign(len(requests)))
+    return await beside(job, ahead)
+
+
+async def _assemble(  # noqa: PLR0913 - ``assemble``'s options
+    client: RegistryClient,
+    target_ref: Reference,
+    requests: Sequence[VariantRequest],
+    *,
+    annotations: Mapping[str, str] | None,
+    source_date_epoch: str | None,
+    force: bool,
+    dry_run: bool,
+    keep_attestations: bool,
+    signer: "Signer | None",
+    keyless: "KeylessSigning | None",
+) -> AssembleReport:
+    """``assemble``, once its target is parsed."""
     if keyless:
         from metrics_api.oci.signing.keyless_store import preflight  # noqa: PLC0415
 

@@ -36,6 +36,9 @@ from metrics_api.oci.spec.digest import check_digest
 from metrics_api.oci.spec.models import Descriptor, Manifest
 from metrics_api.oci.spec.reference import Reference
 
+# httpx keeps up to 20 idle connections alive; opened ahead beyond that, they would close.
+PRECONNECT_LIMIT = 16
+
 
 class RegistryClient:
     """One client for any number of registries; use it as an async context manager.
@@ -88,6 +91,15 @@ class RegistryClient:
     def base_url(self, host: str) -> str:
         """The root of the API on ``host``, over the scheme the transport speaks to it."""
         return f"{self.transport.scheme(host)}://{host}/v2/"
+
+    async def preconnect(self, host: str, connections: int) -> None:
+        """Open up to ``connections`` more connections to ``host`` for requests about to go at once.
+
+        At most ``PRECONNECT_LIMIT``: beyond what the pool keeps alive they would be closed.
+        """
+        await self.transport.preconnect(
+            httpx.URL(self.base_url(host)), min(connections, PRECONNECT_LIMIT)
+        )
 
     def attempts(self) -> Attempts:
         """The attempts of an operation that restarts itself, as one on ``stream`` must."""

@@ -42,6 +42,15 @@ from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
 
+def connections_to_sign(platforms: int) -> int:
+    """The connections a release's key signing uses at once beside the index's write.
+
+    For the index and each image: its signature's payload and configuration uploads and
+    its tag's look, sent together.
+    """
+    return 3 * (platforms + 1)
+
+
 async def _statements(client: RegistryClient, variant: ResolvedVariant) -> tuple[bytes, ...]:
     """Its attestations' statements, each read where its attestation was found.
 
