@@ -8,14 +8,12 @@ the variants resolve, so none of those requests waits for a handshake.
 from collections.abc import Iterator
 
 import anyio
-import anyio.lowlevel
 import pytest
 from support.faultproxy import FaultProxy, start_proxy
 from support.registry import Registry, free_port
 from support.token_registry import TokenRegistry
 from support.token_server import TokenServer
 
-from metrics_api.oci.concurrency import beside
 from metrics_api.oci.registry.client import PRECONNECT_LIMIT
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.spec.reference import parse_reference
@@ -90,25 +88,3 @@ def test_a_host_that_cannot_be_reached_leaves_its_failure_to_the_requests() -> N
             return client.stats.requests
 
     assert anyio.run(run) == 3
-
-
-def test_work_beside_a_job_is_cancelled_when_the_job_ends() -> None:
-    never = anyio.Event()
-    cancelled: list[bool] = []
-
-    async def aside() -> None:
-        try:
-            await never.wait()
-        except anyio.get_cancelled_exc_class():
-            cancelled.append(True)
-            raise
-
-    async def job() -> str:
-        await anyio.lowlevel.checkpoint()
-        return "done"
-
-    async def run() -> str:
-        return await beside(job, aside)
-
-    assert anyio.run(run) == "done"
-    assert cancelled == [True]
