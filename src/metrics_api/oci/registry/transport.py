@@ -14,10 +14,9 @@ fallback tags, artifact pushes) without touching how requests are sent, and this
 reads without it.
 """
 
-import contextlib
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from types import TracebackType
 from typing import Self
 
@@ -309,8 +308,9 @@ class RegistryTransport:
         """
 
         async def one() -> None:
-            with contextlib.suppress(httpx.TransportError, RegistryError):
-                await self._send(self._http.build_request("GET", self._schemer.learned(url)), 4096)
+            with suppress(httpx.TransportError, RegistryError):
+                request = self._http.build_request("GET", self._schemer.learned(url))
+                await self._send(request, limit=4096)  # an answer of a few bytes, or a challenge
 
         async with anyio.create_task_group() as group:
             for _ in range(connections):
