@@ -120,6 +120,21 @@ def verified_by(kit: Kit, registry: Registry, digest: str, pair: KeyPair) -> lis
     return [tool.verify(ref, pair.public).returncode for tool in kit.tools.values()]
 
 
+def assert_signed_by_both(
+    kit: Kit, registry: Registry, report: AssembleReport, key: SigningKey
+) -> None:
+    """``key``'s signature of the index beside one other, and both keys verify every digest."""
+    tag = signature_tag(report.digest)
+    assert (
+        f"signature of index {report.digest}: signed by key {key.public.key_id} in {tag}; "
+        "1 by other keys kept beside it"
+    ) in report.signatures
+    assert len(get_manifest(registry.host, REPOSITORY, tag).json()["layers"]) == 2
+    for digest in (report.digest, *(variant.digest for variant in report.variants)):
+        assert verified_by(kit, registry, digest, kit.key) == [0, 0]
+        assert verified_by(kit, registry, digest, kit.other) == [0, 0]
+
+
 def test_a_tag_with_another_keys_signature_gets_this_one_beside_it(
     registry: Registry, kit: Kit
 ) -> None:
@@ -129,16 +144,7 @@ def test_a_tag_with_another_keys_signature_gets_this_one_beside_it(
     second = assemble(registry, variants, "by-other", signer_of(kit.other))
 
     assert second.digest == first.digest
-    other_id = signer_of(kit.other).public.key_id
-    tag = signature_tag(first.digest)
-    assert (
-        f"signature of index {first.digest}: signed by key {other_id} in {tag}; "
-        "1 by other keys kept beside it"
-    ) in second.signatures
-    assert len(get_manifest(registry.host, REPOSITORY, tag).json()["layers"]) == 2
-    for digest in (first.digest, *(variant.digest for variant in first.variants)):
-        assert verified_by(kit, registry, digest, kit.key) == [0, 0]
-        assert verified_by(kit, registry, digest, kit.other) == [0, 0]
+    assert_signed_by_both(kit, registry, second, signer_of(kit.other))
 
 
 def test_a_tag_with_this_keys_signature_gets_no_new_content(registry: Registry, kit: Kit) -> None:
@@ -179,16 +185,7 @@ def test_a_signer_that_writes_after_the_read_is_kept(
     monkeypatch.setattr(signatures, "plan_release_signing", read_then_other_signs)
     report = assemble(registry, variants, "raced", signer_of(kit.key))
 
-    key_id = signer_of(kit.key).public.key_id
-    tag = signature_tag(report.digest)
-    assert (
-        f"signature of index {report.digest}: signed by key {key_id} in {tag}; "
-        "1 by other keys kept beside it"
-    ) in report.signatures
-    assert len(get_manifest(registry.host, REPOSITORY, tag).json()["layers"]) == 2
-    for digest in (report.digest, *(variant.digest for variant in report.variants)):
-        assert verified_by(kit, registry, digest, kit.key) == [0, 0]
-        assert verified_by(kit, registry, digest, kit.other) == [0, 0]
+    assert_signed_by_both(kit, registry, report, signer_of(kit.key))
 
 
 def test_signing_opens_the_connections_it_needs_while_the_variants_resolve(
