@@ -34,6 +34,11 @@ class OciError(Exception):
         self.host = host
 
 
+def with_note(error: OciError, note: str) -> OciError:
+    """The same error, saying what had been written before it: reports tell what is there."""
+    return type(error)(f"{error}; {note}", remedy=error.remedy, host=error.host)
+
+
 @dataclass(frozen=True)
 class Hints:
     """A front end's words for each remedy (``{host}`` is the registry it applies to).

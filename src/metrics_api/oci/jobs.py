@@ -14,9 +14,10 @@ from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
 from metrics_api.oci.release.assembly_reports import assembly_report, variant_report
-from metrics_api.oci.release.publish import TagPlan, publish_index
+from metrics_api.oci.release.publish import publish_index
 from metrics_api.oci.release.reports import AssembleReport, VariantReport, VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
+from metrics_api.oci.release.tags import TagPlan
 from metrics_api.oci.release.verify import (
     Ledger,
     label_own_ledger,

@@ -44,7 +44,7 @@ from metrics_api.oci.release.provenance import (
     statement,
     subject_name,
 )
-from metrics_api.oci.release.publish import plan_tags, publish_image, publish_index, refuse_moves
+from metrics_api.oci.release.publish import publish_image, publish_index
 from metrics_api.oci.release.release_reports import SAME_INPUTS, ReleasedVariant, ReleaseReport
 from metrics_api.oci.release.reproducible import make_reproducible
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
@@ -55,6 +55,7 @@ from metrics_api.oci.release.sbom import (
 )
 from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.statements import SLSA_V1, SPDX_DOCUMENT
+from metrics_api.oci.release.tags import plan_tags, refuse_moves
 from metrics_api.oci.signing.keyless_store import KeylessSigning, preflight
 from metrics_api.oci.signing.store import Signer
 from metrics_api.oci.spec.digest import validate_digest

@@ -10,18 +10,27 @@ without ``force``.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import anyio
 
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import OciError, Remedy, TagConflictError, VerificationError
+from metrics_api.oci.errors import OciError, VerificationError, with_note
 from metrics_api.oci.registry.blobcopy import copy_blob
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.referrers import list_referrers
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
+from metrics_api.oci.release.tags import (
+    TagPlan,
+    digest_at,
+    look,
+    refuse_changes,
+    refuse_moves,
+    write_tag,
+    write_tags,
+)
 from metrics_api.oci.release.verify import Ledger, check_children, verify_index
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
@@ -150,103 +159,6 @@ def ledger_of(variants: Sequence[ResolvedVariant]) -> Ledger:
     return [(variant.declared, variant.manifest.digest) for variant in variants]
 
 
-@dataclass(frozen=True)
-class TagPlan:
-    """A tag to write: the manifest it must hold, and what it held when the job looked."""
-
-    reference: Reference
-    manifest: Manifest
-    current: str | None
-
-    @property
-    def action(self) -> str:
-        """What writing it does: created, moved, or unchanged."""
-        if self.current == self.manifest.digest:
-            return "unchanged"
-        return "moved" if self.current else "created"
-
-
-async def _digest_at(client: RegistryClient, target: Reference) -> str | None:
-    found = await client.head_manifest(target)
-    return found.digest if found else None
-
-
-async def _look(client: RegistryClient, target: Reference) -> str | OciError | None:
-    """What a tag holds, or why the registry would not say it.
-
-    A failed verification is the better report when both fail, so the look never cancels it.
-    """
-    try:
-        return await _digest_at(client, target)
-    except OciError as error:
-        return error
-
-
-async def plan_tags(
-    client: RegistryClient, wanted: Sequence[tuple[Reference, Manifest]]
-) -> list[TagPlan]:
-    """Look at every tag the job will write: this is the check that precedes any write."""
-    current = await run_all([partial(_digest_at, client, tag) for tag, _ in wanted])
-    return [
-        TagPlan(tag, manifest, digest)
-        for (tag, manifest), digest in zip(wanted, current, strict=True)
-    ]
-
-
-def refuse_moves(plans: Sequence[TagPlan], force: bool, why: Sequence[str] = ()) -> None:
-    """Refuse, before anything is written, when a tag would move and moving was not allowed.
-
-    ``why``: how the new build's inputs differ from the published one's, when known, so
-    the refusal says what changed rather than only two digests.
-    """
-    moving = [plan for plan in plans if plan.action == "moved"]
-    if moving and not force:
-        found = "; ".join(
-            f"{plan.reference} already points at {plan.current}, this release would make it "
-            f"{plan.manifest.digest}"
-            for plan in moving
-        )
-        changed = f". What changed since the published build: {'; '.join(why)}" if why else ""
-        raise TagConflictError(
-            f"expected each tag to be absent or to hold what this release writes, found {found}"
-            f"{changed}; nothing was written",
-            remedy=Remedy.FORCE,
-        )
-
-
-async def write_tag(
-    client: RegistryClient, plan: TagPlan, latest: str | None, force: bool
-) -> TagPlan:
-    """Point a tag at its manifest, as safely as the distribution API allows.
-
-    The API has no conditional PUT: ``latest`` is what the tag held at the last look, taken
-    after the index verified and right before this PUT (a change since the job's check is
-    refused without ``force``), and the tag is read back after the PUT (a writer that won
-    the remaining moment is reported, never hidden). Returns the plan as it stood at that
-    last look.
-    """
-    tag, wanted = plan.reference, plan.manifest.digest
-    now = TagPlan(tag, plan.manifest, latest)
-    if latest not in (plan.current, wanted) and not force:
-        raise TagConflictError(
-            f"{tag} changed while this job ran: it pointed at {plan.current or 'nothing'} "
-            f"when the job looked and points at {latest or 'nothing'} now, expected it "
-            f"unchanged; another release is writing it. It was left as it is",
-            remedy=Remedy.FORCE,
-        )
-    if now.action == "unchanged":
-        return now
-    await client.put_manifest(tag, plan.manifest.raw, plan.manifest.media_type)
-    tagged = await _digest_at(client, tag)
-    if tagged != wanted:
-        raise VerificationError(
-            f"after tagging, {tag} points at {tagged or 'nothing'}, expected {wanted}: "
-            "another writer moved it in the moment between our last look and our write; "
-            "check who releases this tag, then re-run"
-        )
-    return now
-
-
 async def publish_image(
     client: RegistryClient,
     variant: ResolvedVariant,
@@ -266,7 +178,7 @@ async def publish_image(
     if plan.action == "unchanged":  # an identical re-run writes nothing
         return plan
     await ensure_variant(client, plan.reference, variant)
-    return await write_tag(client, plan, await _digest_at(client, plan.reference), force)
+    return await write_tag(client, plan, await digest_at(client, plan.reference), force)
 
 
 @dataclass(frozen=True)
@@ -305,30 +217,31 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     refuse_moves(tags, force)
     pinned = target.with_digest(index.digest)
     configs = {variant.image.config.digest: variant.config for variant in variants}
+    looks = partial(run_all, [partial(look, client, plan.reference) for plan in tags])
     if all(plan.action == "unchanged" for plan in tags):  # an identical re-run writes nothing
-        report = await verify_index(client, pinned, ledger_of(variants), configs=configs)
+        verification = partial(verify_index, client, pinned, ledger_of(variants), configs=configs)
+        report, seen = await both(verification, looks)
         _require_verified(report, release)
-        present = ["present"] * len(variants)
-        verified = _tagged(report, release)
-        read, signed, found = await _sign(client, signing)
+        refuse_changes(tags, seen, force)  # before signing writes: the report is the truth
+        read, stored_first, found = await _sign(client, signing)
+        tagged = await _write_tags(client, tags, seen, force, stored_first)
         return PublishOutcome(
-            "unchanged",
-            release.current,
-            present,
-            verified,
-            signed,
-            list(variant_tags),
+            tagged[-1].action,
+            tagged[-1].current,
+            ["present"] * len(variants),
+            _tagged(report, release),
+            [*stored_first, *_tag_lines(tagged)],
+            tagged[:-1],
             found,
             read,
         )
-    look = partial(run_all, [partial(_look, client, plan.reference) for plan in tags])
     # The tags' last look rides along with the read-back, unless signing is known to write
     # (its tags read by the check): then it follows the signatures' write.
     look_late = _writes_known(signing)
     stored = anyio.Event()
 
     async def store_and_verify() -> tuple[
-        list[str], list[str], VerificationReport, list[str | OciError | None]
+        list[str], list[str], VerificationReport, list[str | OciError | None] | None
     ]:
         outcomes = await run_all([partial(ensure_variant, client, target, v) for v in variants])
         document = index.document
@@ -351,7 +264,7 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
             configs=configs,
         )
         report, latest = (
-            await both(verification, look) if not look_late else (await verification(), [])
+            await both(verification, looks) if not look_late else (await verification(), None)
         )
         return [a for a, _ in outcomes], [w for _, lines in outcomes for w in lines], report, latest
 
@@ -363,40 +276,49 @@ async def publish_index(  # noqa: PLR0913 - the plans come from the caller's che
     written.append(f"index {index.digest} by digest")
     _require_verified(report, release)
     keyless: list[str] = []
+    signed: list[str] = []
     if read is not None and read.writes:
         from metrics_api.oci.release import signatures  # noqa: PLC0415 - only when signing
         from metrics_api.oci.signing.store import confirm_signing  # noqa: PLC0415
 
         done = await signatures.commit_release_signing(client, read, prepared)
-        written.extend(done.written)
-        keyless = done.keyless
-        latest, _ = await both(look, partial(confirm_signing, client, prepared))
-    for seen in latest:
-        if isinstance(seen, OciError):
-            raise seen
-    *variant_latest, release_latest = cast("list[str | None]", latest)
-    tagged = await run_all(
-        [
-            partial(write_tag, client, plan, seen, force)
-            for plan, seen in zip(variant_tags, variant_latest, strict=True)
-        ]
-    )
-    final = await write_tag(client, release, release_latest, force)
-    written.extend(
-        f"tag {plan.reference} ({plan.action})"
-        for plan in [*tagged, final]
-        if plan.action != "unchanged"
-    )
+        signed, keyless = done.written, done.keyless
+        latest, _ = await both(looks, partial(confirm_signing, client, prepared))
+    if latest is None:  # signing was to write, but another run signed it all meanwhile
+        latest = await looks()
+    tagged = await _write_tags(client, tags, latest, force, signed)
     return PublishOutcome(
-        final.action,
-        final.current,
+        tagged[-1].action,
+        tagged[-1].current,
         child_actions,
         _tagged(report, release),
-        written,
-        tagged,
+        [*written, *signed, *_tag_lines(tagged)],
+        tagged[:-1],
         keyless,
         read,
     )
+
+
+async def _write_tags(
+    client: RegistryClient,
+    tags: Sequence[TagPlan],
+    latest: Sequence[str | OciError | None],
+    force: bool,
+    signed: Sequence[str],
+) -> list[TagPlan]:
+    """The tags written; a failure also names the signatures stored before it."""
+    try:
+        return await write_tags(client, tags, latest, force)
+    except OciError as error:
+        if not signed:
+            raise
+        raise with_note(error, f"stored before the tags: {', '.join(signed)}") from error
+
+
+def _tag_lines(tagged: Sequence[TagPlan]) -> list[str]:
+    return [
+        f"tag {plan.reference} ({plan.action})" for plan in tagged if plan.action != "unchanged"
+    ]
 
 
 def _writes_known(signing: "ReleaseSigning | UnreadSigning | None") -> bool:

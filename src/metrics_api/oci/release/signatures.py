@@ -13,6 +13,7 @@ from functools import partial
 import anyio
 
 from metrics_api.oci.concurrency import both, run_all
+from metrics_api.oci.errors import OciError, with_note
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.signing.cosign_format import IN_TOTO
@@ -160,7 +161,12 @@ async def commit_release_signing(
     written = signed_lines(signing.key, prepared) if signing.key else []
     if signing.keyless is None:
         return SigningOutcome(written, [])
-    keyless = await write_keyless(client, signing.keyless)
+    try:
+        keyless = await write_keyless(client, signing.keyless)
+    except OciError as error:
+        if not written:
+            raise
+        raise with_note(error, f"stored before it: {', '.join(written)}") from error
     return SigningOutcome(written + keyless.written, keyless.report)
 
 
