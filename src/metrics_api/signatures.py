@@ -86,10 +86,18 @@ async def keyless_verification(
 ) -> KeylessVerification | None:
     """The certificate identity ``verify`` wants; None when none is given."""
     if not (identity or identity_regexp):
-        if issuer:
+        given = [
+            flag
+            for flag, value in (
+                ("--certificate-oidc-issuer", issuer),
+                ("--trust-config", trust_config),
+            )
+            if value
+        ]
+        if given:
             msg = (
                 "expected --certificate-identity (or --certificate-identity-regexp) with "
-                "--certificate-oidc-issuer, found only the issuer; give the identity too"
+                f"{' and '.join(given)}, found no identity; give the identity too"
             )
             raise InvalidInputError(msg)
         return None

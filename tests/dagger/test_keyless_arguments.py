@@ -141,10 +141,19 @@ def test_signing_needs_a_client_trust_config_a_trusted_root_only_verifies() -> N
     assert checked.policy.identity == "id"
 
 
+def test_a_trust_config_without_an_identity_is_refused_not_ignored() -> None:
+    async def job() -> KeylessVerification | None:
+        with core_errors():
+            return await keyless_verification("", "", "", file(TRUSTED_ROOT))
+
+    with pytest.raises(PipelineError, match="with --trust-config, found no identity"):
+        anyio.run(job)
+
+
 @pytest.mark.parametrize(
     ("identity", "pattern", "issuer", "message"),
     [
-        ("", "", ISSUER, "found only the issuer; give the identity too"),
+        ("", "", ISSUER, "with --certificate-oidc-issuer, found no identity; give the identity"),
         ("a", "b", ISSUER, "found both; pass --certificate-identity"),
         ("a", "", "", "found none; pass --certificate-identity"),
     ],

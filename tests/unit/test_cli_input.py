@@ -66,9 +66,65 @@ pytestmark = pytest.mark.unit
             ],
             "expected --public-key /dev/null to hold a PEM public key",
         ),
+        (["resolve", "r.io/m", "--platform", "linux/amd64"], "expected the variant with a tag"),
+        (["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m"], "expected the variant"),
+        (
+            ["verify", "r.io/m", "--expect", f"linux/amd64=sha256:{'a' * 64}"],
+            "expected the index to verify with a tag or a digest, found 'r.io/m'",
+        ),
+        (
+            [
+                "compare",
+                "r.io/m:v1",
+                "--rebuilt",
+                "linux/amd64=r.io/x:1",
+                "--rebuilt",
+                "linux/amd64=r.io/x:2",
+            ],
+            "expected one rebuilt image per platform, found two for linux/amd64",
+        ),
+        (
+            [
+                "verify",
+                "r.io/m:v1",
+                "--expect",
+                f"linux/amd64=sha256:{'a' * 64}",
+                "--trust-config",
+                "/nope",
+            ],
+            "with --trust-config, found no identity; give the identity too",
+        ),
         (["assemble", "r.io/m:v1"], "the following arguments are required: --variant"),
         (["resolve", "r.io/m:v1"], "the following arguments are required: --platform"),
-        (["verify", "r.io/m:v1", "--expect", "linux/amd64=x", "--nope"], "unrecognized arguments"),
+        (
+            ["verify", "r.io/m:v1", "--expect", "linux/amd64=x", "--nope"],
+            (
+                "expected only the options `metrics-oci verify --help` lists, found unknown "
+                "option --nope; see `metrics-oci verify --help`"
+            ),
+        ),
+        (
+            ["--json", "resolve", "r.io/m:v1", "--platform", "linux/amd64"],
+            "found unknown option --json: a command's options go after the command",
+        ),
+        *[
+            (
+                ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", option, ""],
+                f"argument {option}: expected a value, found an empty one (an unset variable?)",
+            )
+            for option in ("--signing-key", "--ca-file", "--username", "--trust-config")
+        ],
+        (
+            [
+                "resolve",
+                "r.io/m:v1",
+                "--platform",
+                "linux/amd64",
+                "--insecure-registry",
+                "http://h",
+            ],
+            "argument --insecure-registry: expected HOST[:PORT], found 'http://h'",
+        ),
         (["publish", "r.io/m:v1"], "argument COMMAND: invalid choice: 'publish'"),
         *[
             (
@@ -119,3 +175,24 @@ def test_an_unknown_attestation_mode_is_refused_naming_the_choices(
     assert "argument --attestations: invalid choice: 'x'" in error
     assert "keep" in error
     assert "drop" in error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # An abbreviation argparse would have read as --password-env SECRET.
+        ["resolve", "r.io/m:v1", "--platform", "linux/amd64", "--username", "u", "--password"],
+        ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--signing-password"],
+        ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--identity-token"],
+        ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--signing-key-password"],
+    ],
+)
+def test_a_value_given_to_an_unknown_option_is_never_shown(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "s3cr3t-value-typed-on-the-command-line"  # noqa: S105 - what must not show
+    assert main([*argv, secret, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert f"found unknown option {argv[-1]} (and 1 value, not shown)" in captured.err
+    assert secret not in captured.err
+    assert secret not in captured.out

@@ -152,7 +152,7 @@ async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
         async with open_client(_settings(args, args.reference), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "compare":
-        rebuilt = [jobs.parse_variant(text) for text in args.rebuilt]
+        rebuilt = jobs.parse_rebuilt(args.rebuilt)
         async with open_client(_settings(args, args.target), stats) as client:
             return await jobs.compare(client, args.target, rebuilt)
     if args.command == "verify":
@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     try:
-        args = build_parser(prog).parse_args(arguments)
+        args = build_parser(prog).parse(arguments)
     except UsageError as error:
         elapsed = time.monotonic() - started
         return _fail(

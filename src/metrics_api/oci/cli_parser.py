@@ -6,7 +6,8 @@ line is one ``error:`` line (``UsageError``), like any other bad input.
 
 import argparse
 import math
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from metrics_api.oci.registry.session import Settings
 from metrics_api.oci.release.attestations import MODES
@@ -74,11 +75,36 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a malformed command line is one ``error:`` line, like any bad input."""
+    """argparse, but a malformed command line is one ``error:`` line, like any bad input.
+
+    Options are never abbreviated: ``--password SECRET`` must not be read as
+    ``--password-env SECRET`` and the secret then quoted as a variable's name.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - argparse's own keywords
+        super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Raise instead of printing the usage and exiting."""
         raise UsageError(f"{message}; see `{self.prog} --help`")
+
+    def parse(self, args: Sequence[str]) -> argparse.Namespace:
+        """As ``parse_args``, but unknown arguments are named without their values (secrets?)."""
+        parsed, unknown = self.parse_known_args(args)
+        if not unknown:
+            return parsed
+        options = [text.split("=", 1)[0] for text in unknown if text.startswith("-")]
+        found = f"unknown option {', '.join(options)}" if options else "an argument too many"
+        values = len(unknown) - len(options)
+        if options and values:
+            found += f" (and {values} value{'s' if values > 1 else ''}, not shown)"
+        command = str(getattr(parsed, "command", None) or "")
+        prog = f"{self.prog} {command}" if command else self.prog
+        if command in args and set(options) & set(args[: list(args).index(command)]):
+            found += ": a command's options go after the command"
+        raise UsageError(
+            f"expected only the options `{prog} --help` lists, found {found}; see `{prog} --help`"
+        )
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -86,6 +112,26 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=30, width=HELP_WIDTH)
+
+
+def _given(text: str) -> str:
+    """A value that is there: an empty one is most often an unset variable in a CI line."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a value, found an empty one (an unset variable?); give it, or drop the option"
+        )
+    return text
+
+
+def _host(text: str) -> str:
+    """HOST[:PORT], as a reference names its registry (no scheme, no path)."""
+    _given(text)
+    if "://" in text or "/" in text:
+        raise argparse.ArgumentTypeError(
+            f"expected HOST[:PORT], found {text!r}; give the registry as a reference names it, "
+            "without a scheme or a path"
+        )
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -130,17 +176,20 @@ def _common() -> _Parser:
         "--insecure-registry",
         action="append",
         default=[],
+        type=_host,
         metavar="HOST",
         help="talk plain HTTP to HOST[:PORT] (loopback registries always are); repeatable",
     )
     common.add_argument(
         "--ca-file",
+        type=_given,
         metavar="PATH",
         help="PEM certificates of authorities to trust for HTTPS registries, besides the "
         "system's trust store (a private registry's CA)",
     )
     common.add_argument(
         "--username",
+        type=_given,
         metavar="USER",
         help="username for the registry of the reference, with the password from "
         "--password-env; other registries: the Docker config file",
@@ -148,6 +197,7 @@ def _common() -> _Parser:
     common.add_argument(
         "--password-env",
         default="REGISTRY_PASSWORD",
+        type=_given,
         metavar="VAR",
         help="environment variable holding the password (default: %(default)s)",
     )
@@ -172,12 +222,13 @@ def _common() -> _Parser:
 def _trust_config(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--trust-config",
+        type=_given,
         metavar="PATH",
         help=f"{what} (default: the public-good Sigstore, sigstore.dev)",
     )
 
 
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> _Parser:
     """The whole command line: its commands, their options, help and examples."""
     common = _common()
     parser = _Parser(prog=prog, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
@@ -249,6 +300,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     assemble.add_argument(
         "--signing-key",
+        type=_given,
         metavar="PATH",
         help="sign the index, each image and each attestation by digest with this key: "
         "cosign.key from `cosign generate-key-pair`, or a PEM EC P-256 private key",
@@ -256,6 +308,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     assemble.add_argument(
         "--signing-password-env",
         default="COSIGN_PASSWORD",
+        type=_given,
         metavar="NAME",
         help="the environment variable that holds the signing key's password "
         "(default: COSIGN_PASSWORD, as cosign reads it)",
@@ -269,6 +322,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     assemble.add_argument(
         "--identity-token-env",
+        type=_given,
         metavar="NAME",
         help="with --keyless: the environment variable holding the OIDC token (audience "
         "sigstore), read right before signing; without it: GitHub Actions' token endpoint "
@@ -314,6 +368,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--public-key",
         action="append",
         default=[],
+        type=_given,
         metavar="PATH",
         help="require a signature by this key (cosign.pub) on the index and each image, and a "
         "signed provenance (and SBOM) attestation on each image that has one; repeatable: any "
@@ -321,6 +376,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--certificate-identity",
+        type=_given,
         metavar="IDENTITY",
         help="require keyless bundles signed by this identity (the certificate's SAN, e.g. "
         "https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main) on "
@@ -328,12 +384,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--certificate-identity-regexp",
+        type=_given,
         metavar="REGEXP",
         help="as --certificate-identity, any identity this regular expression finds (searched, "
         "as cosign does: anchor it with ^...$)",
     )
     verify.add_argument(
         "--certificate-oidc-issuer",
+        type=_given,
         metavar="URL",
         help="the issuer of the signer's token (GitHub Actions: "
         "https://token.actions.githubusercontent.com)",

@@ -107,10 +107,18 @@ def keyless_signing(args: argparse.Namespace) -> KeylessSigning | None:
 def keyless_verification(args: argparse.Namespace) -> KeylessVerification | None:
     """The certificate identity a verification wants; None when none is given."""
     if not (args.certificate_identity or args.certificate_identity_regexp):
-        if args.certificate_oidc_issuer:
+        given = [
+            flag
+            for flag, value in (
+                ("--certificate-oidc-issuer", args.certificate_oidc_issuer),
+                ("--trust-config", args.trust_config),
+            )
+            if value
+        ]
+        if given:
             raise InvalidInputError(
                 "expected --certificate-identity (or --certificate-identity-regexp) with "
-                "--certificate-oidc-issuer, found only the issuer; give the identity too"
+                f"{' and '.join(given)}, found no identity; give the identity too"
             )
         return None
     policy = IdentityPolicy(

@@ -52,10 +52,30 @@ def _split(text: str, what: str, example: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def parse_pinned(text: str, what: str) -> Reference:
+    """A reference that names a manifest: with a tag or a digest (a repository alone names none)."""
+    reference = parse_reference(text)
+    if not reference.manifest_reference:
+        raise InvalidInputError(
+            f"expected {what} with a tag or a digest, found {text!r}, which names neither; "
+            f"write it as {text}:TAG or {text}@sha256:..."
+        )
+    return reference
+
+
 def parse_variant(text: str) -> VariantRequest:
     """``PLATFORM=REFERENCE``, e.g. ``linux/arm64=registry.example/metrics-api:v2.0.0-arm64``."""
     platform, reference = _split(text, "a variant", "PLATFORM=REFERENCE (linux/arm64=REPO:TAG)")
-    return VariantRequest(platform=parse_platform(platform), reference=parse_reference(reference))
+    return VariantRequest(
+        platform=parse_platform(platform), reference=parse_pinned(reference, "the variant")
+    )
+
+
+def parse_rebuilt(texts: Sequence[str]) -> list[VariantRequest]:
+    """``PLATFORM=REFERENCE`` of each rebuilt image, at most one per platform."""
+    rebuilt = [parse_variant(text) for text in texts]
+    _one_per_platform([request.platform for request in rebuilt], "rebuilt image", texts)
+    return rebuilt
 
 
 def parse_expectation(text: str) -> tuple[Platform, str]:
@@ -133,7 +153,8 @@ def parse_target(text: str) -> Reference:
 
 async def resolve(client: RegistryClient, reference: str, platform: str) -> VariantReport:
     """Resolve one variant reference to its platform image manifest."""
-    variant = await resolve_variant(client, parse_reference(reference), parse_platform(platform))
+    source = parse_pinned(reference, "the variant")
+    variant = await resolve_variant(client, source, parse_platform(platform))
     return variant_report(variant)
 
 
@@ -295,7 +316,7 @@ async def verify(  # noqa: PLR0913 - mirrors the command line's options
             "certificate identity to verify the index by, found none",
             remedy=Remedy.LEDGER,
         )
-    reference = parse_reference(target)
+    reference = parse_pinned(target, "the index to verify")
     by_key = not ledger
     report = await verify_index(
         client,
@@ -352,7 +373,7 @@ async def compare(
         recorded_builds,
     )
 
-    reference = parse_reference(target)
+    reference = parse_pinned(target, "the release")
     recorded = await recorded_builds(client, reference)
     published = [parse_platform(record.platform) for record in recorded]
     for request in rebuilt:
