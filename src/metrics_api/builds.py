@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata
 from typing import Self
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import dagger
 from dagger import dag
 
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.release.build_args import secret_warnings
+from metrics_api.oci.release.build_args import public_source, secret_warnings
 from metrics_api.oci.release.dockerfile import base_images, final_base
 from metrics_api.oci.release.job import Attach, Provenance, Stage, StageBase, VariantPlan
 from metrics_api.oci.release.provenance import BaseImage, BuildFacts
@@ -68,12 +67,15 @@ class VariantBuilds:
         so one that carries a user or password is refused; a build argument named like a
         secret is warned about (oci/release/build_args.py).
         """
-        address = urlsplit(source_url)
-        if "@" in address.netloc:
+        given = parse_build_args(build_args).get("SOURCE")
+        where, url = (
+            ("--build-args SOURCE", given) if given is not None else ("--source-url", source_url)
+        )
+        if public_source(url) != url:
             msg = (
-                "expected --source-url without a user or password (it is stamped into the "
-                f"images and their provenance for anyone to read), found one in "
-                f"{address.hostname or 'the URL'}'s address; drop it"
+                f"expected {where} to be a public address (it is stamped into the images and "
+                "their provenance for anyone to read), found a user, password, query or "
+                f"fragment in it; give it as {public_source(url)}"
             )
             raise PipelineError(msg)
         for warning in secret_warnings([text.partition("=")[0] for text in build_args]):
@@ -242,7 +244,8 @@ def parse_build_args(texts: list[str]) -> dict[str, str]:
     for text in texts:
         name, sep, value = text.partition("=")
         if not sep or not name:
-            msg = f"expected a build argument as KEY=VALUE, found {text!r}"
+            found = f"{text!r} with no '='" if not sep else "one with no name (value not shown)"
+            msg = f"expected a build argument as KEY=VALUE, found {found}"
             raise PipelineError(msg)
         args[name] = value
     return args

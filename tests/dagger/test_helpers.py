@@ -47,10 +47,36 @@ def test_a_source_url_with_credentials_is_refused_before_any_build() -> None:
         )
     assert "s3cret" not in str(refused.value)
     assert str(refused.value) == (
-        "expected --source-url without a user or password (it is stamped into the images and "
-        "their provenance for anyone to read), found one in git.example.com's address; drop it"
+        "expected --source-url to be a public address (it is stamped into the images and "
+        "their provenance for anyone to read), found a user, password, query or fragment in "
+        "it; give it as https://git.example.com/x"
     )
     plain = VariantBuilds.stamped(
         cast("dagger.Directory", None), "v2.0.0", "r", [], "https://git.example.com/x"
     )
     assert plain.build_args == ["SOURCE=https://git.example.com/x"]
+
+
+@pytest.mark.parametrize(
+    ("build_args", "source_url", "where"),
+    [
+        (["SOURCE=https://ci:s3cret@git.example.com/x"], "", "--build-args SOURCE"),
+        (
+            ["SOURCE=https://ci:s3cret@git.example.com/x"],
+            "https://git.example.com/x",
+            "--build-args SOURCE",
+        ),
+        ([], "https://ci:s3/cret@git.example.com/x", "--source-url"),  # a parser sees a path
+        ([], "https://ci:s3?cret@git.example.com/x", "--source-url"),
+        ([], "ci:s3cret@git.example.com/x", "--source-url"),  # no scheme
+        ([], "https://git.example.com/x?private_token=s3cret", "--source-url"),
+        ([], "https://git.example.com/x#s3cret", "--source-url"),
+    ],
+)
+def test_every_way_a_secret_could_reach_the_source_label_is_refused(
+    build_args: list[str], source_url: str, where: str
+) -> None:
+    with pytest.raises(PipelineError) as refused:
+        VariantBuilds.stamped(cast("dagger.Directory", None), "v2.0.0", "r", build_args, source_url)
+    assert "s3" not in str(refused.value)
+    assert str(refused.value).startswith(f"expected {where} to be a public address")

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from google.protobuf import json_format
 from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
@@ -114,14 +115,23 @@ def test_equal_facts_make_equal_bytes_and_a_new_run_only_new_run_details() -> No
     assert again["predicate"]["buildDefinition"] == parsed(first)["predicate"]["buildDefinition"]
 
 
-def test_nothing_secret_enters_it() -> None:
-    body = statement(
-        IMAGE, NAME, facts(source_url="https://ci-bot:hunter2@git.example.com/metrics-api")
-    )
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ci-bot:hunter2@git.example.com/metrics-api",
+        "https://ci-bot:hun/ter2@git.example.com/metrics-api",  # a parser sees a path
+        "https://git.example.com/metrics-api?private_token=hunter2",
+        "https://git.example.com/metrics-api#hunter2",
+    ],
+)
+def test_nothing_secret_enters_it(url: str) -> None:
+    body = statement(IMAGE, NAME, facts(source_url=url, build_args={"SOURCE": url}))
     assert b"hunter2" not in body
+    assert b"ter2" not in body
     assert b"ci-bot" not in body
-    source = parsed(body)["predicate"]["buildDefinition"]["externalParameters"]["source"]
-    assert source == "https://git.example.com/metrics-api"
+    parameters = parsed(body)["predicate"]["buildDefinition"]["externalParameters"]
+    assert parameters["source"] == "https://git.example.com/metrics-api"
+    assert parameters["buildArgs"]["SOURCE"] == "https://git.example.com/metrics-api"
 
 
 def test_it_validates_against_the_in_toto_attestation_framework() -> None:

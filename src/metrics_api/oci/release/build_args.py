@@ -21,12 +21,28 @@ SECRET_WORDS: Final = frozenset(
 )
 
 
+def public_source(url: str) -> str:
+    """``url`` without what may be secret in it: a user, a password, a query, a fragment.
+
+    Cut at the last ``@`` before the path rather than parsed: a password holding ``/`` or
+    ``?`` makes a parser take it for the path, and the secret would be kept.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    rest = rest.rpartition("@")[2].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}{separator}{rest}"
+
+
 def recorded_build_args(arguments: Mapping[str, str]) -> dict[str, str]:
     """The arguments as the provenance records them: stamped values, others' digests."""
-    return {
-        name: value if name in STAMPED else f"sha256:{sha256(value.encode()).hexdigest()}"
-        for name, value in arguments.items()
-    }
+    return {name: _recorded(name, value) for name, value in arguments.items()}
+
+
+def _recorded(name: str, value: str) -> str:
+    if name == "SOURCE":
+        return public_source(value)
+    return value if name in STAMPED else f"sha256:{sha256(value.encode()).hexdigest()}"
 
 
 def looks_secret(name: str) -> bool:

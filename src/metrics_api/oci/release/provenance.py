@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Final
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,7 +20,7 @@ from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import InvalidInputError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.attestations import IN_TOTO, PREDICATE_TYPE, fetch_attestations
-from metrics_api.oci.release.build_args import recorded_build_args
+from metrics_api.oci.release.build_args import public_source, recorded_build_args
 from metrics_api.oci.release.normalise import GZIP_LEVEL
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant, select_image
 from metrics_api.oci.release.statements import SLSA_V1
@@ -77,16 +77,6 @@ def _digest_set(digest: str, what: str) -> dict[str, str]:
     return {algorithm: value}
 
 
-def _public_url(url: str) -> str:
-    """The source URL without user or password: nothing secret enters a statement."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _time(moment: datetime) -> str:
     """RFC 3339 in UTC, as SLSA asks (a naive time is taken as UTC)."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -97,7 +87,7 @@ def build_definition(facts: BuildFacts) -> dict[str, object]:
     """The part of the statement that says what was built and from what (no times, no ids)."""
     source = {"name": "source folder", "digest": _digest_set(facts.source_digest, "source digest")}
     if facts.source_url:
-        source["uri"] = _public_url(facts.source_url)
+        source["uri"] = public_source(facts.source_url)
     bases = [
         {
             "name": "base image",
@@ -124,7 +114,7 @@ def build_definition(facts: BuildFacts) -> dict[str, object]:
             "dockerfile": facts.dockerfile,
             "version": facts.version,
             "revision": facts.revision,
-            "source": _public_url(facts.source_url),
+            "source": public_source(facts.source_url),
             "buildArgs": recorded_build_args(facts.build_args),
             **_epoch(facts),
         },
