@@ -6,6 +6,7 @@ writer's change is seen at the last look, before any tag is written, and whateve
 job did write is named in its error.
 """
 
+import time
 from collections.abc import Iterator
 
 import anyio
@@ -14,8 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from support.docker29 import manifest_digest
 from support.faultproxy import FaultProxy, Match, Scenario, Status, start_proxy
 from support.oci_cli import Variants
+from support.token_signing import TokenSigner
 
-from metrics_api.oci import Settings, TagConflictError, open_client
+from metrics_api.oci import (
+    OciError,
+    Settings,
+    TagConflictError,
+    assemble,
+    open_client,
+    parse_variant,
+)
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index
@@ -23,6 +32,9 @@ from metrics_api.oci.release.publish import PublishOutcome, publish_index
 from metrics_api.oci.release.resolve import ResolvedVariant, resolve_variant
 from metrics_api.oci.release.signatures import plan_release_signing
 from metrics_api.oci.release.tags import TagPlan, plan_tags
+from metrics_api.oci.signing.identity_tokens import GivenToken
+from metrics_api.oci.signing.keyless import SigstoreTrust
+from metrics_api.oci.signing.keyless_store import KeylessSigning
 from metrics_api.oci.signing.keys import SigningKey
 from metrics_api.oci.signing.store import write_signing
 from metrics_api.oci.spec.models import Manifest
@@ -177,3 +189,46 @@ def test_signatures_another_run_finished_meanwhile_leave_nothing_to_write(
     assert not [line for line in outcome.written if "by key" in line]
     assert outcome.written[-1] == f"tag {host}/{variants.repository}:signed-meanwhile (created)"
     assert tag_at(variants, "signed-meanwhile") == index_digest
+
+
+def test_key_signatures_stored_before_keyless_signing_failed_are_named_in_its_error(
+    variants: Variants,
+) -> None:
+    host = variants.registry.host
+    claims = {"iss": "https://issuer.example", "sub": "ci", "aud": "sigstore"}
+    token = TokenSigner("https://issuer.example").sign({**claims, "exp": int(time.time()) + 3600})
+    reads: list[str] = []
+
+    async def reader() -> str:
+        """The token once, for the check before any write; gone when signing asks again."""
+        reads.append(token)
+        return token if len(reads) == 1 else ""
+
+    keyless = KeylessSigning(SigstoreTrust(), GivenToken("the test's token", reader))
+    requests = [
+        parse_variant(f"linux/amd64={host}/{variants.repository}@{variants.amd64}"),
+        parse_variant(f"linux/arm64={host}/{variants.repository}@{variants.arm64}"),
+    ]
+
+    async def job() -> None:
+        async with open_client(Settings(use_docker_config=False)) as client:
+            await assemble(
+                client,
+                f"{host}/{variants.repository}:keyless-failed",
+                requests,
+                signer=SigningKey(ec.generate_private_key(ec.SECP256R1())),
+                keyless=keyless,
+            )
+
+    with pytest.raises(OciError) as caught:
+        anyio.run(job)
+    message = str(caught.value)
+    assert message.startswith("expected an OIDC identity token in the test's token, found it empty")
+    assert "; stored before it: " in message
+    stored = message.split("; stored before it: ", 1)[1].split(", ")
+    assert len(stored) == 3  # the index's signature and each image's
+    for line in stored:
+        tag = line.split()[1]
+        assert line.startswith("signature sha256-")
+        assert tag_at(variants, tag) is not None
+    assert tag_at(variants, "keyless-failed") is None
