@@ -154,7 +154,7 @@ def test_a_trust_config_without_an_identity_is_refused_not_ignored() -> None:
     ("identity", "pattern", "issuer", "message"),
     [
         ("", "", ISSUER, "with --certificate-oidc-issuer, found no identity; give the identity"),
-        ("a", "b", ISSUER, "found both; pass --certificate-identity"),
+        ("a", "b", ISSUER, "found both; give only one"),
         ("a", "", "", "found none; pass --certificate-identity"),
     ],
 )

@@ -1,4 +1,5 @@
 import json
+import socket
 
 import pytest
 
@@ -196,3 +197,19 @@ def test_a_value_given_to_an_unknown_option_is_never_shown(
     assert f"found unknown option {argv[-1]} (and 1 value, not shown)" in captured.err
     assert secret not in captured.err
     assert secret not in captured.out
+
+
+def test_a_verification_that_could_not_fetch_says_why_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        argv = ["verify", f"127.0.0.1:{port}/m:v1", "--expect", f"linux/amd64=sha256:{'a' * 64}"]
+        assert main([*argv, "--deadline", "5"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"error: verification failed: fetch (fetching manifest 127.0.0.1:{port}"
+    )
+    assert "up and reachable" in lines[0]

@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.errors import InvalidInputError, Remedy
 from metrics_api.oci.signing.identity_tokens import GivenToken, check_token, fresh_token
 from metrics_api.oci.signing.keyless import IdentityPolicy
 
@@ -109,17 +109,19 @@ def test_an_identity_policy_matches_exactly_or_by_a_searched_pattern() -> None:
 
 
 @pytest.mark.parametrize(
-    ("identity", "pattern", "issuer", "found"),
+    ("identity", "pattern", "issuer", "found", "remedy"),
     [
-        ("a", "b", "i", "found both"),
-        ("", "", "i", "found neither"),
-        ("a", "", "", "the issuer of the signer's token"),
-        ("", "(", "i", "to be a regular expression, found '('"),
+        # Both given: the fix is to drop one, not the flags' hint that asks for them.
+        ("a", "b", "i", "found both; give only one", None),
+        ("", "", "i", "found neither", Remedy.IDENTITY),
+        ("a", "", "", "the issuer of the signer's token", Remedy.IDENTITY),
+        # Given, but wrong: the fix is the pattern itself.
+        ("", "(", "i", "to be a regular expression, found '('", None),
     ],
 )
 def test_an_identity_policy_refuses_what_cannot_match(
-    identity: str, pattern: str, issuer: str, found: str
+    identity: str, pattern: str, issuer: str, found: str, remedy: Remedy | None
 ) -> None:
     with pytest.raises(InvalidInputError, match=found.replace("(", r"\(")) as raised:
         IdentityPolicy(issuer=issuer, identity=identity, identity_pattern=pattern)
-    assert raised.value.remedy is not None
+    assert raised.value.remedy is remedy

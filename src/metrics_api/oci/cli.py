@@ -286,7 +286,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     else:
         print(report.text())
     if isinstance(report, VerificationReport) and not report.ok:
-        failed = ", ".join(check.name for check in report.failures())
+        # Each failure's detail is in the report; one that stopped all else is told here too.
+        failed = ", ".join(
+            f"{check.name} ({check.detail})" if check.name == "fetch" else check.name
+            for check in report.failures()
+        )
         print(f"error: verification failed: {failed}", file=sys.stderr)
         return 1
     if args.command == "compare":

@@ -192,10 +192,13 @@ class IdentityPolicy:
 
     def __post_init__(self) -> None:
         """A policy names exactly one identity form, and a valid pattern."""
-        if bool(self.identity) == bool(self.identity_pattern):
+        if self.identity and self.identity_pattern:
             raise InvalidInputError(
-                "expected one certificate identity, exact or a pattern, found "
-                f"{'both' if self.identity else 'neither'}",
+                "expected one certificate identity, exact or a pattern, found both; give only one"
+            )
+        if not (self.identity or self.identity_pattern):
+            raise InvalidInputError(
+                "expected one certificate identity, exact or a pattern, found neither",
                 remedy=Remedy.IDENTITY,
             )
         if not self.issuer:
@@ -210,8 +213,7 @@ class IdentityPolicy:
             except re.error as error:
                 raise InvalidInputError(
                     "expected the certificate identity pattern to be a regular expression, "
-                    f"found {self.identity_pattern!r} ({error})",
-                    remedy=Remedy.IDENTITY,
+                    f"found {self.identity_pattern!r} ({error}); correct the pattern"
                 ) from None
 
     @property
