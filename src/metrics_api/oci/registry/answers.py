@@ -13,7 +13,7 @@ from typing import Final
 import httpx
 
 from metrics_api.oci.errors import RegistryError
-from metrics_api.oci.registry.responses import BodyTooLargeError, describe
+from metrics_api.oci.registry.responses import BodyTooLargeError, describe, shown_url
 from metrics_api.oci.spec.digest import check_digest
 from metrics_api.oci.spec.models import Manifest, parse_manifest
 from metrics_api.oci.spec.reference import Reference
@@ -33,7 +33,7 @@ def expect(response: httpx.Response, statuses: set[int], what: str, missing_hint
     elif response.status_code == httpx.codes.FORBIDDEN:
         advice = "the credentials lack permission for this repository"
     raise RegistryError(
-        f"{what}: {request.method} {request.url} answered {describe(response)}; {advice}"
+        f"{what}: {request.method} {shown_url(request.url)} answered {describe(response)}; {advice}"
     )
 
 
@@ -41,10 +41,10 @@ def too_large(refused: BodyTooLargeError, what: str) -> RegistryError:
     """The transport refused a body over the limit unread; only here is it known a manifest."""
     request = refused.response.request
     return RegistryError(
-        f"{what}: {request.method} {request.url} {refused.found}; expected a manifest of at "
-        f"most {refused.limit} bytes (4 MiB, the most a registry stores), so it was refused: "
-        f"check that the reference names an image or an index, and which server answers for "
-        f"{request.url.netloc.decode()}"
+        f"{what}: {request.method} {shown_url(request.url)} {refused.found}; expected a "
+        f"manifest of at most {refused.limit} bytes (4 MiB, the most a registry stores), so "
+        "it was refused: check that the reference names an image or an index, and which "
+        f"server answers for {request.url.netloc.decode()}"
     )
 
 
@@ -53,7 +53,7 @@ def checked_manifest(response: httpx.Response, ref: Reference, what: str) -> Man
     raw = response.content
     if not _is_json(raw):  # before the digest checks: this is no registry's answer at all
         raise RegistryError(
-            f"{what}: GET {response.request.url} answered {response.status_code} with "
+            f"{what}: GET {shown_url(response.request.url)} answered {response.status_code} with "
             f"Content-Type {response.headers.get('Content-Type') or 'none'} and a body that "
             f"is not JSON; expected a manifest: the server at {ref.host} is not speaking "
             "the registry API (a proxy or a login page?): check the registry's address and "

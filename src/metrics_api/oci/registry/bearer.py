@@ -9,6 +9,7 @@ the GET flow every token service serves (token.md).
 """
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import httpx
 from metrics_api.oci.concurrency import off_the_loop
 from metrics_api.oci.errors import AuthenticationError, Remedy
 from metrics_api.oci.registry.auth import Challenge, Credentials, CredentialStore, parse_challenge
-from metrics_api.oci.registry.responses import describe
+from metrics_api.oci.registry.failures import worded
+from metrics_api.oci.registry.responses import describe, hide_secrets, sent_secrets, shown_url
 from metrics_api.oci.registry.retry import ClientStats
 
 # A token without ``expires_in`` lives 60 s (token.md). One is renewed before a request once
@@ -30,6 +32,9 @@ from metrics_api.oci.registry.retry import ClientStats
 DEFAULT_TOKEN_SECONDS: Final = 60.0
 RENEW_SHARE: Final = 0.25
 CLIENT_ID: Final = "metrics-api"  # for the token server's audit log (oauth.md: client_id)
+# What a token may hold: it goes into a header, where a newline or a NUL would be refused
+# (or worse, split it); visible ASCII is what RFC 6750's b64token allows and more.
+_VISIBLE_ASCII: Final = re.compile(r"[\x21-\x7e]+")
 
 
 def _now() -> float:
@@ -106,9 +111,10 @@ class TokenExchange:
             self._auth[(host, "")] = _Authorization(credentials.basic_header())
             return
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
+            found = response.headers.get("WWW-Authenticate", "none")
             raise AuthenticationError(
                 f"{what}: expected a Basic or Bearer challenge from {host}, found "
-                f"{response.headers.get('WWW-Authenticate', 'none')!r}"
+                f"{hide_secrets(found, sent_secrets(response))!r}"
             )
         key = (host, " ".join(scopes))
         async with self._renewing.setdefault(key, anyio.Lock()):
@@ -150,7 +156,7 @@ class TokenExchange:
 
     async def _refresh_token_grant(
         self,
-        realm: str,
+        realm: httpx.URL,
         credentials: Credentials,
         scopes: tuple[str, ...],
         challenge: Challenge,
@@ -173,7 +179,7 @@ class TokenExchange:
         response = await self._http.post(realm, data=form)
         return None if response.status_code == httpx.codes.NOT_FOUND else response
 
-    async def _fetch_token(
+    async def _fetch_token(  # noqa: C901 - each way a token service can fail, worded
         self, host: str, scopes: tuple[str, ...], challenge: Challenge, what: str
     ) -> tuple[str, float]:
         """A token for ``scopes``, and how many seconds it lives."""
@@ -182,8 +188,9 @@ class TokenExchange:
         ]
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
+        realm = _realm_url(challenge.params["realm"], host, what)
         credentials = await self.credentials_for(host)
-        realm = challenge.params["realm"]
+        secrets = _secrets(credentials)
         try:
             response = None
             if credentials is not None and credentials.identity_token is not None:
@@ -194,7 +201,13 @@ class TokenExchange:
                 response = await self._http.get(realm, params=params, headers=headers)
         except httpx.TransportError as error:
             raise AuthenticationError(
-                f"{what}: the token service {realm} of {host} is unreachable ({error})"
+                f"{what}: the token service {shown_url(realm)} of {host} is unreachable "
+                f"({worded(error)})"
+            ) from None
+        except httpx.RequestError as error:  # a redirect loop, a body that does not decode
+            raise AuthenticationError(
+                f"{what}: expected a token from the token service {shown_url(realm)} of {host}, "
+                f"found {type(error).__name__}; check the registry's token service"
             ) from None
         if response.status_code != httpx.codes.OK:
             denied = response.status_code == httpx.codes.FORBIDDEN  # the scope, not the login
@@ -204,16 +217,60 @@ class TokenExchange:
                 else f"check the username and password for {host}"
             )
             raise AuthenticationError(
-                f"{what}: the token service {realm} of {host} answered {describe(response)} "
+                f"{what}: the token service {shown_url(realm)} of {host} answered "
+                f"{describe(response, secrets)} "
                 f"for {' '.join(scopes)}; {advice}",
                 remedy=None if denied else Remedy.CREDENTIALS,
                 host=host,
             )
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:  # the body is not quoted: it may hold what was sent
+            raise AuthenticationError(
+                f"{what}: expected a JSON token from {shown_url(realm)}, found Content-Type "
+                f"{response.headers.get('Content-Type') or 'none'} and {len(response.content)} "
+                f"bytes that are not JSON; check the token realm in the challenge of {host}",
+                host=host,
+            ) from None
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise AuthenticationError(f"{what}: the token service {realm} answered without a token")
+            raise AuthenticationError(
+                f"{what}: the token service {shown_url(realm)} answered without a token"
+            )
+        if not _VISIBLE_ASCII.fullmatch(token):  # not quoted: it is a secret
+            raise AuthenticationError(
+                f"{what}: expected a token of visible ASCII characters from the token service "
+                f"{shown_url(realm)} of {host}, found a malformed one (control, space or "
+                "non-ASCII characters); check the token service",
+                host=host,
+            )
         seconds = body.get("expires_in")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
             seconds = DEFAULT_TOKEN_SECONDS
         return token, float(seconds)
+
+
+def _realm_url(realm: str, host: str, what: str) -> httpx.URL:
+    """The token service's URL a challenge names; its realm is no secret, so it is quoted."""
+    try:
+        url = httpx.URL(realm)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise AuthenticationError(
+            f"{what}: expected the token realm in {host}'s challenge to be an http or https "
+            f"URL, found {realm!r}, which is not a usable URL; check the registry's token "
+            "service settings",
+            host=host,
+        )
+    return url
+
+
+def _secrets(credentials: Credentials | None) -> list[str]:
+    """The secrets a token service is sent (a refresh token goes in the body, not a header)."""
+    if credentials is None:
+        return []
+    sent = [credentials.password.get_secret_value()]
+    if credentials.identity_token is not None:
+        sent.append(credentials.identity_token.get_secret_value())
+    return sent

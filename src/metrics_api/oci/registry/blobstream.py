@@ -33,7 +33,7 @@ async def describe_answer(response: httpx.Response) -> str:
         body += piece
         if len(body) >= _ERROR_BODY_LIMIT:
             break
-    return describe(httpx.Response(response.status_code, content=body))
+    return describe(httpx.Response(response.status_code, content=body, request=response.request))
 
 
 async def checked_pieces(

@@ -12,11 +12,12 @@ tags, artifact pushes) are written here or beside it, on ``stream`` or the trans
 """
 
 import hashlib
+import re
 import ssl
 from collections.abc import AsyncIterable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 import httpx
 
@@ -38,6 +39,30 @@ from metrics_api.oci.spec.reference import Reference
 
 # httpx keeps up to 20 idle connections alive; opened ahead beyond that, they would close.
 PRECONNECT_LIMIT = 16
+# A URL's scheme (RFC 3986): what an absolute Location starts with.
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def joined(base: httpx.URL, ref: Reference, path: str) -> httpx.URL:
+    """A path in ``ref``'s repository, or a Location the registry gave, joined to ``base``.
+
+    A Location on another host is followed (a storage backend's), without the registry's
+    credentials (``gate.CredentialGate``); one that is no http(s) URL is refused.
+    """
+    scheme = _SCHEME.match(path)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise RegistryError(
+            "expected the registry's Location to be a path or an http(s) URL, found a URL "
+            f"of scheme {scheme.group(1)}; check the registry's storage settings"
+        )
+    relative = not path.startswith("/") and not scheme
+    try:
+        return base.join(f"{ref.repository}/{path}" if relative else path)
+    except httpx.InvalidURL:  # not quoted: an upload URL may carry a signature
+        raise RegistryError(
+            "expected the registry's Location to be a path or an http(s) URL, found one "
+            f"that does not parse; check the registry at {ref.host}"
+        ) from None
 
 
 class RegistryClient:
@@ -283,10 +308,7 @@ class RegistryClient:
 
     def _url(self, ref: Reference, path: str, params: Mapping[str, str] | None = None) -> httpx.URL:
         """A path in ``ref``'s repository, or an upload Location (absolute), with ``params``."""
-        relative = not path.startswith(("/", "http://", "https://"))
-        url = httpx.URL(self.base_url(ref.host)).join(
-            f"{ref.repository}/{path}" if relative else path
-        )
+        url = joined(httpx.URL(self.base_url(ref.host)), ref, path)
         if params:  # merged here: httpx would replace a Location's own query (its upload state)
             url = url.copy_merge_params(params)
         return url

@@ -23,11 +23,12 @@ from typing import Self
 import anyio
 import httpx
 
-from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy
+from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.auth import CredentialStore
 from metrics_api.oci.registry.bearer import TokenExchange
-from metrics_api.oci.registry.failures import TransportFailures
-from metrics_api.oci.registry.responses import BodyTooLargeError, describe
+from metrics_api.oci.registry.failures import TransportFailures, not_sent
+from metrics_api.oci.registry.gate import CredentialGate
+from metrics_api.oci.registry.responses import BodyTooLargeError, describe, shown_url
 from metrics_api.oci.registry.retry import (
     RETRY_STATUSES,
     Attempts,
@@ -115,7 +116,9 @@ class RegistryTransport:
     """Sends requests to any number of registries; use it as an async context manager.
 
     A request names the ``Reference`` it acts for: its host is whom the credentials and
-    tokens are for, its repository the token's scope.
+    tokens are for, its repository the token's scope. They are sent to that host alone,
+    over the scheme spoken to it: an upload Location on another host (a storage backend)
+    or over plain HTTP where the registry speaks TLS is followed without them.
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only settings, each with a default
@@ -144,6 +147,7 @@ class RegistryTransport:
         )
         self._schemer = Schemer(insecure_registries)
         self._tokens = TokenExchange(credentials or CredentialStore(), self._http, self.stats)
+        self._gate = CredentialGate(self._schemer, self._tokens)
         self._failures = TransportFailures(timeouts)
         self._in_flight: list[str] = []
 
@@ -169,6 +173,10 @@ class RegistryTransport:
     def scheme(self, host: str) -> str:
         """``https``, except ``http`` for loopback and insecure registries (``Schemer``)."""
         return self._schemer.scheme(host)
+
+    def is_registry(self, ref: Reference, url: httpx.URL) -> bool:
+        """Whether ``url`` is ``ref``'s registry (scheme, host, port): only it gets credentials."""
+        return self._gate.is_registry(ref, url)
 
     def attempts(self) -> Attempts:
         """The attempts of an operation that restarts itself, as a streamed one must."""
@@ -202,21 +210,25 @@ class RegistryTransport:
             request = self._http.build_request(
                 method,
                 url,
-                headers=await self._tokens.headers(ref.host, scopes, headers, what),
+                headers=await self._gate.headers(ref, url, scopes, headers, what),
                 content=content,
             )
-            sending = f"{method} {request.url}"
+            sending = f"{method} {shown_url(request.url)}"
             self._in_flight.append(sending)
             self.stats.requests += 1
             try:
                 response = await self._http.send(request, stream=True)
+            except httpx.TransportError:
+                raise  # the caller's attempts word it, and may try again
+            except httpx.RequestError as error:
+                raise not_sent(error, what) from None
             finally:
                 self._in_flight.remove(sending)
             try:
                 if response.status_code != httpx.codes.UNAUTHORIZED or answered:
                     yield response
                     return
-                await self._tokens.answer_challenge(ref.host, scopes, response, what)
+                await self._gate.challenge(ref, scopes, response, what)
                 if content is not None:
                     yield response
                     return
@@ -256,15 +268,15 @@ class RegistryTransport:
             request = self._http.build_request(
                 method,
                 url,
-                headers=await self._tokens.headers(ref.host, scopes, headers, what),
+                headers=await self._gate.headers(ref, url, scopes, headers, what),
                 content=content,
             )
             try:
                 response = await self._send(request, limit)
                 if response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
                     answered_challenge = True
-                    await self._tokens.answer_challenge(ref.host, scopes, response, what)
-                    request.headers.update(await self._tokens.headers(ref.host, scopes, None, what))
+                    await self._gate.challenge(ref, scopes, response, what)
+                    request.headers.update(await self._gate.headers(ref, url, scopes, None, what))
                     response = await self._send(request, limit)
             except httpx.TransportError as error:
                 cause, unknown = await self.failure_cause(error, what), False
@@ -274,22 +286,17 @@ class RegistryTransport:
                         continue  # the loop ends: no pause before it
                 await self._pause(attempts - 1, None)
                 continue
+            except httpx.RequestError as error:  # a redirect loop, a body that does not decode
+                raise not_sent(error, what) from None
             if response.status_code == httpx.codes.UNAUTHORIZED:
-                sent = "the configured" if await self._tokens.credentials_for(ref.host) else "no"
-                raise AuthenticationError(
-                    f"{what}: {method} {request.url} answered {describe(response)} even with "
-                    f"{sent} credentials; needed: credentials for {ref.host} of an account "
-                    f"that may {'push to' if push else 'pull from'} {ref.repository}",
-                    remedy=Remedy.CREDENTIALS,
-                    host=ref.host,
-                )
+                raise await self._gate.refused(ref, response, push=push, what=what)
             if not worth_retrying(response, just_pushed=just_pushed):
                 return response
             cause = f"{method} {request.url.path} answered {describe(response)}"
             unknown = response.status_code not in RETRY_STATUSES
             await self._pause(attempts - 1, response.headers.get("Retry-After"))
         raise exhausted(
-            f"{what}: {method} {url}",
+            f"{what}: {method} {shown_url(url)}",
             ref,
             attempts,
             cause,
@@ -308,7 +315,7 @@ class RegistryTransport:
         """
 
         async def one() -> None:
-            with suppress(httpx.TransportError, RegistryError):
+            with suppress(httpx.HTTPError, RegistryError):
                 request = self._http.build_request("GET", self._schemer.learned(url))
                 await self._send(request, limit=4096)  # an answer of a few bytes, or a challenge
 
@@ -318,7 +325,7 @@ class RegistryTransport:
 
     async def _send(self, request: httpx.Request, limit: int | None = None) -> httpx.Response:
         """Send once, counted; a request cut off by the deadline stays listed as in flight."""
-        sending = f"{request.method} {request.url}"
+        sending = f"{request.method} {shown_url(request.url)}"
         self._in_flight.append(sending)
         self.stats.requests += 1
         try:
@@ -327,7 +334,7 @@ class RegistryTransport:
                 response = await _read(streamed, limit)
             finally:
                 await streamed.aclose()
-        except (httpx.TransportError, RegistryError):
+        except (httpx.HTTPError, RegistryError):
             self._in_flight.remove(sending)
             raise
         self._in_flight.remove(sending)

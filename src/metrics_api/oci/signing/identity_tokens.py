@@ -128,10 +128,11 @@ class GitHubActionsToken:
 
     async def read(self) -> str:
         """Ask the endpoint for a token with the Sigstore audience."""
+        url = self._checked_url()
         try:
             async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as client:
                 response = await client.get(
-                    self.url,
+                    url,
                     params={"audience": AUDIENCE},
                     headers={"Authorization": f"bearer {self.request_token}"},
                 )
@@ -153,6 +154,25 @@ class GitHubActionsToken:
                 "that the job has the permission id-token: write"
             )
         return value
+
+    def _checked_url(self) -> httpx.URL:
+        """The endpoint's URL, or an error quoting at most its scheme and host.
+
+        The rest of the value is not quoted: a URL may carry a token in its query.
+        """
+        try:
+            url: httpx.URL | None = httpx.URL(self.url)
+        except httpx.InvalidURL:
+            url = None
+        if url is not None and url.scheme in ("http", "https") and url.host:
+            return url
+        found = "a value that is not a URL"
+        if url is not None and url.scheme and url.host:
+            found = f"a URL of scheme {url.scheme} on {url.host}"
+        raise SigningError(
+            f"expected {self.what} to be an http or https URL, found {found}; check that the "
+            "job has the permission id-token: write and that the variable is not overridden"
+        )
 
 
 async def fresh_token(source: TokenSource) -> tuple[str, Claims]:

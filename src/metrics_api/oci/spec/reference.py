@@ -19,6 +19,7 @@ EXPECTED_FORM: Final = "<registry>/<namespace>/<repository>:<tag|@digest>"
 
 _COMPONENT: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG: Final = re.compile(r"[\w][\w.-]{0,127}")
+_MAX_PORT: Final = 65535
 _REGISTRY: Final = re.compile(
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
@@ -82,6 +83,9 @@ def _split_registry(text: str, remainder: str) -> tuple[str, str]:
         return DOCKER_HUB, remainder
     if not _REGISTRY.fullmatch(registry):
         raise _invalid(text, f"{registry!r} is not a valid registry host[:port]")
+    port = registry.rpartition("]")[2].rpartition(":")[2] if ":" in registry else ""
+    if port and not 1 <= int(port) <= _MAX_PORT:
+        raise _invalid(text, f"the port {port} is out of range (expected 1 to {_MAX_PORT})")
     return registry, path
 
 
