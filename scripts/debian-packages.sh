@@ -11,6 +11,7 @@ packages=(
   golang-docker-credential-helpers pass gnupg  # a real Docker credential helper
   git                                          # the Dagger tests list the module's files
   openssl ca-certificates                      # TLS test registries; the system trust store
+  tinyproxy                                    # a real forward proxy (HTTP_PROXY, CONNECT)
 )
 missing=()
 for package in "${packages[@]}"; do

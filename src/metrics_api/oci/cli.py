@@ -27,6 +27,7 @@ from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.registry.auth import Credentials
+from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
@@ -95,6 +96,7 @@ def _settings(args: argparse.Namespace, reference: str) -> Settings:
         request_timeout=args.request_timeout,
         deadline=args.deadline,
         ca_certificates=_ca_certificates(args.ca_file),
+        proxies=Proxies.from_environment(),
     )
 
 

@@ -35,8 +35,9 @@ environment:
                      serve registries without --username (default: ~/.docker)
   SOURCE_DATE_EPOCH  seconds since 1970: the index's org.opencontainers.image.created
   SSL_CERT_FILE      CA bundle trusted for HTTPS registries instead of the system's store
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
-                     proxies to reach registries through
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+                     proxies to reach registries through, read as Go tools read them
+                     (HTTPS through a CONNECT tunnel; loopback registries directly)
 
 `%(prog)s COMMAND --help` shows the options of a command and an example."""
 

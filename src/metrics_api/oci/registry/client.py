@@ -29,6 +29,7 @@ from metrics_api.oci.registry.answers import (
     too_large,
 )
 from metrics_api.oci.registry.auth import CredentialStore
+from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.responses import BodyTooLargeError
 from metrics_api.oci.registry.retry import Attempts, ClientStats, RetryPolicy
 from metrics_api.oci.registry.transport import RegistryTransport
@@ -82,6 +83,7 @@ class RegistryClient:
         transport: httpx.AsyncBaseTransport | None = None,
         stats: ClientStats | None = None,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        proxies: Proxies | None = None,
     ) -> None:
         """Configure; nothing connects until the first request."""
         self.transport = RegistryTransport(
@@ -92,6 +94,7 @@ class RegistryClient:
             http_transport=transport,
             stats=stats,
             tls=tls,
+            proxies=proxies,
         )
 
     @property

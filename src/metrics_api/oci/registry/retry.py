@@ -147,6 +147,10 @@ def exhausted(  # noqa: PLR0913 - the state of the attempts, passed as it is
             f"{ref.host} answered, but kept reporting the content unknown: check that it "
             f"exists in {ref.repository_name}"
         )
+    elif cause.startswith("ProxyError"):
+        advice = (
+            "check the proxy that HTTPS_PROXY or HTTP_PROXY names, or add the registry to NO_PROXY"
+        )
     elif timeouts == attempts:
         advice = f"check that {ref.host} is up and answering"
     else:

@@ -14,6 +14,7 @@ import anyio
 from metrics_api.oci.errors import OciError, Remedy
 from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.retry import ClientStats, RetryPolicy
 from metrics_api.oci.registry.trust import trust_context
 
@@ -29,6 +30,7 @@ class Settings:
     deadline: float = 600.0  # the whole job, retries included
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ca_certificates: str = ""  # PEM, trusted besides the system's trust store
+    proxies: Proxies = field(default_factory=Proxies)  # none: every registry directly
 
 
 @asynccontextmanager
@@ -50,6 +52,7 @@ async def open_client(
         timeout=settings.request_timeout,
         stats=stats,
         tls=partial(trust_context, settings.ca_certificates),
+        proxies=settings.proxies,
     )
     try:
         with anyio.fail_after(settings.deadline):
