@@ -284,3 +284,19 @@ case_28_rebuild() {
 	rec 28g-rebuild "dagger call rebuild --target $REG_A/metrics-api:v28.0.0 $A_CREDS $A_INS" a
 	rec 28h-rebuild-no-epoch "dagger call rebuild --target $REG_A/metrics-api:v28.1.0 $A_CREDS $A_INS" a
 }
+
+# the source address cannot carry a secret into the label and provenance, however it is given:
+# through --build-args SOURCE, or with a password holding '/' (refused before any build,
+# the secret never printed); a --trust-config without an identity is refused, not ignored
+case_30_source_secret() {
+	local secret=lab-src-s3cret
+	rec 30a-source-in-build-args "$RELEASE_A --version v30.0.0 --build-args SOURCE=https://ci:$secret@git.example.com/x" a
+	rec 30b-source-password-slash "$RELEASE_A --version v30.0.1 --source-url https://ci:lab/$secret@git.example.com/x" a
+	for c in 30a-source-in-build-args 30b-source-password-slash; do
+		echo "$c: secret printed $(cat "$R/$c/stdout" "$R/$c/stderr" | grep -c "$secret") times"
+	done
+	cp "$LAB/cosign/cosign.pub" "$P/" 2>/dev/null || true
+	printf '{}' > "$P/trust.json"
+	rec 30c-verify-trust-without-identity "dagger call verify --target $REG_A/metrics-api:v26.1.0 --public-key ./cosign.pub --trust-config ./trust.json $A_CREDS $A_INS" a
+	rm -f "$P/trust.json"
+}
