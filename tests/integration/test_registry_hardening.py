@@ -21,6 +21,7 @@ import anyio
 import pytest
 from pydantic import SecretStr
 from support.background import BackgroundServer
+from support.oci_cli import run_cli
 
 from metrics_api.oci.errors import AuthenticationError, OciError, RegistryError
 from metrics_api.oci.registry.auth import Credentials, CredentialStore
@@ -455,3 +456,26 @@ def test_a_body_that_does_not_decode_is_one_error_not_retried() -> None:
     assert isinstance(error, RegistryError)
     assert "found one that does not decode" in str(error)
     assert client.stats.retries == 0
+
+
+# -- 6. what a registry stores is its content, not the user's input -----------------------
+
+
+def test_a_manifest_of_a_kind_no_index_can_hold_is_the_registry_s_answer_exit_1() -> None:
+    schema1 = json.dumps({"schemaVersion": 1, "name": "app", "tag": "v1"}).encode()
+
+    def route(request: Seen) -> Answer:
+        if request.path == "/v2/app/manifests/v1":
+            media_type = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+            return 200, {"Content-Type": media_type}, schema1
+        return 404, {}, b""
+
+    with FakeServer(route).start() as registry:
+        result = run_cli(
+            "resolve", f"{registry.host}/app:v1", "--platform", "linux/amd64", "--deadline", "20"
+        )
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 1, result.stderr
+    assert len(lines) == 1
+    assert "expected an image manifest or index" in lines[0]
+    assert f"check what {registry.host}/app:v1 holds" in lines[0]

@@ -12,7 +12,7 @@ from typing import Final
 
 import httpx
 
-from metrics_api.oci.errors import RegistryError
+from metrics_api.oci.errors import InvalidInputError, RegistryError
 from metrics_api.oci.registry.responses import BodyTooLargeError, describe, shown_url
 from metrics_api.oci.spec.digest import check_digest
 from metrics_api.oci.spec.models import Manifest, parse_manifest
@@ -64,7 +64,10 @@ def checked_manifest(response: httpx.Response, ref: Reference, what: str) -> Man
     announced = response.headers.get("Docker-Content-Digest")
     if announced:
         check_digest(raw, announced, f"{what} (Docker-Content-Digest)")
-    manifest = parse_manifest(raw, response.headers.get("Content-Type"), what)
+    try:
+        manifest = parse_manifest(raw, response.headers.get("Content-Type"), what)
+    except InvalidInputError as error:  # the registry's content, not the user's input
+        raise RegistryError(f"{error}; check what {ref} holds") from None
     return manifest if not ref.digest else _with_digest(manifest, ref.digest)
 
 

@@ -11,7 +11,7 @@ from typing import Final
 
 import httpx
 
-from metrics_api.oci.errors import RegistryError
+from metrics_api.oci.errors import InvalidInputError, RegistryError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.retry import RETRY_STATUSES
 from metrics_api.oci.spec import media_types
@@ -89,7 +89,10 @@ async def find_referrers(
                 f"{what}: the registry answered HTTP {status}; check the credentials' "
                 "permissions and the registry's logs"
             )
-        listed = parse_manifest(body, content_type, what)
+        try:
+            listed = parse_manifest(body, content_type, what)
+        except InvalidInputError as error:  # the registry's answer, not the user's input
+            raise RegistryError(f"{error}; check the registry's referrers API") from None
         if not isinstance(listed.document, ImageIndex):
             raise RegistryError(f"{what}: expected an image index, found {listed.media_type}")
         return list(listed.document.manifests)
