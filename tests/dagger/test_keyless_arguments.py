@@ -1,11 +1,13 @@
 """The keyless arguments of the Dagger functions: Secrets read late, Files checked early."""
 
 import json
+from pathlib import Path
 from typing import cast
 
 import anyio
 import dagger
 import pytest
+import sigstore
 
 from metrics_api.oci.signing.bundle_check import KeylessVerification
 from metrics_api.oci.signing.identity_tokens import GitHubActionsToken
@@ -15,9 +17,15 @@ from metrics_api.signatures import keyless_signing, keyless_verification
 
 pytestmark = pytest.mark.dagger
 
-TRUST_CONFIG = json.dumps({"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"})
-TRUSTED_ROOT = json.dumps(
-    {"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}
+# The public-good instance's roots as sigstore-python ships them: real documents, read whole.
+PUBLIC_GOOD = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+TRUSTED_ROOT = (PUBLIC_GOOD / "trusted_root.json").read_text()
+TRUST_CONFIG = json.dumps(
+    {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": json.loads(TRUSTED_ROOT),
+        "signingConfig": json.loads((PUBLIC_GOOD / "signing_config.v0.2.json").read_text()),
+    }
 )
 ISSUER = "https://token.actions.githubusercontent.com"
 

@@ -1,5 +1,6 @@
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +214,18 @@ def test_a_verification_that_could_not_fetch_says_why_on_stderr(
         f"error: verification failed: fetch (fetching manifest 127.0.0.1:{port}"
     )
     assert "up and reachable" in lines[0]
+
+
+def test_a_trust_config_is_read_whole_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skeleton = tmp_path / "trusted_root.json"
+    media_type = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+    skeleton.write_text(json.dumps({"mediaType": media_type}))  # its roots missing
+    identity = ["--certificate-identity", "ci", "--certificate-oidc-issuer", "https://issuer"]
+    argv = ["verify", "127.0.0.1:1/m:v1", *identity, "--trust-config", str(skeleton), "--json"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "expected --trust-config" in captured.err
+    assert "to be a usable Sigstore trusted root" in captured.err
+    assert json.loads(captured.out)["requests"] == 0

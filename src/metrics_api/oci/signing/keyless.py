@@ -63,7 +63,10 @@ class SigstoreTrust:
         return media_type
 
     def check(self, *, signing: bool) -> None:
-        """Refuse a document that cannot serve (signing needs a ClientTrustConfig)."""
+        """Refuse, before any request, a document that cannot serve (read whole).
+
+        Signing needs a ClientTrustConfig; verifying takes a trusted root too.
+        """
         if self.document is None:
             return
         media_type = self._media_type()
@@ -73,13 +76,18 @@ class SigstoreTrust:
                 "Rekor and timestamp authority to sign with), found a trusted root, which "
                 "only verifies; give the ClientTrustConfig of your Sigstore"
             )
+        try:
+            self.trusted_root()
+        except SigningError as error:  # the file given, not Sigstore: bad input
+            raise InvalidInputError(str(error)) from None
 
     def client_config(self) -> "ClientTrustConfig":
         """The trust config sigstore-python signs with (the public good: fetched over TUF)."""
         from sigstore.errors import Error  # noqa: PLC0415 - sigstore only when asked for
         from sigstore.models import ClientTrustConfig  # noqa: PLC0415
 
-        self.check(signing=True)
+        if self.document is not None and not self._media_type().startswith(CLIENT_TRUST_CONFIG):
+            self.check(signing=True)  # says why a trusted root cannot sign
         try:
             if self.document is None:
                 return ClientTrustConfig.production()
