@@ -25,9 +25,10 @@ from support.stager import BuildahStager, snapshot
 
 from metrics_api.oci import TagConflictError
 from metrics_api.oci.errors import InvalidInputError, SigningError
+from metrics_api.oci.registry.referrers import fallback_tag
 from metrics_api.oci.release.job import VariantPlan
 from metrics_api.oci.release.release_reports import ReleaseReport
-from metrics_api.oci.signing.bundles import BUNDLE, fallback_tag
+from metrics_api.oci.signing.bundles import BUNDLE
 from metrics_api.oci.signing.identity_tokens import MARGIN_SECONDS, GitHubActionsToken
 from metrics_api.oci.signing.keyless import SigstoreTrust
 from metrics_api.oci.signing.keyless_store import KeylessSigning

@@ -3,8 +3,9 @@
 The source serves the referrers API (go-containerregistry's registry with it switched on;
 neither distribution 2.8 nor v3 serves it): a signature and an SBOM of the image, and a
 signature of the SBOM, are copied to the target with the image, byte for byte, and the
-target lists them. From a registry without the API (distribution 2.8 and v3 answer 404),
-the image is copied alone and nothing fails.
+target lists them: by its referrers API, or by the fallback tag where it has none. From a
+registry without the API (distribution 2.8 and v3 answer 404), the image is copied alone
+and nothing fails.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from support.docker29 import (
     put_manifest,
 )
 from support.faultproxy import start_proxy
-from support.oci_cli import run_cli
+from support.oci_cli import CliResult, run_cli
 from support.proc import ToolMissingError
 from support.registry import Registry, RegistryStartError, start_registry
 from support.registry_kinds import DISTRIBUTION_2_8, DISTRIBUTION_3, ReferrersRegistry, RegistryKind
@@ -42,8 +43,8 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def push_manifest(registry: Registry, body: bytes) -> str:
-    return put_manifest(registry.host, REPOSITORY, digest_of(body), body, OCI_MANIFEST)
+def push_manifest(registry: Registry, body: bytes, repository: str = REPOSITORY) -> str:
+    return put_manifest(registry.host, repository, digest_of(body), body, OCI_MANIFEST)
 
 
 def push_image(registry: Registry) -> tuple[bytes, str]:
@@ -65,10 +66,16 @@ def push_image(registry: Registry) -> tuple[bytes, str]:
     return manifest, push_manifest(registry, manifest)
 
 
-def push_artifact(registry: Registry, subject: bytes, artifact_type: str, content: bytes) -> str:
+def push_artifact(
+    registry: Registry,
+    subject: bytes,
+    artifact_type: str,
+    content: bytes,
+    repository: str = REPOSITORY,
+) -> str:
     """An OCI 1.1 artifact about ``subject`` (an empty config, one layer); its digest."""
-    push_blob(registry.host, REPOSITORY, EMPTY)
-    push_blob(registry.host, REPOSITORY, content)
+    push_blob(registry.host, repository, EMPTY)
+    push_blob(registry.host, repository, content)
     body = json_bytes(
         {
             "schemaVersion": 2,
@@ -79,7 +86,7 @@ def push_artifact(registry: Registry, subject: bytes, artifact_type: str, conten
             "subject": descriptor(OCI_MANIFEST, subject),
         }
     )
-    return push_manifest(registry, body)
+    return push_manifest(registry, body, repository)
 
 
 @dataclass(frozen=True)
@@ -130,19 +137,22 @@ def referrers(registry: Registry, repository: str, subject: str) -> list[str]:
     return sorted(entry["digest"] for entry in listed.json()["manifests"])
 
 
+def assemble_into(target: Registry, image: str) -> CliResult:
+    """``assemble`` of the reference ``image`` into ``target``'s metrics-api:v2.0.0; it passed."""
+    result = run_cli(
+        "assemble", target.ref("metrics-api", "v2.0.0"), "--variant", f"linux/amd64={image}"
+    )
+    assert result.code == 0, result.stderr
+    return result
+
+
 def test_referrers_of_a_copied_child_are_copied_with_it(referrers_registry: Registry) -> None:
     source = sign(referrers_registry)
     assert referrers(referrers_registry, REPOSITORY, source.image) == sorted(
         [source.signature, source.sbom]
     )
     with start(ReferrersRegistry) as target:
-        result = run_cli(
-            "assemble",
-            target.ref("metrics-api", "v2.0.0"),
-            "--variant",
-            f"linux/amd64={referrers_registry.ref(REPOSITORY, source.image)}",
-        )
-        assert result.code == 0, result.stderr
+        result = assemble_into(target, referrers_registry.ref(REPOSITORY, source.image))
         written = result.report["written"]
         assert f"linux/amd64 image {source.image} (copied)" in written
         for artifact in (source.signature, source.sbom, source.sbom_signature):
@@ -158,6 +168,50 @@ def test_referrers_of_a_copied_child_are_copied_with_it(referrers_registry: Regi
         assert result.report["verification"]["ok"] is True
 
 
+def fallback_list(registry: Registry, repository: str, subject: str) -> list[str]:
+    """What the fallback tag ``sha256-HEX`` of ``subject`` lists."""
+    tag = subject.replace(":", "-")
+    return sorted(
+        entry["digest"]
+        for entry in get_manifest(registry.host, repository, tag).json()["manifests"]
+    )
+
+
+@pytest.mark.parametrize("kind", [DISTRIBUTION_2_8, DISTRIBUTION_3], ids=lambda kind: kind.name)
+def test_a_target_without_the_referrers_api_lists_them_in_the_fallback_tag(
+    kind: RegistryKind, referrers_registry: Registry
+) -> None:
+    source = sign(referrers_registry)
+    with start(kind.registry_class) as target:
+        # Something already listed there stays listed.
+        note = "application/vnd.example.note"
+        earlier = push_artifact(target, b"{}", note, b"earlier note", "metrics-api")
+        listing = json_bytes(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    descriptor(OCI_MANIFEST, get_manifest(target.host, "metrics-api", earlier).body)
+                ],
+            }
+        )
+        tag = source.image.replace(":", "-")
+        put_manifest(target.host, "metrics-api", tag, listing, OCI_INDEX)
+        result = assemble_into(target, referrers_registry.ref(REPOSITORY, source.image))
+        written = result.report["written"]
+        for artifact in (source.signature, source.sbom):
+            assert f"linux/amd64 referrer {artifact} (copied, listed in {tag})" in written
+        sbom_tag = source.sbom.replace(":", "-")
+        assert (
+            f"linux/amd64 referrer {source.sbom_signature} (copied, listed in {sbom_tag})"
+            in written
+        )
+        assert fallback_list(target, "metrics-api", source.image) == sorted(
+            [earlier, source.signature, source.sbom]
+        )
+        assert fallback_list(target, "metrics-api", source.sbom) == [source.sbom_signature]
+
+
 @pytest.mark.parametrize("kind", [DISTRIBUTION_2_8, DISTRIBUTION_3], ids=lambda kind: kind.name)
 def test_a_source_without_the_referrers_api_gives_the_image_alone(
     kind: RegistryKind, fresh_registry: Registry
@@ -165,13 +219,7 @@ def test_a_source_without_the_referrers_api_gives_the_image_alone(
     with start(kind.registry_class) as registry:
         source = sign(registry)  # both store a manifest with a subject ...
         with start_proxy(registry.host) as proxy:
-            result = run_cli(
-                "assemble",
-                fresh_registry.ref("metrics-api", "v2.0.0"),
-                "--variant",
-                f"linux/amd64={proxy.ref(REPOSITORY, source.image)}",
-            )
-    assert result.code == 0, result.stderr
+            result = assemble_into(fresh_registry, proxy.ref(REPOSITORY, source.image))
     # ... but neither lists referrers: 404, and the image is copied alone.
     assert [e.status for e in proxy.log if "/referrers/" in e.path] == [404]
     assert not [line for line in result.report["written"] if " referrer " in line]

@@ -3,18 +3,22 @@
 An artifact names the manifest it is about in its ``subject``; a registry that serves the
 referrers API lists them (``GET /v2/<name>/referrers/<digest>``, an image index of their
 descriptors; distribution spec v1.1.1, "listing referrers"). A registry that does not
-answers 404, and then there is nothing to list: the spec's fallback tag
-(``sha256-<hex>``) is not read here.
+answers 404, and then there is nothing to list. Where a registry has no API, the spec's
+fallback tag (``sha256-<hex>``, an index of the referrers' descriptors) lists them
+instead: what is added there is added to what it holds, never put in its place.
 """
 
+import json
+from collections.abc import Sequence
 from typing import Final
 
 import httpx
 
-from metrics_api.oci.errors import InvalidInputError, RegistryError
+from metrics_api.oci.errors import InvalidInputError, RegistryError, VerificationError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.retry import RETRY_STATUSES
 from metrics_api.oci.spec import media_types
+from metrics_api.oci.spec.digest import compute_digest
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, parse_manifest
 from metrics_api.oci.spec.reference import Reference
 
@@ -100,3 +104,35 @@ async def find_referrers(
         f"{what}: still failing after {attempts.made} attempts, last cause: {attempts.cause}; "
         f"check that {source.host} is up"
     )
+
+
+def fallback_tag(repository: Reference, digest: str) -> Reference:
+    """``REPO:sha256-HEX``: the referrers of ``digest`` where the registry has no API."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return repository.with_tag(f"{algorithm}-{hexdigits}")
+
+
+async def add_to_fallback(
+    client: RegistryClient, tag: Reference, added: Sequence[Descriptor]
+) -> None:
+    """Add ``added`` to the fallback index as it is now; never drop what it lists."""
+    current = await client.find_manifest(tag)
+    document = current.document if current else None
+    kept = list(document.manifests) if isinstance(document, ImageIndex) else []
+    known = {entry.digest for entry in kept}
+    entries = [
+        entry.model_dump(by_alias=True, exclude_none=True)
+        for entry in [*kept, *(entry for entry in added if entry.digest not in known)]
+    ]
+    raw = json.dumps(
+        {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": entries},
+        separators=(",", ":"),
+    ).encode()
+    await client.put_manifest(tag, raw, media_types.OCI_INDEX)
+    stored = await client.head_manifest(tag)
+    if stored is None or stored.digest != compute_digest(raw):
+        raise VerificationError(
+            f"after adding referrers to {tag}, it holds {stored.digest if stored else 'nothing'}, "
+            f"expected {compute_digest(raw)}: another writer wrote it in the same moment; run "
+            "the job again (it adds only what is still missing)"
+        )

@@ -19,7 +19,12 @@ from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, VerificationError, with_note
 from metrics_api.oci.registry.blobcopy import copy_blob
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.referrers import list_referrers
+from metrics_api.oci.registry.referrers import (
+    add_to_fallback,
+    fallback_tag,
+    find_referrers,
+    list_referrers,
+)
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.release.tags import (
@@ -114,7 +119,9 @@ async def ensure_referrers(
 ) -> list[tuple[str, str]]:
     """Copy the OCI 1.1 referrers of ``subject`` (signatures, SBOMs) along with it.
 
-    Nothing when the source does not serve the referrers API. Each (digest, action).
+    Nothing when the source does not serve the referrers API. A target that does not
+    serve it gets them listed in its fallback tag, added to what that holds. Each
+    (digest, action).
     """
     if depth >= REFERRER_DEPTH:
         return []
@@ -122,7 +129,15 @@ async def ensure_referrers(
     copied = await run_all(
         [partial(_ensure_referrer, client, target, source, item, depth) for item in listed]
     )
-    return [pair for pairs in copied for pair in pairs]
+    pairs = [pair for pairs in copied for pair in pairs]
+    made = [item for item in listed if item.media_type in media_types.IMAGE_MANIFESTS]
+    if not made or await find_referrers(client, target, subject) is not None:
+        return pairs
+    # The target has no referrers API: its fallback tag is where clients look for them.
+    tag = fallback_tag(target, subject)
+    await add_to_fallback(client, tag, made)
+    added = {item.digest for item in made}
+    return [(d, f"{how}, listed in {tag.tag}" if d in added else how) for d, how in pairs]
 
 
 async def ensure_variant(

@@ -15,10 +15,8 @@ from functools import partial
 from typing import Final
 
 from metrics_api.oci.concurrency import run_all
-from metrics_api.oci.errors import VerificationError
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.referrers import find_referrers
-from metrics_api.oci.signing import cosign_format as cosign
+from metrics_api.oci.registry.referrers import add_to_fallback, fallback_tag, find_referrers
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.digest import compute_digest
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest
@@ -34,11 +32,6 @@ BUNDLE_PREDICATE_TYPE: Final = "dev.sigstore.bundle.predicateType"
 # The predicate of the statement ``cosign sign`` signs for an image in a bundle.
 COSIGN_SIGN: Final = "https://sigstore.dev/cosign/sign/v1"
 IN_TOTO_STATEMENT: Final = "https://in-toto.io/Statement/v1"
-
-
-def fallback_tag(repository: Reference, digest: str) -> Reference:
-    """``REPO:sha256-HEX``: the referrers of ``digest`` where the registry has no API."""
-    return cosign.storage_tag(repository, digest, "")
 
 
 def sign_statement(repository: Reference, digest: str) -> bytes:
@@ -149,29 +142,5 @@ async def attach_bundles(
             )
             for d, raw, (_, kind) in zip(digests, raws, bundles, strict=True)
         ]
-        await _add_to_fallback(client, fallback_tag(repository, subject.digest), added)
+        await add_to_fallback(client, fallback_tag(repository, subject.digest), added)
     return digests
-
-
-async def _add_to_fallback(client: RegistryClient, tag: Reference, added: list[Descriptor]) -> None:
-    """Add ``added`` to the fallback index as it is now; never drop what it lists."""
-    current = await client.find_manifest(tag)
-    document = current.document if current else None
-    kept = list(document.manifests) if isinstance(document, ImageIndex) else []
-    known = {entry.digest for entry in kept}
-    entries = [
-        entry.model_dump(by_alias=True, exclude_none=True)
-        for entry in [*kept, *(entry for entry in added if entry.digest not in known)]
-    ]
-    raw = json.dumps(
-        {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": entries},
-        separators=(",", ":"),
-    ).encode()
-    await client.put_manifest(tag, raw, media_types.OCI_INDEX)
-    stored = await client.head_manifest(tag)
-    if stored is None or stored.digest != compute_digest(raw):
-        raise VerificationError(
-            f"after signing, {tag} holds {stored.digest if stored else 'nothing'}, expected "
-            f"{compute_digest(raw)}: another signer wrote it in the same moment; run the "
-            "release again (it adds only the bundles still missing)"
-        )

@@ -16,12 +16,12 @@ import anyio.to_thread
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.referrers import fallback_tag
 from metrics_api.oci.signing import cosign_format as cosign
 from metrics_api.oci.signing.bundles import (
     COSIGN_SIGN,
     Referrers,
     attach_bundles,
-    fallback_tag,
     read_bundles,
     sign_statement,
 )
