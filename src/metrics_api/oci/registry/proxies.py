@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.spec.reference import is_loopback
 
 _SCHEMES = ("http", "https")
 
@@ -73,7 +74,7 @@ class Proxies:
     def for_url(self, url: httpx.URL) -> str | None:
         """The proxy ``url`` goes through, or None to connect to it directly."""
         proxy = self.https if url.scheme == "https" else self.http
-        if proxy is None or _is_loopback(url.host) or self._bypassed(url):
+        if proxy is None or is_loopback(url.host) or self._bypassed(url):
             return None
         return proxy
 
@@ -81,15 +82,6 @@ class Proxies:
         host = url.host.lower()
         port = url.port or (443 if url.scheme == "https" else 80)
         return any(_listed(entry, host, port) for entry in self.bypass)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listed(entry: str, host: str, port: int) -> bool:

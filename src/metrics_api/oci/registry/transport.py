@@ -108,8 +108,7 @@ class _DefaultTransport(httpx.AsyncBaseTransport):
             self._tls_context = self._make_tls()
         return self._tls_context
 
-    def _pool(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
-        proxy = self._proxies.for_url(url)
+    def _pool(self, url: httpx.URL, proxy: str | None) -> httpx.AsyncHTTPTransport:
         if proxy is not None:
             key = (proxy, url.scheme)
             if key not in self._proxied:
@@ -126,7 +125,7 @@ class _DefaultTransport(httpx.AsyncBaseTransport):
         """Send over plain HTTP, or over TLS verified against the CA bundle; maybe proxied."""
         proxy = self._proxies.for_url(request.url)
         try:
-            return await self._pool(request.url).handle_async_request(request)
+            return await self._pool(request.url, proxy).handle_async_request(request)
         except httpx.ConnectError as error:
             if proxy is None:
                 raise
