@@ -118,8 +118,6 @@ def test_a_proxy_that_cannot_be_reached_is_one_line_without_its_credentials(
         named_registry.ref("proxied", "v1"),
         "--insecure-registry",
         named_registry.host,
-        "--deadline",
-        "20",
         HTTP_PROXY=closed,
     )
     lines = result.stderr.strip().splitlines()

@@ -471,9 +471,7 @@ def test_a_manifest_of_a_kind_no_index_can_hold_is_the_registry_s_answer_exit_1(
         return 404, {}, b""
 
     with FakeServer(route).start() as registry:
-        result = run_cli(
-            "resolve", f"{registry.host}/app:v1", "--platform", "linux/amd64", "--deadline", "20"
-        )
+        result = run_cli("resolve", f"{registry.host}/app:v1", "--platform", "linux/amd64")
     lines = result.stderr.strip().splitlines()
     assert result.code == 1, result.stderr
     assert len(lines) == 1
