@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import anyio
 import httpx
 import pytest
 from support.docker29 import (
@@ -31,6 +32,11 @@ from support.oci_cli import CliResult, run_cli
 from support.proc import ToolMissingError
 from support.registry import Registry, RegistryStartError, start_registry
 from support.registry_kinds import DISTRIBUTION_2_8, DISTRIBUTION_3, ReferrersRegistry, RegistryKind
+
+from metrics_api.oci import Settings, open_client
+from metrics_api.oci.registry.referrers import add_to_fallback, fallback_tag
+from metrics_api.oci.spec.models import Descriptor
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.integration
 
@@ -235,3 +241,25 @@ def test_a_source_without_the_referrers_api_gives_the_image_alone(
         ]
         == source.image
     )
+
+
+def test_adding_what_the_fallback_tag_lists_already_writes_nothing(registry: Registry) -> None:
+    _, image = push_image(registry)
+    note = push_artifact(registry, b"{}", "application/vnd.example.note", b"a note")
+    listed = Descriptor(
+        media_type=OCI_MANIFEST,
+        digest=note,
+        size=len(get_manifest(registry.host, REPOSITORY, note).body),
+    )
+    with start_proxy(registry.host) as proxy:
+        through = fallback_tag(parse_reference(proxy.ref(REPOSITORY, "any")), image)
+
+        async def add_twice() -> None:
+            async with open_client(Settings(use_docker_config=False)) as client:
+                await add_to_fallback(client, through, [listed])
+                proxy.clear_log()
+                await add_to_fallback(client, through, [listed])
+
+        anyio.run(add_twice)
+        assert [entry.method for entry in proxy.log] == ["GET"]
+    assert fallback_list(registry, REPOSITORY, image) == [note]

@@ -115,15 +115,18 @@ def fallback_tag(repository: Reference, digest: str) -> Reference:
 async def add_to_fallback(
     client: RegistryClient, tag: Reference, added: Sequence[Descriptor]
 ) -> None:
-    """Add ``added`` to the fallback index as it is now; never drop what it lists."""
+    """Add ``added`` to the fallback index as it is now; never drop what it lists.
+
+    Nothing is written when it lists them all already (a re-run).
+    """
     current = await client.find_manifest(tag)
     document = current.document if current else None
     kept = list(document.manifests) if isinstance(document, ImageIndex) else []
     known = {entry.digest for entry in kept}
-    entries = [
-        entry.model_dump(by_alias=True, exclude_none=True)
-        for entry in [*kept, *(entry for entry in added if entry.digest not in known)]
-    ]
+    new = [entry for entry in added if entry.digest not in known]
+    if isinstance(document, ImageIndex) and not new:
+        return
+    entries = [entry.model_dump(by_alias=True, exclude_none=True) for entry in [*kept, *new]]
     raw = json.dumps(
         {"schemaVersion": 2, "mediaType": media_types.OCI_INDEX, "manifests": entries},
         separators=(",", ":"),
