@@ -126,7 +126,7 @@ def test_the_job_runs_with_garbage_collection_back_on() -> None:
     script = (
         "import gc\n"
         "from metrics_api.oci import cli\n"
-        "cli.run = lambda prog: print(prog, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "cli.run = lambda prog, **_: print(prog, gc.isenabled(), gc.get_freeze_count() > 0)\n"
         "from metrics_api.oci.__main__ import start\n"
         "start()\n"
     )

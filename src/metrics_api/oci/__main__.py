@@ -7,11 +7,16 @@ of every later collection, and collection is back on for the job. Pydantic plugi
 off unless the environment says otherwise: we use none, and looking for them scans every
 installed distribution's entry points when the first model is built (about 7 ms of an
 assemble here).
+
+The command line is parsed first, and the connections its registries will need are
+opened then (``registry.early``): their handshakes happen while the job's modules load.
 """
 
 import gc
 import os
+import sys
 
+from metrics_api.oci.defaults import CONNECT_TIMEOUT
 from metrics_api.oci.interrupts import INTERRUPTS
 
 
@@ -20,11 +25,26 @@ def start(*, as_module: bool = False) -> None:
     INTERRUPTS.install()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     gc.disable()
-    from metrics_api.oci import cli, cli_parser  # noqa: PLC0415 - after the above, on purpose
+    from metrics_api.oci import cli_parser  # noqa: PLC0415 - after the above, on purpose
+    from metrics_api.oci.registry.early import EarlyConnections  # noqa: PLC0415
+
+    prog = cli_parser.MODULE_PROG if as_module else cli_parser.PROG
+    try:
+        args = cli_parser.build_parser(prog).parse(sys.argv[1:])
+    except cli_parser.UsageError:
+        args = None  # the command line says so once its modules are loaded
+    early = None
+    if args is not None:
+        early = EarlyConnections.open(
+            cli_parser.references(args),
+            args.insecure_registry,
+            timeout=min(args.request_timeout, CONNECT_TIMEOUT),
+        )
+    from metrics_api.oci import cli  # noqa: PLC0415
 
     gc.freeze()
     gc.enable()
-    cli.run(prog=cli_parser.MODULE_PROG if as_module else cli_parser.PROG)
+    cli.run(prog=prog, parsed=args, early=early)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
 from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.registry.auth import Credentials
+from metrics_api.oci.registry.early import EarlyConnections
 from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.registry.transport import ClientStats
@@ -78,7 +79,7 @@ HINTS = Hints(
 )
 
 
-def _settings(args: argparse.Namespace, reference: str) -> Settings:
+def _settings(args: argparse.Namespace, reference: str, early: EarlyConnections | None) -> Settings:
     """Settings with ``--username`` credentials for the registry of ``reference`` only."""
     credentials: dict[str, Credentials] = {}
     if args.username:
@@ -97,6 +98,7 @@ def _settings(args: argparse.Namespace, reference: str) -> Settings:
         deadline=args.deadline,
         ca_certificates=_ca_certificates(args.ca_file),
         proxies=Proxies.from_environment(),
+        early_connections=early,
     )
 
 
@@ -149,18 +151,20 @@ def _verifying(
     return public_keys(args.public_key), keyless_verification(args)
 
 
-async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
+async def _run(
+    args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
+) -> Report:
     if args.command == "resolve":
-        async with open_client(_settings(args, args.reference), stats) as client:
+        async with open_client(_settings(args, args.reference, early), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "compare":
         rebuilt = jobs.parse_rebuilt(args.rebuilt)
-        async with open_client(_settings(args, args.target), stats) as client:
+        async with open_client(_settings(args, args.target, early), stats) as client:
             return await jobs.compare(client, args.target, rebuilt)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect)
         keys, identity = _verifying(args)
-        async with open_client(_settings(args, args.target), stats) as client:
+        async with open_client(_settings(args, args.target, early), stats) as client:
             return await jobs.verify(
                 client,
                 args.target,
@@ -173,7 +177,7 @@ async def _run(args: argparse.Namespace, stats: ClientStats) -> Report:
     requests = jobs.parse_requests(args.variant, args.expect)
     annotations = jobs.parse_annotations(args.annotation)
     signer, keyless = _signing(args)
-    async with open_client(_settings(args, args.target), stats) as client:
+    async with open_client(_settings(args, args.target, early), stats) as client:
         return await jobs.assemble(
             client,
             args.target,
@@ -206,7 +210,9 @@ class _Interrupted(Exception):  # noqa: N818 - a signal received, not an error
         self.received = received
 
 
-async def _run_until_interrupted(args: argparse.Namespace, stats: ClientStats) -> Report:
+async def _run_until_interrupted(
+    args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
+) -> Report:
     """The job; cancelled at its next await by SIGINT or SIGTERM, even one that came first.
 
     Name lookups run in daemon threads (``DaemonThreads``), so a lookup the cancelled job
@@ -218,7 +224,7 @@ async def _run_until_interrupted(args: argparse.Namespace, stats: ClientStats) -
     reports: list[Report] = []
 
     async def job(scope: anyio.CancelScope) -> None:
-        reports.append(await _run(args, stats))
+        reports.append(await _run(args, stats, early))
         scope.cancel()  # the watcher's
 
     async def watch() -> None:
@@ -254,12 +260,21 @@ def _fail(
     return code
 
 
-def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
-    """Run one command; return the process exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    prog: str = PROG,
+    *,
+    parsed: argparse.Namespace | None = None,
+    early: EarlyConnections | None = None,
+) -> int:
+    """Run one command; return the process exit code.
+
+    ``parsed``: ``argv`` already parsed; ``early``: connections opened for it meanwhile.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     try:
-        args = build_parser(prog).parse(arguments)
+        args = parsed if parsed is not None else build_parser(prog).parse(arguments)
     except UsageError as error:
         elapsed = time.monotonic() - started
         return _fail(
@@ -269,7 +284,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     stats = ClientStats()
     try:
         with INTERRUPTS.caught():
-            report = anyio.run(_run_until_interrupted, args, stats)
+            report = anyio.run(_run_until_interrupted, args, stats, early)
     except OciError as error:
         code = EXIT_USAGE if isinstance(error, InvalidInputError) else 1
         elapsed = time.monotonic() - started
@@ -305,7 +320,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     return 0
 
 
-def run(prog: str = PROG) -> NoReturn:
+def run(
+    prog: str = PROG,
+    parsed: argparse.Namespace | None = None,
+    early: EarlyConnections | None = None,
+) -> NoReturn:
     """The process: ``main``, then exit without the shutdown's garbage collections.
 
     The interpreter's shutdown collects every object still alive, the modules a job loaded
@@ -316,6 +335,10 @@ def run(prog: str = PROG) -> NoReturn:
     handler earlier still), so one that comes before the job is heard as well.
     """
     INTERRUPTS.install()
-    code = main(prog=prog)
+    try:
+        code = main(prog=prog, parsed=parsed, early=early)
+    finally:
+        if early is not None:
+            early.close()  # those the job never took: it stopped before its requests
     gc.freeze()
     sys.exit(code)

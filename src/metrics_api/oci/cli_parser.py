@@ -9,8 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from metrics_api.oci.registry.session import Settings
-from metrics_api.oci.release.attestations import MODES
+from metrics_api.oci.defaults import ATTESTATION_MODES, DEADLINE, REQUEST_TIMEOUT
 
 PROG = "metrics-oci"
 MODULE_PROG = "python -m metrics_api.oci"
@@ -205,14 +204,14 @@ def _common() -> _Parser:
     common.add_argument(
         "--deadline",
         type=_seconds,
-        default=Settings.deadline,
+        default=DEADLINE,
         metavar="SECONDS",
         help="time for the whole job, retries included (default: %(default)g)",
     )
     common.add_argument(
         "--request-timeout",
         type=_seconds,
-        default=Settings.request_timeout,
+        default=REQUEST_TIMEOUT,
         metavar="SECONDS",
         help="time one request may wait for an answer; a request that gets none is tried "
         "twice (default: %(default)g)",
@@ -291,7 +290,7 @@ def build_parser(prog: str = PROG) -> _Parser:
     )
     assemble.add_argument(
         "--attestations",
-        choices=MODES,
+        choices=ATTESTATION_MODES,
         default="drop",
         help="keep: carry each variant's provenance/SBOM attestation manifests into the index, "
         "right after its image; drop (default): the platform images only",
@@ -420,3 +419,15 @@ def build_parser(prog: str = PROG) -> _Parser:
         help="the image rebuilt for that platform (already made reproducible); repeatable",
     )
     return parser
+
+
+def references(args: argparse.Namespace) -> list[str]:
+    """Every image reference a parsed command names: whose registries it will talk to."""
+    if args.command == "resolve":
+        return [args.reference]
+    pairs: list[str] = []
+    if args.command == "assemble":
+        pairs = args.variant or []
+    elif args.command == "compare":
+        pairs = args.rebuilt or []
+    return [args.target, *(pair.split("=", 1)[1] for pair in pairs if "=" in pair)]

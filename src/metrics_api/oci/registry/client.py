@@ -70,7 +70,7 @@ class RegistryClient:
     """One client for any number of registries; use it as an async context manager.
 
     ``transport`` (the attribute) sends its requests; the ``transport`` argument is the
-    httpx transport under it (a test's mock).
+    httpx transport under it (the session's pools, or a test's mock).
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only settings, each with a default

@@ -11,9 +11,12 @@ from functools import partial
 
 import anyio
 
+from metrics_api.oci.defaults import DEADLINE, REQUEST_TIMEOUT
 from metrics_api.oci.errors import OciError, Remedy
 from metrics_api.oci.registry.auth import Credentials, CredentialStore, docker_config_path
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.early import EarlyConnections
+from metrics_api.oci.registry.pools import ConnectionPools
 from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.retry import ClientStats, RetryPolicy
 from metrics_api.oci.registry.trust import trust_context
@@ -26,11 +29,12 @@ class Settings:
     insecure_registries: frozenset[str] = frozenset()
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
     use_docker_config: bool = True
-    request_timeout: float = 30.0
-    deadline: float = 600.0  # the whole job, retries included
+    request_timeout: float = REQUEST_TIMEOUT
+    deadline: float = DEADLINE  # the whole job, retries included
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ca_certificates: str = ""  # PEM, trusted besides the system's trust store
     proxies: Proxies = field(default_factory=Proxies)  # none: every registry directly
+    early_connections: EarlyConnections | None = None  # opened by the command line
 
 
 @asynccontextmanager
@@ -51,8 +55,11 @@ async def open_client(
         retry=settings.retry,
         timeout=settings.request_timeout,
         stats=stats,
-        tls=partial(trust_context, settings.ca_certificates),
-        proxies=settings.proxies,
+        transport=ConnectionPools(
+            partial(trust_context, settings.ca_certificates),
+            settings.proxies,
+            settings.early_connections,
+        ),
     )
     try:
         with anyio.fail_after(settings.deadline):

@@ -23,11 +23,13 @@ from typing import Self
 import anyio
 import httpx
 
+from metrics_api.oci.defaults import CONNECT_TIMEOUT
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.auth import CredentialStore
 from metrics_api.oci.registry.bearer import TokenExchange
 from metrics_api.oci.registry.failures import TransportFailures, not_sent
 from metrics_api.oci.registry.gate import CredentialGate
+from metrics_api.oci.registry.pools import ConnectionPools
 from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.responses import BodyTooLargeError, describe, shown_url
 from metrics_api.oci.registry.retry import (
@@ -85,64 +87,6 @@ async def _read(response: httpx.Response, limit: int | None) -> httpx.Response:
     )
 
 
-class _DefaultTransport(httpx.AsyncBaseTransport):
-    """httpx's default transport, except that the HTTPS one is made on the first HTTPS request.
-
-    Making it loads the trust store, CPU a job that only talks to plain-HTTP registries
-    (loopback, ``insecure_registries``) never needs. A registry behind a proxy gets a
-    connection pool of its own through that proxy (``proxies``).
-    """
-
-    def __init__(self, tls: Callable[[], ssl.SSLContext], proxies: Proxies) -> None:
-        # Plain HTTP never uses this TLS context; it trusts no certificate at all.
-        self._no_trust = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self._plain = httpx.AsyncHTTPTransport(verify=self._no_trust)
-        self._make_tls = tls
-        self._tls_context: ssl.SSLContext | None = None
-        self._tls: httpx.AsyncHTTPTransport | None = None
-        self._proxies = proxies
-        self._proxied: dict[tuple[str, str], httpx.AsyncHTTPTransport] = {}
-
-    def _trust(self) -> ssl.SSLContext:
-        if self._tls_context is None:
-            self._tls_context = self._make_tls()
-        return self._tls_context
-
-    def _pool(self, url: httpx.URL, proxy: str | None) -> httpx.AsyncHTTPTransport:
-        if proxy is not None:
-            key = (proxy, url.scheme)
-            if key not in self._proxied:
-                verify = self._trust() if url.scheme == "https" else self._no_trust
-                self._proxied[key] = httpx.AsyncHTTPTransport(verify=verify, proxy=proxy)
-            return self._proxied[key]
-        if url.scheme != "https":
-            return self._plain
-        if self._tls is None:
-            self._tls = httpx.AsyncHTTPTransport(verify=self._trust())
-        return self._tls
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send over plain HTTP, or over TLS verified against the CA bundle; maybe proxied."""
-        proxy = self._proxies.for_url(request.url)
-        try:
-            return await self._pool(request.url, proxy).handle_async_request(request)
-        except httpx.ConnectError as error:
-            if proxy is None:
-                raise
-            where = httpx.URL(proxy)  # its user and password are not shown
-            raise httpx.ProxyError(
-                f"could not connect to the proxy {where.host}:{where.port or 80} "
-                f"({type(error).__name__})",
-                request=request,
-            ) from error
-
-    async def aclose(self) -> None:
-        """Close every connection pool."""
-        for pool in [self._plain, self._tls, *self._proxied.values()]:
-            if pool is not None:
-                await pool.aclose()
-
-
 class RegistryTransport:
     """Sends requests to any number of registries; use it as an async context manager.
 
@@ -166,16 +110,16 @@ class RegistryTransport:
     ) -> None:
         """Configure; nothing connects until the first request.
 
-        ``http_transport`` replaces httpx's (a test's mock); ``tls`` makes the context
-        HTTPS is verified with, on the first HTTPS request; ``proxies``: none by default.
+        ``http_transport`` replaces the connection pools (a test's mock, or pools given
+        early connections); ``tls`` makes the context HTTPS is verified with, on the first
+        HTTPS request; ``proxies``: none by default.
         """
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats() if stats is None else stats
-        timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._http = httpx.AsyncClient(
             timeout=timeouts,
-            transport=http_transport
-            or _DefaultTransport(tls or trust_context, proxies or Proxies()),
+            transport=http_transport or ConnectionPools(tls or trust_context, proxies or Proxies()),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._schemer = Schemer(insecure_registries)

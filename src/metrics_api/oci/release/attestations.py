@@ -21,13 +21,13 @@ from typing import Final
 
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import run_all
+from metrics_api.oci.defaults import ATTESTATION_MODES
 from metrics_api.oci.errors import InvalidInputError, OciError, ResolutionError
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
-MODES: Final = ("keep", "drop")
 REFERENCE_DIGEST: Final = media_types.DOCKER_REFERENCE_DIGEST
 IN_TOTO: Final = "application/vnd.in-toto+json"
 PREDICATE_TYPE: Final = "in-toto.io/predicate-type"
@@ -38,7 +38,7 @@ STATEMENT_LIMIT: Final = 64 * 1024 * 1024
 
 def keep_attestations(mode: str) -> bool:
     """``keep`` or ``drop``: whether the release index carries the variants' attestations."""
-    if mode not in MODES:
+    if mode not in ATTESTATION_MODES:
         raise InvalidInputError(
             f"expected the attestation mode keep or drop, found {mode!r}; keep carries each "
             "variant's provenance and SBOM attestations into the index, drop leaves them out"

@@ -1,0 +1,144 @@
+"""Connections opened while the command line's modules load, for its first requests.
+
+The command line spends its first ~0.2 s of CPU loading modules before it can send a
+request, and each connection then costs a round trip (the TCP handshake) before its first
+request goes out. Opened from the parsed command line instead, before those modules load,
+the handshakes happen meanwhile: the first requests take connections that are already
+up. Only TCP is done here; TLS, if the registry speaks it, is set up by the transport on
+the connection it takes, as on any other.
+
+This module loads nothing but the standard library's sockets and threads, so that it
+can run first. A connection that fails here is left to the transport, which connects
+again and reports what it finds; one nobody takes is closed with the transport. A
+registry reached through a proxy gets none: only loopback ones when a proxy is set.
+"""
+
+import os
+import select
+import socket
+import threading
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import urlsplit
+
+from metrics_api.oci.errors import InvalidInputError
+from metrics_api.oci.spec.reference import is_loopback, parse_reference
+
+MAX_PER_ENDPOINT: Final = 16  # as many as the first requests go out at once, at most
+PROXIES: Final = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
+class _Pending:
+    """One connection being opened in a thread of its own."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self._done = threading.Event()
+        self._socket: socket.socket | None = None
+        self._taken = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._connect, args=(host, port, timeout), daemon=True).start()
+
+    def _connect(self, host: str, port: int, timeout: float) -> None:
+        try:
+            connected = socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            connected = None  # the transport connects again and says what went wrong
+        with self._lock:
+            late = self._taken  # closed, or given up on: nobody will take it
+            if not late:
+                self._socket = connected
+        if late and connected is not None:
+            connected.close()
+        self._done.set()
+
+    def done(self) -> bool:
+        """Whether the connection is up or failed."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None) -> socket.socket | None:
+        """The connected socket, waiting up to ``timeout``; None if it failed or is late.
+
+        Also None when the other end closed it meanwhile: nothing was sent on it, so there
+        is nothing to read. The socket is the caller's from then on, blocking again.
+        """
+        self._done.wait(timeout)
+        with self._lock:
+            self._taken = True
+            connected, self._socket = self._socket, None
+        if connected is not None and select.select([connected], [], [], 0)[0]:
+            connected.close()
+            return None
+        if connected is not None:
+            connected.settimeout(None)
+        return connected
+
+    def close(self) -> None:
+        """Close the socket unless someone took it (it may still be connecting)."""
+        with self._lock:
+            self._taken = True
+            connected, self._socket = self._socket, None
+        if connected is not None:
+            connected.close()
+
+
+class EarlyConnections:
+    """TCP connections to the registries a command names, opened before its requests."""
+
+    def __init__(self) -> None:
+        """None yet: ``open`` opens them."""
+        self._pending: dict[tuple[str, int], list[_Pending]] = {}
+
+    @classmethod
+    def open(
+        cls,
+        references: Iterable[str],
+        insecure_registries: Iterable[str] = (),
+        timeout: float = 10.0,
+    ) -> "EarlyConnections":
+        """One connection per reference to its registry (``MAX_PER_ENDPOINT`` at most each).
+
+        A reference that does not parse opens nothing: the job refuses it before any
+        request. ``timeout``: for each connect, as the transport's own.
+        """
+        insecure = frozenset(insecure_registries)
+        proxied = any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXIES)
+        counts: dict[tuple[str, int], int] = {}
+        for text in references:
+            found = endpoint(text, insecure)
+            if found is None or (proxied and not is_loopback(found[0])):
+                continue
+            counts[found] = min(counts.get(found, 0) + 1, MAX_PER_ENDPOINT)
+        connections = cls()
+        for (name, port), count in counts.items():
+            connections._pending[name, port] = [_Pending(name, port, timeout) for _ in range(count)]
+        return connections
+
+    def claim(self, host: str, port: int) -> _Pending | None:
+        """One connection opened to ``host:port``, or None when none is left."""
+        pending = self._pending.get((host.lower(), port))
+        return pending.pop(0) if pending else None
+
+    def close(self) -> None:
+        """Close every connection nobody claimed."""
+        for pending in self._pending.values():
+            for connection in pending:
+                connection.close()
+        self._pending.clear()
+
+
+def endpoint(reference: str, insecure_registries: frozenset[str]) -> tuple[str, int] | None:
+    """The host and port the transport connects to for ``reference``; None if it is bad.
+
+    Over plain HTTP (port 80 unless given) for loopback registries and those named
+    insecure, as the transport speaks to them; over HTTPS (443) for the others.
+    """
+    try:
+        host = parse_reference(reference).host
+        split = urlsplit(f"//{host}")
+        port = split.port
+    except (InvalidInputError, ValueError):
+        return None
+    if split.hostname is None:
+        return None
+    plain = is_loopback(host) or host in insecure_registries
+    return split.hostname, port or (80 if plain else 443)

@@ -1,0 +1,100 @@
+"""Connections opened while the command line loads carry its first requests, TLS included.
+
+``EarlyConnections`` opens them from the parsed command line; the transport's pools take
+them for their first connections (``registry.pools``). Each test checks that the registry
+got the request over the early connection, not over one the pool opened itself.
+"""
+
+import socket
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from support.faultproxy import FaultProxy, start_proxy
+from support.oci_cli import TlsRegistry, Variants
+
+from metrics_api.oci.registry import early as early_module
+from metrics_api.oci.registry.early import EarlyConnections
+from metrics_api.oci.registry.session import Settings, open_client
+from metrics_api.oci.spec.reference import Reference, parse_reference
+
+pytestmark = pytest.mark.integration
+
+ACCEPT_WAIT = 30.0  # seconds for a loopback connect: only a broken machine takes that long
+
+
+@pytest.fixture
+def proxy(variants: Variants) -> Iterator[FaultProxy]:
+    with start_proxy(variants.registry.host) as started:
+        yield started
+
+
+def wait_accepted(proxy: FaultProxy, count: int) -> None:
+    """Until the proxy has accepted ``count`` connections (or fail, saying how many)."""
+    deadline = time.monotonic() + ACCEPT_WAIT
+    while proxy.accepted < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proxy.accepted == count, f"expected {count} connections, the proxy got {proxy.accepted}"
+
+
+def test_the_first_requests_go_over_the_connections_opened_early(
+    proxy: FaultProxy, variants: Variants
+) -> None:
+    refs = [
+        parse_reference(proxy.ref(variants.repository, tag))
+        for tag in ("v2.0.0-amd64", "v2.0.0-arm64")
+    ]
+    early = EarlyConnections.open([str(ref) for ref in refs])
+    wait_accepted(proxy, 2)
+    settings = Settings(use_docker_config=False, early_connections=early)
+
+    async def run() -> list[str]:
+        digests: list[str] = []
+        async with open_client(settings) as client:
+
+            async def fetch(ref: Reference) -> None:
+                digests.append((await client.get_manifest(ref)).digest)
+
+            async with anyio.create_task_group() as group:
+                for ref in refs:
+                    group.start_soon(fetch, ref)
+        return digests
+
+    digests = anyio.run(run)
+
+    assert sorted(digests) == sorted([variants.amd64, variants.arm64_index])
+    assert proxy.accepted == 2, "the pool opened no connection of its own"
+    assert proxy.count("GET") == 2
+    assert early.claim("127.0.0.1", proxy.port) is None
+
+
+def test_an_https_registry_is_spoken_to_over_tls_on_the_early_connection(
+    tls_registry: TlsRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[socket.socket | None] = []
+    waiting = early_module._Pending.wait  # noqa: SLF001 - what the pool was handed
+
+    def traced(self: early_module._Pending, timeout: float | None) -> socket.socket | None:
+        connected = waiting(self, timeout)
+        handed.append(connected)
+        return connected
+
+    monkeypatch.setattr(early_module._Pending, "wait", traced)  # noqa: SLF001
+    reference = tls_registry.ref("metrics-api", "v2.0.0")
+    early = EarlyConnections.open([reference])
+    settings = Settings(
+        use_docker_config=False,
+        ca_certificates=tls_registry.ca_file.read_text(),
+        early_connections=early,
+    )
+
+    async def run() -> object:
+        async with open_client(settings) as client:
+            return await client.head_manifest(parse_reference(reference))
+
+    found = anyio.run(run)
+
+    assert found is None, "the registry answered over TLS: nothing is pushed there"
+    assert len(handed) == 1
+    assert handed[0] is not None, "the early connection was up and handed to the pool"
