@@ -127,7 +127,7 @@ class ReleaseFunctions:
                     settings=await access.settings(
                         f"{registry or embedded.host}/{repository}", embedded.host
                     ),
-                    annotations=jobs.parse_annotations(annotations),
+                    annotations=jobs.parse_annotations(annotations, "--annotations"),
                     source_date_epoch=source_date_epoch or None,
                     stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     force=force,
@@ -187,7 +187,7 @@ class ReleaseFunctions:
                     repository=repository,
                     version=version,
                     settings=settings,
-                    annotations=jobs.parse_annotations(annotations),
+                    annotations=jobs.parse_annotations(annotations, "--annotations"),
                     source_date_epoch=source_date_epoch or None,
                     stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     attach=builds.attach(

@@ -86,6 +86,40 @@ def test_an_unknown_attestation_mode_is_refused_before_any_work(
     assert logged == []
 
 
+@pytest.mark.parametrize(
+    ("function", "arguments", "message"),
+    [
+        (
+            "assemble",
+            {"target": "r.example/a:v1", "variants": ["linux/amd64"]},
+            (
+                "--variants 'linux/amd64': expected PLATFORM=REFERENCE (linux/arm64=REPO:TAG), "
+                "found no '='"
+            ),
+        ),
+        (
+            "assemble",
+            {"target": "r.example/a:v1", "variants": ["linux/amd64=r.example/a:x"]}
+            | {"expect": ["linux/amd64=sha256:1"]},
+            "--expect 'linux/amd64=sha256:1': expected a digest like",
+        ),
+        (
+            "verify",
+            {"target": "r.example/a:v1"}
+            | {"expect": [f"linux/amd64=sha256:{'a' * 64}", f"linux/amd64=sha256:{'b' * 64}"]},
+            "expected one ledger line per platform, found two for linux/amd64",
+        ),
+    ],
+)
+def test_a_bad_value_is_named_with_this_interfaces_flag(
+    function: str, arguments: dict[str, object], message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    error, logged = _call_and_capture(caplog, getattr(MetricsApi(), function), **arguments)
+    assert isinstance(error, PipelineError)
+    assert message in str(error)
+    assert logged == []
+
+
 class _RecordedError:
     """What ``dag.error(...)`` builds: the message the user reads, and its values."""
 

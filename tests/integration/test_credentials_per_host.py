@@ -43,7 +43,9 @@ def assemble_to(
     async def job() -> AssembleReport:
         settings = Settings(credentials=credentials, use_docker_config=False)
         async with open_client(settings) as client:
-            return await assemble(client, target, parse_requests(variants, []))
+            return await assemble(
+                client, target, parse_requests(variants, [], ("--variant", "--expect"))
+            )
 
     return anyio.run(job)
 

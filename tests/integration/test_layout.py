@@ -42,6 +42,7 @@ def test_a_layout_holds_the_index_and_every_image_byte_for_byte(
             f"linux/arm64={variants.ref('v2.0.0-arm64')}",
         ],
         [],
+        ("--variant", "--expect"),
     )
 
     async def job() -> AssembleReport:

@@ -44,8 +44,8 @@ def run_assemble(
 ) -> AssembleReport:
     """Assemble ``amd64`` with the arm64 variant into ``tag``, talking to ``host``."""
     requests = [
-        parse_variant(f"linux/amd64={host}/{variants.repository}@{amd64}"),
-        parse_variant(f"linux/arm64={host}/{variants.repository}@{variants.arm64}"),
+        parse_variant(f"linux/amd64={host}/{variants.repository}@{amd64}", "--variant"),
+        parse_variant(f"linux/arm64={host}/{variants.repository}@{variants.arm64}", "--variant"),
     ]
 
     async def job() -> AssembleReport:

@@ -206,8 +206,8 @@ def test_key_signatures_stored_before_keyless_signing_failed_are_named_in_its_er
 
     keyless = KeylessSigning(SigstoreTrust(), GivenToken("the test's token", reader))
     requests = [
-        parse_variant(f"linux/amd64={host}/{variants.repository}@{variants.amd64}"),
-        parse_variant(f"linux/arm64={host}/{variants.repository}@{variants.arm64}"),
+        parse_variant(f"linux/amd64={host}/{variants.repository}@{variants.amd64}", "--variant"),
+        parse_variant(f"linux/arm64={host}/{variants.repository}@{variants.arm64}", "--variant"),
     ]
 
     async def job() -> None:

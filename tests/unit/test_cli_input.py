@@ -15,12 +15,43 @@ pytestmark = pytest.mark.unit
         (["resolve", "Bad Ref", "--platform", "linux/amd64"], "expected an image reference"),
         (["resolve", "r.io/m:v1", "--platform", "amd64"], "expected a platform"),
         (["assemble", "r.io/m", "--variant", "linux/amd64=r.io/m:a"], "expected the target"),
-        (["assemble", "r.io/m:v1", "--variant", "linux/amd64"], "expected a variant"),
+        (
+            ["assemble", "r.io/m:v1", "--variant", "linux/amd64"],
+            (
+                "--variant 'linux/amd64': expected PLATFORM=REFERENCE (linux/arm64=REPO:TAG), "
+                "found no '='"
+            ),
+        ),
+        (
+            ["assemble", "r.io/m:v1", "--variant", "=r.io/m:a"],
+            (
+                "--variant '=r.io/m:a': expected PLATFORM=REFERENCE (linux/arm64=REPO:TAG), "
+                "found nothing before '='"
+            ),
+        ),
+        (
+            ["assemble", "r.io/m:v1", "--variant", "linux=r.io/m:a"],
+            "--variant 'linux=r.io/m:a': expected a platform of the form",
+        ),
         (
             ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m:a", "--annotation", "k"],
-            "expected an annotation",
+            "--annotation 'k': expected KEY=VALUE, found no '='",
         ),
-        (["verify", "r.io/m:v1", "--expect", "linux/amd64=sha256:1"], "expected a digest"),
+        (
+            ["verify", "r.io/m:v1", "--expect", "linux/amd64=sha256:1"],
+            "--expect 'linux/amd64=sha256:1': expected a digest like",
+        ),
+        (
+            ["verify", "r.io/m:v1", "--expect", "linux/amd64="],
+            (
+                "--expect 'linux/amd64=': expected PLATFORM=DIGEST (linux/arm64=sha256:...), "
+                "found nothing after '='"
+            ),
+        ),
+        (
+            ["compare", "r.io/m:v1", "--rebuilt", "linux/amd64=r.io/x"],
+            "--rebuilt 'linux/amd64=r.io/x': expected the variant with a tag or a digest",
+        ),
         (
             [
                 "assemble",
@@ -69,7 +100,10 @@ pytestmark = pytest.mark.unit
             "expected --public-key /dev/null to hold a PEM public key",
         ),
         (["resolve", "r.io/m", "--platform", "linux/amd64"], "expected the variant with a tag"),
-        (["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m"], "expected the variant"),
+        (
+            ["assemble", "r.io/m:v1", "--variant", "linux/amd64=r.io/m"],
+            "--variant 'linux/amd64=r.io/m': expected the variant with a tag or a digest",
+        ),
         (
             ["verify", "r.io/m", "--expect", f"linux/amd64=sha256:{'a' * 64}"],
             "expected the index to verify with a tag or a digest, found 'r.io/m'",

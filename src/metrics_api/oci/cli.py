@@ -158,11 +158,11 @@ async def _run(
         async with open_client(_settings(args, args.reference, early), stats) as client:
             return await jobs.resolve(client, args.reference, args.platform)
     if args.command == "compare":
-        rebuilt = jobs.parse_rebuilt(args.rebuilt)
+        rebuilt = jobs.parse_rebuilt(args.rebuilt, "--rebuilt")
         async with open_client(_settings(args, args.target, early), stats) as client:
             return await jobs.compare(client, args.target, rebuilt)
     if args.command == "verify":
-        ledger = jobs.parse_ledger(args.expect)
+        ledger = jobs.parse_ledger(args.expect, "--expect")
         keys, identity = _verifying(args)
         async with open_client(_settings(args, args.target, early), stats) as client:
             return await jobs.verify(
@@ -174,8 +174,8 @@ async def _run(
                 public_keys=keys,
                 keyless=identity,
             )
-    requests = jobs.parse_requests(args.variant, args.expect)
-    annotations = jobs.parse_annotations(args.annotation)
+    requests = jobs.parse_requests(args.variant, args.expect, ("--variant", "--expect"))
+    annotations = jobs.parse_annotations(args.annotation, "--annotation")
     signer, keyless = _signing(args)
     async with open_client(_settings(args, args.target, early), stats) as client:
         return await jobs.assemble(

@@ -4,7 +4,8 @@ They take the text users type (``linux/arm64=REGISTRY/REPO:TAG``), so every entr
 parses and reports the same way.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -45,10 +46,25 @@ class VariantRequest:
     expected_digest: str | None = None  # from the ledger, when the caller recorded one
 
 
-def _split(text: str, what: str, example: str) -> tuple[str, str]:
+@contextmanager
+def _given_as(option: str, text: str) -> Iterator[None]:
+    """Input errors about ``text`` name the option it came with, as the user typed both."""
+    try:
+        yield
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            f"{option} {text!r}: {error}", remedy=error.remedy, host=error.host
+        ) from None
+
+
+def _split(text: str, example: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
-    if not sep or not key or not value:
-        raise InvalidInputError(f"expected {what} as {example}, found {text!r}")
+    if not sep:
+        raise InvalidInputError(f"expected {example}, found no '='")
+    if not key.strip() or not value.strip():
+        raise InvalidInputError(
+            f"expected {example}, found nothing {'before' if not key.strip() else 'after'} '='"
+        )
     return key.strip(), value.strip()
 
 
@@ -63,25 +79,30 @@ def parse_pinned(text: str, what: str) -> Reference:
     return reference
 
 
-def parse_variant(text: str) -> VariantRequest:
-    """``PLATFORM=REFERENCE``, e.g. ``linux/arm64=registry.example/metrics-api:v2.0.0-arm64``."""
-    platform, reference = _split(text, "a variant", "PLATFORM=REFERENCE (linux/arm64=REPO:TAG)")
-    return VariantRequest(
-        platform=parse_platform(platform), reference=parse_pinned(reference, "the variant")
-    )
+def parse_variant(text: str, option: str) -> VariantRequest:
+    """``PLATFORM=REFERENCE``, e.g. ``linux/arm64=registry.example/metrics-api:v2.0.0-arm64``.
+
+    ``option``: the front end's name for it, which errors name.
+    """
+    with _given_as(option, text):
+        platform, reference = _split(text, "PLATFORM=REFERENCE (linux/arm64=REPO:TAG)")
+        return VariantRequest(
+            platform=parse_platform(platform), reference=parse_pinned(reference, "the variant")
+        )
 
 
-def parse_rebuilt(texts: Sequence[str]) -> list[VariantRequest]:
+def parse_rebuilt(texts: Sequence[str], option: str) -> list[VariantRequest]:
     """``PLATFORM=REFERENCE`` of each rebuilt image, at most one per platform."""
-    rebuilt = [parse_variant(text) for text in texts]
+    rebuilt = [parse_variant(text, option) for text in texts]
     _one_per_platform([request.platform for request in rebuilt], "rebuilt image", texts)
     return rebuilt
 
 
-def parse_expectation(text: str) -> tuple[Platform, str]:
-    """``PLATFORM=DIGEST``: one line of the digest ledger."""
-    platform, digest = _split(text, "an expectation", "PLATFORM=DIGEST (linux/arm64=sha256:...)")
-    return parse_platform(platform), validate_digest(digest)
+def parse_expectation(text: str, option: str) -> tuple[Platform, str]:
+    """``PLATFORM=DIGEST``: one line of the digest ledger (``option`` as for ``parse_variant``)."""
+    with _given_as(option, text):
+        platform, digest = _split(text, "PLATFORM=DIGEST (linux/arm64=sha256:...)")
+        return parse_platform(platform), validate_digest(digest)
 
 
 def _one_per_platform(platforms: Sequence[Platform], what: str, given: Sequence[str]) -> None:
@@ -96,21 +117,24 @@ def _one_per_platform(platforms: Sequence[Platform], what: str, given: Sequence[
                 )
 
 
-def parse_ledger(expect: Sequence[str]) -> list[tuple[Platform, str]]:
+def parse_ledger(expect: Sequence[str], option: str) -> list[tuple[Platform, str]]:
     """The digest ledger: ``PLATFORM=DIGEST`` lines, at most one per platform."""
-    ledger = [parse_expectation(text) for text in expect]
+    ledger = [parse_expectation(text, option) for text in expect]
     _one_per_platform([platform for platform, _ in ledger], "ledger line", expect)
     return ledger
 
 
-def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[VariantRequest]:
+def parse_requests(
+    variants: Sequence[str], expect: Sequence[str], options: tuple[str, str]
+) -> list[VariantRequest]:
     """Variants (``PLATFORM=REFERENCE``), each with its ledger line from ``PLATFORM=DIGEST``.
 
     Two variants for one platform are refused here, before any request: a client would
-    only ever pull the first.
+    only ever pull the first. ``options``: the front end's names for the two.
     """
-    ledger = parse_ledger(expect)
-    requests = [parse_variant(text) for text in variants]
+    variant_option, expect_option = options
+    ledger = parse_ledger(expect, expect_option)
+    requests = [parse_variant(text, variant_option) for text in variants]
     _one_per_platform([request.platform for request in requests], "variant", variants)
     for platform, _ in ledger:
         if not any(platform.matches(request.platform) for request in requests):
@@ -127,17 +151,20 @@ def parse_requests(variants: Sequence[str], expect: Sequence[str]) -> list[Varia
     ]
 
 
-def parse_annotation(text: str) -> tuple[str, str]:
-    """``KEY=VALUE``."""
+def parse_annotation(text: str, option: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (the value may be empty; ``option`` as for ``parse_variant``)."""
     key, _, value = text.partition("=")
     if not key or "=" not in text:
-        raise InvalidInputError(f"expected an annotation as KEY=VALUE, found {text!r}")
+        raise InvalidInputError(
+            f"{option} {text!r}: expected KEY=VALUE, found "
+            + ("nothing before '='" if "=" in text else "no '='")
+        )
     return key, value
 
 
-def parse_annotations(texts: Sequence[str]) -> dict[str, str]:
+def parse_annotations(texts: Sequence[str], option: str) -> dict[str, str]:
     """``KEY=VALUE`` lines, the later of two equal keys winning."""
-    return dict(parse_annotation(text) for text in texts)
+    return dict(parse_annotation(text, option) for text in texts)
 
 
 def parse_target(text: str) -> Reference:
