@@ -69,6 +69,23 @@ def test_the_first_requests_go_over_the_connections_opened_early(
     assert early.claim("127.0.0.1", proxy.port) is None
 
 
+def test_a_connection_still_being_opened_is_waited_for_not_opened_again(
+    proxy: FaultProxy, variants: Variants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As when the registry is far: the job's first request comes before the handshake ends.
+    monkeypatch.setattr(early_module._Pending, "done", lambda _: False)  # noqa: SLF001
+    ref = parse_reference(proxy.ref(variants.repository, "v2.0.0-amd64"))
+    early = EarlyConnections.open([str(ref)])
+    settings = Settings(use_docker_config=False, early_connections=early)
+
+    async def run() -> str:
+        async with open_client(settings) as client:
+            return (await client.get_manifest(ref)).digest
+
+    assert anyio.run(run) == variants.amd64
+    assert proxy.accepted == 1, "the pool waited for the early connection and used it"
+
+
 def test_an_https_registry_is_spoken_to_over_tls_on_the_early_connection(
     tls_registry: TlsRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,8 +10,8 @@ its modules loaded (``early``).
 import ssl
 from collections.abc import Callable, Iterable
 
-import anyio
 import anyio.abc
+import anyio.to_thread
 import httpcore
 import httpx
 
