@@ -96,7 +96,7 @@ async def timed_assemble(
     target = f"{host}/{REPOSITORY}:rel-{uuid.uuid4().hex[:12]}"
     started = time.process_time()
     async with open_client(settings) as client:
-        requests = jobs.parse_requests(variants, [])
+        requests = jobs.parse_requests(variants, [], ("--variant", "--expect"))
         report = await jobs.assemble(client, target, requests, signer=signer, keyless=keyless)
     if report.tag_action != "created" or not report.ok:
         raise RuntimeError(f"the publish of {target} did not create and verify it: {report}")
