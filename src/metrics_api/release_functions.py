@@ -111,7 +111,7 @@ class ReleaseFunctions:
         )
         builds = VariantBuilds.stamped(source, version, revision, build_args, source_url)
         with core_errors(registry and f"{registry}/{repository}"):
-            plans = release_job.parse_variant_table(variants)
+            plans = release_job.parse_variant_table(variants, "--variants")
             signer = await open_signing_key(signing_key, signing_key_password)
             signing = await keyless_signing(
                 keyless, identity_token, id_token_request_url, id_token_request_token, trust_config
@@ -172,7 +172,7 @@ class ReleaseFunctions:
         """Release into the embedded registry and return it as an OCI layout (export with -o)."""
         builds = VariantBuilds.stamped(source, version, revision, build_args, source_url)
         with core_errors():
-            plans = release_job.parse_variant_table(variants)
+            plans = release_job.parse_variant_table(variants, "--variants")
             async with embedded_registry() as embedded:
                 settings = Settings(
                     insecure_registries=frozenset([embedded.host]),

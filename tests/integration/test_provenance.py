@@ -64,7 +64,7 @@ def run_publish_variant(
 ) -> ReleasedVariant:
     async def job() -> ReleasedVariant:
         return await publish_variant(
-            parse_variant_table(DEFAULT_VARIANTS)[platform],
+            parse_variant_table(DEFAULT_VARIANTS, "--variants")[platform],
             stage,
             staging=Staging(push_host=staging.host, host=staging.host),
             registry=target.host,
@@ -197,7 +197,7 @@ def test_a_fresh_build_of_the_same_inputs_keeps_the_published_release(
     first = run_release(staging, target, stage, Facts())
     published = [stage.staged["linux/amd64"], stage.staged["linux/arm64"]]
     before = snapshot(target)
-    for plan in parse_variant_table(DEFAULT_VARIANTS):
+    for plan in parse_variant_table(DEFAULT_VARIANTS, "--variants"):
         stage.rebuild(plan)  # a fresh runner: no cache, new timestamps, new digests
 
     planned = run_release(staging, target, stage, Facts(), dry_run=True)
@@ -256,7 +256,7 @@ def test_publish_variant_keeps_a_published_build_of_the_same_inputs(
     stage = BuildahStager(containers)
     first = run_publish_variant(staging, target, stage, Facts(), 0)
     before = snapshot(target)
-    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[0])
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS, "--variants")[0])
 
     again = run_publish_variant(staging, target, stage, Facts(), 0)
 

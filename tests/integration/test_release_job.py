@@ -95,7 +95,7 @@ def test_a_release_that_would_move_a_tag_writes_nothing_without_force(
 ) -> None:
     stage = BuildahStager(containers)
     first = run_release(staging, target, stage)
-    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[0])  # the Go source changed
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS, "--variants")[0])  # the Go source changed
     before = snapshot(target)
 
     with pytest.raises(TagConflictError) as refused:
@@ -148,7 +148,7 @@ def test_the_dry_run_reads_the_real_target_and_writes_nothing(
     real = run_release(staging, target, stage)
     assert real.assembly.digest == plan.assembly.digest, "the dry run planned this very index"
 
-    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS)[1])
+    stage.rebuild(parse_variant_table(DEFAULT_VARIANTS, "--variants")[1])
     before = snapshot(target)
     with pytest.raises(TagConflictError, match=r"v3\.0\.0-arm64 already points at "):
         run_release(staging, target, stage, dry_run=True)
@@ -176,7 +176,9 @@ class LyingStager(BuildahStager):
     """Reports the amd64 image's digest for every platform, like a mixed-up build log."""
 
     async def __call__(self, _plan: VariantPlan, address: str) -> str:
-        return await super().__call__(parse_variant_table(DEFAULT_VARIANTS)[0], address)
+        return await super().__call__(
+            parse_variant_table(DEFAULT_VARIANTS, "--variants")[0], address
+        )
 
 
 def test_a_digest_that_is_not_the_platforms_image_never_reaches_the_target(
@@ -193,7 +195,7 @@ def run_publish_variant(
     staging: Registry, target: Registry, stage: BuildahStager, *, force: bool = False
 ) -> ReleasedVariant:
     """`publish-variant` for linux/amd64, the split-runner flow's write."""
-    plan = parse_variant_table(DEFAULT_VARIANTS)[0]
+    plan = parse_variant_table(DEFAULT_VARIANTS, "--variants")[0]
 
     async def job() -> ReleasedVariant:
         return await publish_variant(

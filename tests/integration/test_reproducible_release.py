@@ -166,7 +166,7 @@ def test_a_layer_that_cannot_be_rewritten_fails_the_release_naming_it(
 
     async def job() -> None:
         await release(
-            parse_variant_table(["linux/amd64=app-amd64"]),
+            parse_variant_table(["linux/amd64=app-amd64"], "--variants"),
             stage,
             staging=Staging(push_host=staging.host, host=staging.host),
             registry=target.host,

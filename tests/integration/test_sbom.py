@@ -319,7 +319,7 @@ def test_publish_variant_carries_its_sbom_and_assemble_keeps_it(
     scanner: ScannerImage,
 ) -> None:
     stage, scan = BuildahStager(containers, packaged=True), SyftScanner(containers, scanner)
-    plans = parse_variant_table(DEFAULT_VARIANTS)
+    plans = parse_variant_table(DEFAULT_VARIANTS, "--variants")
 
     async def publish(index: int) -> str:
         published = await publish_variant(

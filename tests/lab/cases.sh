@@ -307,7 +307,8 @@ case_31_bad_values() {
 	rec 31a-assemble-variant-without-ref "dagger call assemble --target $REG_A/metrics-api:v31.0.0 --variants linux/amd64 $A_CREDS $A_INS" a
 	rec 31b-verify-bad-digest "dagger call verify --target $REG_A/metrics-api:v31.0.0 --expect linux/amd64=sha256:1 $A_CREDS $A_INS" a
 	rec 31c-assemble-bad-annotation "dagger call assemble --target $REG_A/metrics-api:v31.0.0 --variants linux/amd64=$REG_A/metrics-api:x --annotations nokey $A_CREDS $A_INS" a
-	for c in 31a-assemble-variant-without-ref 31b-verify-bad-digest 31c-assemble-bad-annotation; do
+	rec 31d-release-row-without-folder "$RELEASE_A --version v31.0.0 --variants linux/arm64=" a
+	for c in 31a-assemble-variant-without-ref 31b-verify-bad-digest 31c-assemble-bad-annotation 31d-release-row-without-folder; do
 		echo "$c: $(grep -h -m1 'Error:' "$R/$c/stdout" "$R/$c/stderr" 2>/dev/null | head -1)"
 	done
 }

@@ -39,7 +39,7 @@ def run_release(  # noqa: PLR0913 - the options the tests vary
 
     async def job() -> ReleaseReport:
         return await release(
-            parse_variant_table(DEFAULT_VARIANTS),
+            parse_variant_table(DEFAULT_VARIANTS, "--variants"),
             stage,
             staging=Staging(push_host=push_host or staging.host, host=staging.host),
             registry=target.host,

@@ -6,7 +6,8 @@ names its own flags. An error that a setting can cure carries a ``Remedy``; the 
 turns it into one sentence naming its flags (``Hints``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 
@@ -105,3 +106,17 @@ class SigningError(OciError):
 
 class ReproducibilityError(OciError):
     """A staged image could not be made reproducible (a layer that is not a tar, say)."""
+
+
+@contextmanager
+def given_as(option: str, text: str) -> Iterator[None]:
+    """Input errors about ``text`` name the option it came with (the front end's name).
+
+    The user typed both, so both are what they look for on their command line.
+    """
+    try:
+        yield
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            f"{option} {text!r}: {error}", remedy=error.remedy, host=error.host
+        ) from None

@@ -4,14 +4,13 @@ They take the text users type (``linux/arm64=REGISTRY/REPO:TAG``), so every entr
 parses and reports the same way.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 from metrics_api.oci.concurrency import beside, both, run_all
-from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError
+from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError, given_as
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.release.assemble import build_index, index_annotations
 from metrics_api.oci.release.assembly_reports import assembly_report, variant_report
@@ -46,17 +45,6 @@ class VariantRequest:
     expected_digest: str | None = None  # from the ledger, when the caller recorded one
 
 
-@contextmanager
-def _given_as(option: str, text: str) -> Iterator[None]:
-    """Input errors about ``text`` name the option it came with, as the user typed both."""
-    try:
-        yield
-    except InvalidInputError as error:
-        raise InvalidInputError(
-            f"{option} {text!r}: {error}", remedy=error.remedy, host=error.host
-        ) from None
-
-
 def _split(text: str, example: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -84,7 +72,7 @@ def parse_variant(text: str, option: str) -> VariantRequest:
 
     ``option``: the front end's name for it, which errors name.
     """
-    with _given_as(option, text):
+    with given_as(option, text):
         platform, reference = _split(text, "PLATFORM=REFERENCE (linux/arm64=REPO:TAG)")
         return VariantRequest(
             platform=parse_platform(platform), reference=parse_pinned(reference, "the variant")
@@ -100,7 +88,7 @@ def parse_rebuilt(texts: Sequence[str], option: str) -> list[VariantRequest]:
 
 def parse_expectation(text: str, option: str) -> tuple[Platform, str]:
     """``PLATFORM=DIGEST``: one line of the digest ledger (``option`` as for ``parse_variant``)."""
-    with _given_as(option, text):
+    with given_as(option, text):
         platform, digest = _split(text, "PLATFORM=DIGEST (linux/arm64=sha256:...)")
         return parse_platform(platform), validate_digest(digest)
 

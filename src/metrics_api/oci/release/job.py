@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from metrics_api.oci.concurrency import both, run_all
-from metrics_api.oci.errors import InvalidInputError, OciError
+from metrics_api.oci.errors import InvalidInputError, OciError, given_as
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.release.assemble import build_index, index_annotations
@@ -74,23 +74,38 @@ class VariantPlan:
     dockerfile: str = "Dockerfile"
 
 
-def parse_variant_table(entries: Sequence[str]) -> list[VariantPlan]:
-    """Parse ``PLATFORM=DIR[:DOCKERFILE]`` rows; a third platform is one more row."""
+def parse_variant_table(entries: Sequence[str], option: str) -> list[VariantPlan]:
+    """Parse ``PLATFORM=DIR[:DOCKERFILE]`` rows; a third platform is one more row.
+
+    ``option``: the front end's name for a row, which errors name.
+    """
     plans = []
     for entry in entries:
-        platform, sep, location = entry.partition("=")
-        directory, _, dockerfile = location.partition(":")
-        if not sep or not platform or not directory:
-            raise InvalidInputError(
-                f"expected a variant as PLATFORM=DIR[:DOCKERFILE] (linux/arm64=app-arm64), "
-                f"found {entry!r}"
-            )
-        plans.append(VariantPlan(parse_platform(platform), directory, dockerfile or "Dockerfile"))
+        with given_as(option, entry):
+            plans.append(_variant_plan(entry))
     if not plans:
         raise InvalidInputError(
-            "expected at least one variant (PLATFORM=DIR[:DOCKERFILE]), found none"
+            f"expected at least one {option} row (PLATFORM=DIR[:DOCKERFILE]), found none"
         )
     return plans
+
+
+def _variant_plan(entry: str) -> VariantPlan:
+    platform, sep, location = entry.partition("=")
+    directory, _, dockerfile = location.partition(":")
+    if not sep:
+        raise _malformed_row("no '='")
+    if not platform:
+        raise _malformed_row("no platform before '='")
+    if not directory:
+        raise _malformed_row("no folder after '='")
+    return VariantPlan(parse_platform(platform), directory, dockerfile or "Dockerfile")
+
+
+def _malformed_row(found: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"expected PLATFORM=DIR[:DOCKERFILE] (linux/arm64=app-arm64), found {found}"
+    )
 
 
 def variant_tag(version: str, platform: Platform) -> str:
