@@ -6,12 +6,10 @@ got the request over the early connection, not over one the pool opened itself.
 """
 
 import socket
-import time
-from collections.abc import Iterator
 
 import anyio
 import pytest
-from support.faultproxy import FaultProxy, start_proxy
+from support.faultproxy import FaultProxy
 from support.oci_cli import TlsRegistry, Variants
 
 from metrics_api.oci.registry import early as early_module
@@ -20,22 +18,6 @@ from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
 pytestmark = pytest.mark.integration
-
-ACCEPT_WAIT = 30.0  # seconds for a loopback connect: only a broken machine takes that long
-
-
-@pytest.fixture
-def proxy(variants: Variants) -> Iterator[FaultProxy]:
-    with start_proxy(variants.registry.host) as started:
-        yield started
-
-
-def wait_accepted(proxy: FaultProxy, count: int) -> None:
-    """Until the proxy has accepted ``count`` connections (or fail, saying how many)."""
-    deadline = time.monotonic() + ACCEPT_WAIT
-    while proxy.accepted < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proxy.accepted == count, f"expected {count} connections, the proxy got {proxy.accepted}"
 
 
 def test_the_first_requests_go_over_the_connections_opened_early(
@@ -46,7 +28,6 @@ def test_the_first_requests_go_over_the_connections_opened_early(
         for tag in ("v2.0.0-amd64", "v2.0.0-arm64")
     ]
     early = EarlyConnections.open([str(ref) for ref in refs])
-    wait_accepted(proxy, 2)
     settings = Settings(use_docker_config=False, early_connections=early)
 
     async def run() -> list[str]:
