@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.oci_cli import CliResult, LoopbackTlsRegistry, TlsRegistry, Variants, run_cli
+from support.oci_cli import (
+    AuthRegistry,
+    CliResult,
+    LoopbackTlsRegistry,
+    TlsRegistry,
+    Variants,
+    run_cli,
+)
 from support.proc import require_tool, run
 from support.registry import RegistryStartError, ToolMissingError, free_port
 
@@ -90,6 +97,37 @@ def test_an_https_registry_on_loopback_is_reached_over_https(
     assert result.code == 0, result.stderr
     assert result.report["verification"]["ok"] is True
     assert [v["child_action"] for v in result.report["variants"]] == ["copied", "copied"]
+
+
+class LoopbackTlsAuthRegistry(LoopbackTlsRegistry, AuthRegistry):
+    """An SSH tunnel to an HTTPS registry that wants credentials."""
+
+
+def test_credentials_follow_a_loopback_registry_found_to_speak_tls(
+    tmp_path: Path, variants: Variants
+) -> None:
+    """Plain HTTP first, TLS found, then the challenge: the credentials go over TLS."""
+    registry = LoopbackTlsAuthRegistry(tmp_path, free_port(), owns_data_dir=False)
+    try:
+        registry.start()
+    except (ToolMissingError, RegistryStartError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        result = run_cli(
+            "assemble",
+            registry.ref("tunnel/metrics-api", "v2.0.0"),
+            "--variant",
+            f"linux/amd64={variants.ref(variants.amd64)}",
+            "--ca-file",
+            str(registry.ca_file),
+            "--username",
+            registry.username,
+            env={"REGISTRY_PASSWORD": registry.password},
+        )
+    finally:
+        registry.close()
+    assert result.code == 0, result.stderr
+    assert result.report["verification"]["ok"] is True
 
 
 @pytest.mark.parametrize(

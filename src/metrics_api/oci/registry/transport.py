@@ -17,6 +17,7 @@ reads without it.
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -232,6 +233,9 @@ class RegistryTransport:
         have finished storing it. A body over ``limit`` raises ``BodyTooLargeError``.
         """
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}", *extra_scopes)
+        build = partial(
+            self._build, method, ref, content=content, scopes=scopes, headers=headers, what=what
+        )
         answered_challenge = False
         cause = ""
         unknown = False  # the last attempt was answered "unknown" (not a down registry)
@@ -241,19 +245,15 @@ class RegistryTransport:
             if attempts:
                 self.stats.retries += 1
             attempts += 1
-            url = self._schemer.learned(url)  # an earlier attempt may have found TLS
-            request = self._http.build_request(
-                method,
-                url,
-                headers=await self._gate.headers(ref, url, scopes, headers, what),
-                content=content,
-            )
+            request = await build(url)
+            url = request.url  # over the scheme learned so far
             try:
                 response = await self._send(request, limit)
                 if response.status_code == httpx.codes.UNAUTHORIZED and not answered_challenge:
                     answered_challenge = True
                     await self._gate.challenge(ref, scopes, response, what)
-                    request.headers.update(await self._gate.headers(ref, url, scopes, None, what))
+                    # The answer may have come over TLS found meanwhile: credentials follow it.
+                    request = await build(url)
                     response = await self._send(request, limit)
             except httpx.TransportError as error:
                 cause, unknown = await self.failure_cause(error, what), False
@@ -280,6 +280,26 @@ class RegistryTransport:
             https=url.scheme == "https",
             unknown=unknown,
             timeouts=timeouts,
+        )
+
+    async def _build(  # noqa: PLR0913 - what ``request`` sends with every attempt
+        self,
+        method: str,
+        ref: Reference,
+        url: httpx.URL,
+        *,
+        content: bytes | None,
+        scopes: tuple[str, ...],
+        headers: Mapping[str, str] | None,
+        what: str,
+    ) -> httpx.Request:
+        """To ``url`` over the scheme learned so far, with the credentials it may get there."""
+        url = self._schemer.learned(url)
+        return self._http.build_request(
+            method,
+            url,
+            headers=await self._gate.headers(ref, url, scopes, headers, what),
+            content=content,
         )
 
     async def preconnect(self, url: httpx.URL, connections: int) -> None:
