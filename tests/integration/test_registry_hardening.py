@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Final
 
 import anyio
@@ -28,6 +29,8 @@ from metrics_api.oci.registry.auth import Credentials, CredentialStore
 from metrics_api.oci.registry.blobcopy import copy_blob
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.retry import RetryPolicy
+from metrics_api.oci.release.layout import write_layout
+from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.reference import Reference, parse_reference
 
 pytestmark = pytest.mark.integration
@@ -262,6 +265,68 @@ def test_a_redirect_to_a_signed_url_is_shown_without_its_signature(
 
     message = str(error)
     assert f"GET {elsewhere.url}/m/1 {expected}" in message
+    assert_no_secret(message)
+    assert "X-Amz" not in message
+    assert "user" not in message
+
+
+def test_a_layout_export_redirected_to_a_signed_url_shows_it_without_its_signature(
+    tmp_path: Path,
+) -> None:
+    config = b"{}"
+    image = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    image_digest = "sha256:" + hashlib.sha256(image).hexdigest()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_types.OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": media_types.OCI_MANIFEST,
+                    "digest": image_digest,
+                    "size": len(image),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    ).encode()
+    with FakeServer(
+        lambda _: (403, {}, errors_body("DENIED", "storage says no"))
+    ).start() as elsewhere:
+        signed = f"http://user:REDIR_PW@{elsewhere.host}/b/1?X-Amz-Signature=SIG_SECRET"
+
+        def registry_route(request: Seen) -> Answer:
+            if "/blobs/" in request.path:
+                return 307, {"Location": signed}, b""
+            body, kind = (
+                (image, media_types.OCI_MANIFEST)
+                if image_digest in request.path
+                else (
+                    index,
+                    media_types.OCI_INDEX,
+                )
+            )
+            return 200, {"Content-Type": kind}, body
+
+        with FakeServer(registry_route).start() as registry:
+            error = failure(
+                lambda c: write_layout(c, ref_on(registry), tmp_path / "layout", "v1"),
+                client_for(),
+            )
+
+    message = str(error)
+    assert f"GET {elsewhere.url}/b/1 answered HTTP 403" in message
     assert_no_secret(message)
     assert "X-Amz" not in message
     assert "user" not in message

@@ -21,6 +21,7 @@ from metrics_api.oci.errors import AuthenticationError, RegistryError, Remedy, V
 from metrics_api.oci.registry.blobcopy import CONCURRENT_BLOBS
 from metrics_api.oci.registry.blobstream import checked_pieces, describe_answer
 from metrics_api.oci.registry.client import RegistryClient
+from metrics_api.oci.registry.responses import shown_url
 from metrics_api.oci.registry.transport import RETRY_STATUSES
 from metrics_api.oci.spec import media_types
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, ImageManifest, Manifest
@@ -66,7 +67,8 @@ async def _save_once(
     partial_path = path.with_name(f"{path.name}.partial")
     async with client.stream("GET", source, f"blobs/{blob.digest}", what=what) as fetched:
         if fetched.status_code != httpx.codes.OK:
-            cause = f"GET {fetched.request.url} answered {await describe_answer(fetched)}"
+            answer = await describe_answer(fetched)
+            cause = f"GET {shown_url(fetched.request.url)} answered {answer}"
             if fetched.status_code in _RETRY_STATUSES:
                 return cause
             raise _refusal(fetched.status_code, what, cause, source)
