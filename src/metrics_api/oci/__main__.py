@@ -16,7 +16,6 @@ import gc
 import os
 import sys
 
-from metrics_api.oci.defaults import CONNECT_TIMEOUT
 from metrics_api.oci.interrupts import INTERRUPTS
 
 
@@ -38,7 +37,7 @@ def start(*, as_module: bool = False) -> None:
         early = EarlyConnections.open(
             cli_parser.references(args),
             args.insecure_registry,
-            timeout=min(args.request_timeout, CONNECT_TIMEOUT),
+            args.request_timeout,
         )
     from metrics_api.oci import cli  # noqa: PLC0415
 

@@ -141,12 +141,12 @@ def parse_requests(
 
 def parse_annotation(text: str, option: str) -> tuple[str, str]:
     """``KEY=VALUE`` (the value may be empty; ``option`` as for ``parse_variant``)."""
-    key, _, value = text.partition("=")
-    if not key or "=" not in text:
-        raise InvalidInputError(
-            f"{option} {text!r}: expected KEY=VALUE, found "
-            + ("nothing before '='" if "=" in text else "no '='")
-        )
+    key, sep, value = text.partition("=")
+    if not key or not sep:
+        with given_as(option, text):
+            raise InvalidInputError(
+                f"expected KEY=VALUE, found {'nothing before' if sep else 'no'} '='"
+            )
     return key, value
 
 

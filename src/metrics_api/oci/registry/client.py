@@ -13,14 +13,14 @@ tags, artifact pushes) are written here or beside it, on ``stream`` or the trans
 
 import hashlib
 import re
-import ssl
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Final, Self
 
 import httpx
 
+from metrics_api.oci.defaults import REQUEST_TIMEOUT
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.answers import (
     MAX_MANIFEST_BYTES,
@@ -29,7 +29,6 @@ from metrics_api.oci.registry.answers import (
     too_large,
 )
 from metrics_api.oci.registry.auth import CredentialStore
-from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.responses import BodyTooLargeError
 from metrics_api.oci.registry.retry import Attempts, ClientStats, RetryPolicy
 from metrics_api.oci.registry.transport import RegistryTransport
@@ -79,11 +78,9 @@ class RegistryClient:
         credentials: CredentialStore | None = None,
         insecure_registries: frozenset[str] = frozenset(),
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = REQUEST_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         stats: ClientStats | None = None,
-        tls: Callable[[], ssl.SSLContext] | None = None,
-        proxies: Proxies | None = None,
     ) -> None:
         """Configure; nothing connects until the first request."""
         self.transport = RegistryTransport(
@@ -93,8 +90,6 @@ class RegistryClient:
             timeout=timeout,
             http_transport=transport,
             stats=stats,
-            tls=tls,
-            proxies=proxies,
         )
 
     @property

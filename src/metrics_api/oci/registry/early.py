@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
+from metrics_api.oci.defaults import CONNECT_TIMEOUT, REQUEST_TIMEOUT
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.spec.reference import is_loopback, parse_reference
+from metrics_api.oci.spec.reference import is_loopback, parse_reference, plain_http_first
 
 MAX_PER_ENDPOINT: Final = 16  # as many as the first requests go out at once, at most
 PROXIES: Final = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
@@ -93,13 +94,14 @@ class EarlyConnections:
         cls,
         references: Iterable[str],
         insecure_registries: Iterable[str] = (),
-        timeout: float = 10.0,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> "EarlyConnections":
         """One connection per reference to its registry (``MAX_PER_ENDPOINT`` at most each).
 
         A reference that does not parse opens nothing: the job refuses it before any
-        request. ``timeout``: for each connect, as the transport's own.
+        request. Each connect has the time the transport gives its own.
         """
+        timeout = min(request_timeout, CONNECT_TIMEOUT)
         insecure = frozenset(insecure_registries)
         proxied = any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXIES)
         counts: dict[tuple[str, int], int] = {}
@@ -140,5 +142,4 @@ def endpoint(reference: str, insecure_registries: frozenset[str]) -> tuple[str, 
         return None
     if split.hostname is None:
         return None
-    plain = is_loopback(host) or host in insecure_registries
-    return split.hostname, port or (80 if plain else 443)
+    return split.hostname, port or (80 if plain_http_first(host, insecure_registries) else 443)

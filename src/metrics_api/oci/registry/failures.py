@@ -15,6 +15,7 @@ from typing import Final
 import anyio
 import httpx
 
+from metrics_api.oci.defaults import CONNECT_TIMEOUT
 from metrics_api.oci.errors import RegistryError, Remedy
 from metrics_api.oci.registry.certificates import peer_issuer
 from metrics_api.oci.registry.responses import shown_url
@@ -130,7 +131,7 @@ class TransportFailures:
             ) from None
         if isinstance(root, ssl.SSLCertVerificationError):
             issuer = ""
-            with anyio.move_on_after(self._timeout.connect or 10.0):
+            with anyio.move_on_after(self._timeout.connect or CONNECT_TIMEOUT):
                 issuer = await peer_issuer(url.host, url.port or 443)
             raise RegistryError(
                 f"{what}: {method} {shown} failed: the TLS certificate of {host} is not trusted "

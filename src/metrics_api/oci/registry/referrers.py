@@ -18,7 +18,7 @@ from metrics_api.oci.errors import InvalidInputError, RegistryError, Verificatio
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.retry import RETRY_STATUSES
 from metrics_api.oci.spec import media_types
-from metrics_api.oci.spec.digest import compute_digest
+from metrics_api.oci.spec.digest import compute_digest, digest_as_tag
 from metrics_api.oci.spec.models import Descriptor, ImageIndex, parse_manifest
 from metrics_api.oci.spec.reference import Reference
 
@@ -108,8 +108,7 @@ async def find_referrers(
 
 def fallback_tag(repository: Reference, digest: str) -> Reference:
     """``REPO:sha256-HEX``: the referrers of ``digest`` where the registry has no API."""
-    algorithm, _, hexdigits = digest.partition(":")
-    return repository.with_tag(f"{algorithm}-{hexdigits}")
+    return repository.with_tag(digest_as_tag(digest))
 
 
 async def add_to_fallback(

@@ -9,7 +9,7 @@ knew and the transport corrects it with what it learned since.
 
 import httpx
 
-from metrics_api.oci.spec.reference import is_loopback
+from metrics_api.oci.spec.reference import plain_http_first
 
 
 def answers_only_tls(response: httpx.Response) -> bool:
@@ -41,9 +41,7 @@ class Schemer:
         port-forward to an HTTPS registry): the scheme Docker would settle on, found the
         other way round.
         """
-        plain = (is_loopback(host) or host in self.insecure_registries) and (
-            host not in self._speaks_tls
-        )
+        plain = plain_http_first(host, self.insecure_registries) and (host not in self._speaks_tls)
         return "http" if plain else "https"
 
     def learned(self, url: httpx.URL) -> httpx.URL:

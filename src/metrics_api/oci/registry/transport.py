@@ -14,8 +14,7 @@ fallback tags, artifact pushes) without touching how requests are sent, and this
 reads without it.
 """
 
-import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from functools import partial
 from types import TracebackType
@@ -24,7 +23,7 @@ from typing import Self
 import anyio
 import httpx
 
-from metrics_api.oci.defaults import CONNECT_TIMEOUT
+from metrics_api.oci.defaults import CONNECT_TIMEOUT, REQUEST_TIMEOUT
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.auth import CredentialStore
 from metrics_api.oci.registry.bearer import TokenExchange
@@ -103,24 +102,21 @@ class RegistryTransport:
         credentials: CredentialStore | None = None,
         insecure_registries: frozenset[str] = frozenset(),
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = REQUEST_TIMEOUT,
         http_transport: httpx.AsyncBaseTransport | None = None,
         stats: ClientStats | None = None,
-        tls: Callable[[], ssl.SSLContext] | None = None,
-        proxies: Proxies | None = None,
     ) -> None:
         """Configure; nothing connects until the first request.
 
-        ``http_transport`` replaces the connection pools (a test's mock, or pools given
-        early connections); ``tls`` makes the context HTTPS is verified with, on the first
-        HTTPS request; ``proxies``: none by default.
+        ``http_transport``: the connection pools (the session's, or a test's mock); by
+        default the system's trust store and no proxy.
         """
         self.retry = retry or RetryPolicy()
         self.stats = ClientStats() if stats is None else stats
         timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._http = httpx.AsyncClient(
             timeout=timeouts,
-            transport=http_transport or ConnectionPools(tls or trust_context, proxies or Proxies()),
+            transport=http_transport or ConnectionPools(trust_context, Proxies()),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
         )
         self._schemer = Schemer(insecure_registries)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from metrics_api.oci.signing.keys import PublicKey
 from metrics_api.oci.spec import media_types
-from metrics_api.oci.spec.digest import compute_digest
+from metrics_api.oci.spec.digest import compute_digest, digest_as_tag
 from metrics_api.oci.spec.models import ImageManifest, Manifest
 from metrics_api.oci.spec.reference import Reference
 
@@ -30,8 +30,7 @@ SIGNATURE_SUFFIX, ATTESTATION_SUFFIX = ".sig", ".att"
 
 def storage_tag(repository: Reference, digest: str, suffix: str) -> Reference:
     """``REPO:sha256-HEX.sig`` (or ``.att``): where cosign looks for ``digest``'s signatures."""
-    algorithm, _, hexdigits = digest.partition(":")
-    return repository.with_tag(f"{algorithm}-{hexdigits}{suffix}")
+    return repository.with_tag(digest_as_tag(digest) + suffix)
 
 
 def simple_signing_payload(repository: Reference, digest: str) -> bytes:

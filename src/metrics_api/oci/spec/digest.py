@@ -37,3 +37,9 @@ def check_digest(data: bytes, expected: str, what: str) -> None:
             f"{actual}; the registry or something between us and it altered the content: "
             "do not trust this registry response, and retry once the path is fixed"
         )
+
+
+def digest_as_tag(digest: str) -> str:
+    """``sha256-HEX``: the digest spelled as a tag may be (a tag holds no ``:``)."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}-{hexdigits}"

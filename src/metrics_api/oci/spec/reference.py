@@ -7,6 +7,7 @@ otherwise the registry is Docker Hub and a one-component name lives under ``libr
 
 import ipaddress
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -142,3 +143,8 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def plain_http_first(host: str, insecure_registries: Collection[str]) -> bool:
+    """Docker's rule: loopback registries and those named insecure are tried over plain HTTP."""
+    return is_loopback(host) or host in insecure_registries
