@@ -128,3 +128,34 @@ def test_a_proxy_that_cannot_be_reached_is_one_line_without_its_credentials(
     assert "check the proxy that HTTPS_PROXY or HTTP_PROXY names" in lines[0]
     assert "pr0xy-s3cret" not in result.stderr + str(result.report)
     assert "Traceback" not in result.stderr
+
+
+def test_a_proxy_whose_name_does_not_resolve_is_named_not_the_registry(
+    named_registry: Registry,
+) -> None:
+    result = resolve(
+        named_registry.ref("proxied", "v1"),
+        "--insecure-registry",
+        named_registry.host,
+        HTTP_PROXY="http://ci:pr0xy-s3cret@proxy.invalid:3128",
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.code == 1, result.stderr
+    assert len(lines) == 1
+    assert "could not connect to the proxy proxy.invalid:3128" in lines[0]
+    assert "its name does not resolve" in lines[0]
+    assert "check the proxy that HTTPS_PROXY or HTTP_PROXY names" in lines[0]
+    assert f"the name {named_registry.host.split(':')[0]} does not resolve" not in lines[0]
+    assert result.report["retries"] == 0, "a name that does not resolve is not tried again"
+    assert "pr0xy-s3cret" not in result.stderr + str(result.report)
+
+
+def test_an_https_registry_behind_an_unreachable_proxy_is_not_told_to_use_plain_http(
+    tls_registry: TlsRegistry,
+) -> None:
+    result = resolve(
+        tls_registry.ref("proxied", "v1"), HTTPS_PROXY=f"http://127.0.0.1:{free_port()}"
+    )
+    assert result.code == 1, result.stderr
+    assert "could not connect to the proxy" in result.stderr
+    assert "--insecure-registry" not in result.stderr

@@ -20,12 +20,16 @@ from metrics_api.oci.errors import RegistryError, Remedy
 from metrics_api.oci.registry.certificates import peer_issuer
 from metrics_api.oci.registry.responses import shown_url
 
+PROXY_ADVICE: Final = (
+    "check the proxy that HTTPS_PROXY or HTTP_PROXY names, or add the registry to NO_PROXY"
+)
+
 # How OpenSSL words an answer that is no TLS record at all: a plain-HTTP server answering
 # the handshake (``HTTP/1.1 400 ...``). It never heals, unlike a connection cut mid-way.
 _NOT_TLS_REASONS: Final = frozenset({"WRONG_VERSION_NUMBER"})
 
 
-def _root_cause(error: BaseException) -> BaseException:
+def root_cause(error: BaseException) -> BaseException:
     """The exception at the bottom of a chain (httpx wraps httpcore, which wraps the OS's)."""
     while (inner := error.__cause__ or error.__context__) is not None:
         error = inner
@@ -103,7 +107,7 @@ class TransportFailures:
         """
         method, url = error.request.method, error.request.url
         shown = shown_url(url)
-        root = _root_cause(error)
+        root = root_cause(error)
         host = f"{url.host}:{url.port}" if url.port else url.host
         if isinstance(error, httpx.LocalProtocolError):
             raise RegistryError(
@@ -121,6 +125,12 @@ class TransportFailures:
                 f"{what}: {method} {shown} failed: {host} does not speak TLS on that port "
                 f"({type(error).__name__}: {error}); check that {host} is reachable over HTTPS",
                 remedy=Remedy.PLAIN_HTTP,
+                host=host,
+            ) from None
+        if isinstance(root, socket.gaierror) and isinstance(error, httpx.ProxyError):
+            raise RegistryError(
+                f"{what}: {method} {shown} failed: {error}: its name does not resolve "
+                f"({root.strerror or root}); {PROXY_ADVICE}",
                 host=host,
             ) from None
         if isinstance(root, socket.gaierror):

@@ -19,6 +19,7 @@ import httpx
 from httpcore._backends.anyio import AnyIOStream
 
 from metrics_api.oci.registry.early import EarlyConnections
+from metrics_api.oci.registry.failures import root_cause
 from metrics_api.oci.registry.proxies import Proxies
 
 
@@ -108,8 +109,8 @@ class ConnectionPools(httpx.AsyncBaseTransport):
         try:
             return await self._pool(request.url, proxy).handle_async_request(request)
         except httpx.ConnectError as error:
-            if proxy is None:
-                raise
+            if proxy is None or isinstance(root_cause(error), ssl.SSLError):
+                raise  # a TLS failure through the tunnel is the registry's, not the proxy's
             where = httpx.URL(proxy)  # its user and password are not shown
             raise httpx.ProxyError(
                 f"could not connect to the proxy {where.host}:{where.port or 80} "

@@ -16,7 +16,7 @@ import anyio
 import httpx
 
 from metrics_api.oci.errors import RegistryError, Remedy
-from metrics_api.oci.registry.failures import TransportFailures
+from metrics_api.oci.registry.failures import PROXY_ADVICE, TransportFailures
 from metrics_api.oci.registry.responses import registry_errors
 from metrics_api.oci.spec.reference import Reference
 
@@ -141,16 +141,15 @@ def exhausted(  # noqa: PLR0913 - the state of the attempts, passed as it is
     timeouts: int,
 ) -> RegistryError:
     """The error once every attempt failed; plain HTTP is suggested only when it may help."""
-    over_https = https and not unknown and not timeouts
+    proxied = cause.startswith("ProxyError")
+    over_https = https and not unknown and not timeouts and not proxied
     if unknown:
         advice = (
             f"{ref.host} answered, but kept reporting the content unknown: check that it "
             f"exists in {ref.repository_name}"
         )
-    elif cause.startswith("ProxyError"):
-        advice = (
-            "check the proxy that HTTPS_PROXY or HTTP_PROXY names, or add the registry to NO_PROXY"
-        )
+    elif proxied:
+        advice = PROXY_ADVICE
     elif timeouts == attempts:
         advice = f"check that {ref.host} is up and answering"
     else:
