@@ -69,25 +69,28 @@ class SigstoreTrust:
         """
         if self.document is None:
             return
-        media_type = self._media_type()
-        if signing and not media_type.startswith(CLIENT_TRUST_CONFIG):
+        if signing:
+            self._require_client_config()
+        try:
+            self.trusted_root()
+        except SigningError as error:  # the file given, not Sigstore: bad input
+            raise InvalidInputError(str(error)) from None
+
+    def _require_client_config(self) -> None:
+        """Refuse a trusted root where signing needs a ClientTrustConfig, saying why."""
+        if self.document is not None and not self._media_type().startswith(CLIENT_TRUST_CONFIG):
             raise InvalidInputError(
                 f"expected {self.where} to be a ClientTrustConfig (it names the Fulcio, "
                 "Rekor and timestamp authority to sign with), found a trusted root, which "
                 "only verifies; give the ClientTrustConfig of your Sigstore"
             )
-        try:
-            self.trusted_root()
-        except SigningError as error:  # the file given, not Sigstore: bad input
-            raise InvalidInputError(str(error)) from None
 
     def client_config(self) -> "ClientTrustConfig":
         """The trust config sigstore-python signs with (the public good: fetched over TUF)."""
         from sigstore.errors import Error  # noqa: PLC0415 - sigstore only when asked for
         from sigstore.models import ClientTrustConfig  # noqa: PLC0415
 
-        if self.document is not None and not self._media_type().startswith(CLIENT_TRUST_CONFIG):
-            self.check(signing=True)  # says why a trusted root cannot sign
+        self._require_client_config()
         try:
             if self.document is None:
                 return ClientTrustConfig.production()
