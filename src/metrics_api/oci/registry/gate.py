@@ -44,6 +44,24 @@ class CredentialGate:
             return dict(extra or {})
         return await self._tokens.headers(ref.host, scopes, extra, what)
 
+    async def request(  # noqa: PLR0913 - what a request is built from
+        self,
+        url: httpx.URL,
+        *,
+        http: httpx.AsyncClient,
+        method: str,
+        ref: Reference,
+        scopes: tuple[str, ...],
+        extra: Mapping[str, str] | None,
+        content: bytes | None,
+        what: str,
+    ) -> httpx.Request:
+        """To ``url`` over the scheme learned so far, with the credentials it may get there."""
+        url = self._schemer.learned(url)
+        return http.build_request(
+            method, url, headers=await self.headers(ref, url, scopes, extra, what), content=content
+        )
+
     async def challenge(
         self, ref: Reference, scopes: tuple[str, ...], response: httpx.Response, what: str
     ) -> None:

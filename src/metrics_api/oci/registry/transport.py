@@ -230,7 +230,14 @@ class RegistryTransport:
         """
         scopes = (f"repository:{ref.repository}:{'pull,push' if push else 'pull'}", *extra_scopes)
         build = partial(
-            self._build, method, ref, content=content, scopes=scopes, headers=headers, what=what
+            self._gate.request,
+            http=self._http,
+            method=method,
+            ref=ref,
+            scopes=scopes,
+            extra=headers,
+            content=content,
+            what=what,
         )
         answered_challenge = False
         cause = ""
@@ -276,26 +283,6 @@ class RegistryTransport:
             https=url.scheme == "https",
             unknown=unknown,
             timeouts=timeouts,
-        )
-
-    async def _build(  # noqa: PLR0913 - what ``request`` sends with every attempt
-        self,
-        method: str,
-        ref: Reference,
-        url: httpx.URL,
-        *,
-        content: bytes | None,
-        scopes: tuple[str, ...],
-        headers: Mapping[str, str] | None,
-        what: str,
-    ) -> httpx.Request:
-        """To ``url`` over the scheme learned so far, with the credentials it may get there."""
-        url = self._schemer.learned(url)
-        return self._http.build_request(
-            method,
-            url,
-            headers=await self._gate.headers(ref, url, scopes, headers, what),
-            content=content,
         )
 
     async def preconnect(self, url: httpx.URL, connections: int) -> None:
