@@ -45,3 +45,15 @@ def test_attestation_platform() -> None:
 def test_rejects_malformed_platforms(text: str) -> None:
     with pytest.raises(InvalidInputError, match="os/architecture"):
         parse_platform(text)
+
+
+@pytest.mark.parametrize("text", ["linux/arm64/v8", "linux/amd64"])
+def test_a_parsed_platform_is_the_one_validation_makes(text: str) -> None:
+    # Parsing constructs it (nothing to validate: its parts are strings already).
+    os_name, architecture, *variant = text.split("/")
+    validated = Platform(os=os_name, architecture=architecture, variant=next(iter(variant), None))
+    parsed = parse_platform(text)
+    assert parsed == validated
+    assert hash(parsed) == hash(validated)
+    assert parsed.model_dump(by_alias=True) == validated.model_dump(by_alias=True)
+    assert parsed.model_fields_set == validated.model_fields_set

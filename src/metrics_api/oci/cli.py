@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
@@ -30,7 +31,7 @@ from metrics_api.oci.interrupts import INTERRUPTS
 from metrics_api.oci.registry.auth import Credentials
 from metrics_api.oci.registry.early import EarlyConnections
 from metrics_api.oci.registry.proxies import Proxies
-from metrics_api.oci.registry.session import Settings, open_client
+from metrics_api.oci.registry.session import Settings, run_in_client
 from metrics_api.oci.registry.transport import ClientStats
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import keep_attestations
@@ -156,41 +157,45 @@ async def _run(
     args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
 ) -> Report:
     if args.command == "resolve":
-        async with open_client(_settings(args, args.reference, early), stats) as client:
-            return await jobs.resolve(client, args.reference, args.platform)
+        settings = _settings(args, args.reference, early)
+        return await run_in_client(
+            settings, stats, partial(jobs.resolve, reference=args.reference, platform=args.platform)
+        )
     if args.command == "compare":
         rebuilt = jobs.parse_rebuilt(args.rebuilt, "--rebuilt")
-        async with open_client(_settings(args, args.target, early), stats) as client:
-            return await jobs.compare(client, args.target, rebuilt)
+        settings = _settings(args, args.target, early)
+        return await run_in_client(
+            settings, stats, partial(jobs.compare, target=args.target, rebuilt=rebuilt)
+        )
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect, "--expect")
         keys, identity = _verifying(args)
-        async with open_client(_settings(args, args.target, early), stats) as client:
-            return await jobs.verify(
-                client,
-                args.target,
-                ledger,
-                require_provenance=args.require_provenance,
-                require_sbom=args.require_sbom,
-                public_keys=keys,
-                keyless=identity,
-            )
+        verify = partial(
+            jobs.verify,
+            target=args.target,
+            ledger=ledger,
+            require_provenance=args.require_provenance,
+            require_sbom=args.require_sbom,
+            public_keys=keys,
+            keyless=identity,
+        )
+        return await run_in_client(_settings(args, args.target, early), stats, verify)
     requests = jobs.parse_requests(args.variant, args.expect, ("--variant", "--expect"))
     annotations = jobs.parse_annotations(args.annotation, "--annotation")
     signer, keyless = _signing(args)
-    async with open_client(_settings(args, args.target, early), stats) as client:
-        return await jobs.assemble(
-            client,
-            args.target,
-            requests,
-            annotations=annotations,
-            source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
-            force=args.force,
-            dry_run=args.dry_run,
-            keep_attestations=keep_attestations(args.attestations),
-            signer=signer,
-            keyless=keyless,
-        )
+    assemble = partial(
+        jobs.assemble,
+        target=args.target,
+        requests=requests,
+        annotations=annotations,
+        source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
+        force=args.force,
+        dry_run=args.dry_run,
+        keep_attestations=keep_attestations(args.attestations),
+        signer=signer,
+        keyless=keyless,
+    )
+    return await run_in_client(_settings(args, args.target, early), stats, assemble)
 
 
 def _warn_unused_password(args: argparse.Namespace) -> None:

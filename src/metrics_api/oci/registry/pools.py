@@ -4,7 +4,7 @@ httpx's default transport, except that the HTTPS pool is made on the first HTTPS
 (making it loads the trust store, CPU that a job speaking only plain HTTP to loopback or
 ``insecure_registries`` never needs), a registry behind a proxy gets a pool of its own
 through that proxy, and a direct connection first takes one the command line opened while
-its modules loaded (``early``).
+its modules loaded (``early``). A ``watch`` follows each request's phase (``idle``).
 """
 
 import ssl
@@ -20,6 +20,7 @@ from httpcore._backends.anyio import AnyIOStream
 
 from metrics_api.oci.registry.early import EarlyConnections
 from metrics_api.oci.registry.failures import root_cause
+from metrics_api.oci.registry.idle import IdleWatch
 from metrics_api.oci.registry.proxies import Proxies
 
 
@@ -73,8 +74,10 @@ class ConnectionPools(httpx.AsyncBaseTransport):
         tls: Callable[[], ssl.SSLContext],
         proxies: Proxies,
         early: EarlyConnections | None = None,
+        watch: IdleWatch | None = None,
     ) -> None:
         """``tls`` makes the HTTPS context, when first needed; ``early``: connections to take."""
+        self._watch = watch or IdleWatch()
         # Plain HTTP never uses this TLS context; it trusts no certificate at all.
         self._no_trust = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._early = early
@@ -107,7 +110,8 @@ class ConnectionPools(httpx.AsyncBaseTransport):
         """Send over plain HTTP, or over TLS verified against the CA bundle; maybe proxied."""
         proxy = self._proxies.for_url(request.url)
         try:
-            return await self._pool(request.url, proxy).handle_async_request(request)
+            async with self._watch.sending(request):
+                return await self._pool(request.url, proxy).handle_async_request(request)
         except httpx.ConnectError as error:
             if proxy is None or isinstance(root_cause(error), ssl.SSLError):
                 raise  # a TLS failure through the tunnel is the registry's, not the proxy's

@@ -68,4 +68,8 @@ def parse_platform(text: str) -> Platform:
             f"(for example linux/arm64 or linux/arm/v7), found {text!r}"
         )
     os_name, architecture, *rest = parts
-    return Platform(os=os_name, architecture=architecture, variant=rest[0] if rest else None)
+    # Strings already, nothing to validate: constructed, the model's validator is built
+    # later (``deferred_models``), not before the command line's first request.
+    return Platform.model_construct(
+        os=os_name, architecture=architecture, variant=rest[0] if rest else None
+    )
