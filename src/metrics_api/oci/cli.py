@@ -9,7 +9,6 @@ JSON object on stdout, on failure too.
 import argparse
 import asyncio
 import atexit
-import gc
 import json
 import os
 import signal
@@ -333,12 +332,11 @@ def run(
 ) -> NoReturn:
     """The process: ``main``, then exit without tearing down what the job loaded.
 
-    The interpreter's shutdown frees every module's objects one by one, and collects
-    those in cycles: CPU for a process that is ending anyway (about 7 ms at the end of an
-    assemble, 50 ms more when the collections are not spared by freezing the objects
-    first, as here). The exit does what it must itself: the ``atexit`` functions, then the
-    output flushed. Output it cannot flush (a pipe already closed) is left to the
-    interpreter's shutdown, which reports it as it always has.
+    The interpreter's shutdown frees every module's objects one by one: about 7 ms at the
+    end of an assemble, for a process that is ending anyway. The exit does what it must
+    itself: the ``atexit`` functions, then the output flushed. Output it cannot flush (a
+    pipe already closed) is left to the interpreter's shutdown, which reports it as it
+    always has.
 
     SIGINT and SIGTERM are handled from here to the exit (``python -m`` installs the
     handler earlier still), so one that comes before the job is heard as well.
@@ -349,8 +347,7 @@ def run(
     finally:
         if early is not None:
             early.close()  # those the job never took: it stopped before its requests
-    gc.freeze()
-    atexit._run_exitfuncs()  # noqa: SLF001 - what the shutdown would run first
+    atexit._run_exitfuncs()  # noqa: SLF001 - what the shutdown runs first, run here
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -2,7 +2,7 @@
 
 Against a remote registry that lasts a round trip, tens to hundreds of milliseconds in
 which the process has nothing to do: work it will need later costs no time there
-(``session.run_with_client``). Each request's phase comes from httpcore's ``trace``
+(``session.run_in_client``). Each request's phase comes from httpcore's ``trace``
 extension: it is being written from the start (connecting included) until httpcore waits
 for its answer's headers, and writing again if it then sends more (a proxy's tunnel
 first, then the request through it).
