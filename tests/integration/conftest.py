@@ -23,6 +23,7 @@ from support.pass_store import PassStore, create_pass_store
 from support.proc import ToolMissingError, run
 from support.registry import Registry, RegistryStartError, free_port, start_registry
 from support.registry_kinds import DISTRIBUTION_2_8, DISTRIBUTION_3, KINDS, RegistryKind
+from support.tinyproxy import TinyProxy
 from support.token_registry import ACCOUNTS, CI_BOT, TOKEN_REGISTRIES, TokenRegistry
 from support.token_server import TokenServer, start_token_server
 
@@ -207,6 +208,17 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegist
         pytest.fail(str(exc), pytrace=False)
     yield registry
     registry.close()
+
+
+@pytest.fixture(scope="session")
+def tinyproxy() -> Iterator[TinyProxy]:
+    """A real forward proxy (tinyproxy): plain HTTP forwarded, HTTPS through CONNECT."""
+    try:
+        started = TinyProxy()
+    except (ToolMissingError, RuntimeError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield started
+    started.close()
 
 
 @pytest.fixture

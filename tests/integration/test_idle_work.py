@@ -6,13 +6,17 @@ GET unanswered, so the moment lasts as long as a test needs.
 """
 
 import socket
-from collections.abc import Iterator
+import ssl
+from collections.abc import Iterator, Mapping
 
 import anyio
 import anyio.lowlevel
+import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 from support.listeners import Listener
+from support.oci_cli import TlsRegistry
+from support.tinyproxy import TinyProxy
 
 from metrics_api.oci.errors import OciError
 from metrics_api.oci.registry.idle import IdleWatch
@@ -138,3 +142,44 @@ def test_models_are_built_while_the_first_request_awaits_its_answer(
     assert built_before_sending == [False, False], "nothing was sent yet: nothing built"
     assert all(model.__pydantic_complete__ for model in models)
     assert holding.wait_for_request("GET") == "GET /v2/metrics-api/manifests/v2.0.0"
+
+
+def test_through_a_connect_tunnel_idle_only_while_the_request_itself_awaits_its_answer(
+    tinyproxy: TinyProxy, tls_registry: TlsRegistry
+) -> None:
+    """httpcore's own events for a GET through tinyproxy, followed by a watch.
+
+    The tunnel's CONNECT is written and answered first, then the GET is written through
+    it: idle while either awaits its answer, not while the GET is being written.
+    """
+    url = f"https://{tls_registry.host}/v2/"
+    events: list[str] = []
+
+    async def record(event: str, _info: Mapping[str, object]) -> None:
+        events.append(event)
+
+    async def send() -> None:
+        trust = ssl.create_default_context(cafile=str(tls_registry.ca_file))
+        async with httpx.AsyncClient(proxy=tinyproxy.url, verify=trust) as http:
+            await http.get(url, extensions={"trace": record})
+
+    anyio.run(send)
+    watch = IdleWatch()
+    idle_after: list[bool] = []
+
+    async def follow() -> None:
+        request = httpx.Request("GET", url)
+        async with watch.sending(request):
+            trace = request.extensions["trace"]
+            for event in events:
+                await trace(event, {})
+                idle_after.append(watch.is_idle)
+
+    anyio.run(follow)
+
+    sent = [i for i, event in enumerate(events) if event.endswith("send_request_headers.started")]
+    waiting = [i for i, e in enumerate(events) if e.endswith("receive_response_headers.started")]
+    assert len(sent) == len(waiting) == 2, f"a CONNECT, then the GET: {events}"
+    expected = [waiting[0] <= i < sent[1] or i >= waiting[1] for i in range(len(events))]
+    assert idle_after == expected
+    assert not watch.is_idle

@@ -31,16 +31,6 @@ class NamedRegistry(Registry):
 
 
 @pytest.fixture(scope="module")
-def tinyproxy() -> Iterator[TinyProxy]:
-    try:
-        started = TinyProxy()
-    except (ToolMissingError, RuntimeError) as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield started
-    started.close()
-
-
-@pytest.fixture(scope="module")
 def named_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     try:
         registry = NamedRegistry(
