@@ -13,7 +13,10 @@ pytestmark = pytest.mark.unit
     ("argv", "message"),
     [
         (["resolve", "Bad Ref", "--platform", "linux/amd64"], "expected an image reference"),
-        (["resolve", "r.io/m:v1", "--platform", "amd64"], "expected a platform"),
+        (
+            ["resolve", "r.io/m:v1", "--platform", "amd64"],
+            "--platform 'amd64': expected a platform of the form os/architecture[/variant]",
+        ),
         (["assemble", "r.io/m", "--variant", "linux/amd64=r.io/m:a"], "expected the target"),
         (
             ["assemble", "r.io/m:v1", "--variant", "linux/amd64"],

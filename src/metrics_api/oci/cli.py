@@ -156,9 +156,10 @@ async def _run(
     args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
 ) -> Report:
     if args.command == "resolve":
+        platform = jobs.parse_platform_as(args.platform, "--platform")
         settings = _settings(args, args.reference, early)
         return await run_in_client(
-            settings, stats, partial(jobs.resolve, reference=args.reference, platform=args.platform)
+            settings, stats, partial(jobs.resolve, reference=args.reference, platform=platform)
         )
     if args.command == "compare":
         rebuilt = jobs.parse_rebuilt(args.rebuilt, "--rebuilt")

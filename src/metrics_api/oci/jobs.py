@@ -166,10 +166,19 @@ def parse_target(text: str) -> Reference:
     return target
 
 
-async def resolve(client: RegistryClient, reference: str, platform: str) -> VariantReport:
-    """Resolve one variant reference to its platform image manifest."""
+def parse_platform_as(text: str, option: str) -> Platform:
+    """``os/architecture[/variant]`` given with ``option`` (as for ``parse_variant``)."""
+    with given_as(option, text):
+        return parse_platform(text)
+
+
+async def resolve(
+    client: RegistryClient, reference: str, platform: Platform | str
+) -> VariantReport:
+    """Resolve one variant reference to its platform image manifest (``platform``: or its text)."""
     source = parse_pinned(reference, "the variant")
-    variant = await resolve_variant(client, source, parse_platform(platform))
+    wanted = parse_platform(platform) if isinstance(platform, str) else platform
+    variant = await resolve_variant(client, source, wanted)
     return variant_report(variant)
 
 
