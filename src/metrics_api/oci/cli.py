@@ -254,6 +254,23 @@ def _interrupted(command: str, signal_name: str) -> str:
     return f"interrupted ({signal_name}) before the job finished; nothing was written"
 
 
+def _to_stdout(text: str) -> None:
+    """``text`` on stdout; when its reader is gone (``| head``), a warning on stderr instead.
+
+    How the job ended is still the exit code: a release that held does not fail because
+    nothing read the rest of its report.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the rest goes nowhere
+        print(
+            "warning: stdout was closed before the report was written (broken pipe); the "
+            "exit code still says how the job ended",
+            file=sys.stderr,
+        )
+
+
 def _fail(
     message: str, code: int, *, as_json: bool, stats: ClientStats | None, elapsed: float
 ) -> int:
@@ -261,7 +278,7 @@ def _fail(
         failure = {"ok": False, "error": message, "digest": None, "entries": []}
         if stats is not None:
             failure |= {"requests": stats.requests, "retries": stats.retries}
-        print(json.dumps({**failure, "elapsed": round(elapsed, 3)}))
+        _to_stdout(json.dumps({**failure, "elapsed": round(elapsed, 3)}))
     print(f"error: {message}", file=sys.stderr)
     return code
 
@@ -303,11 +320,10 @@ def main(
         return _fail(message, 128 + received, as_json=args.json, stats=stats, elapsed=elapsed)
     elapsed = time.monotonic() - started
     if args.json:
-        print(
-            json.dumps({**report.model_dump(mode="json"), "elapsed": round(elapsed, 3)}, indent=2)
-        )
+        dumped = {**report.model_dump(mode="json"), "elapsed": round(elapsed, 3)}
+        _to_stdout(json.dumps(dumped, indent=2))
     else:
-        print(report.text())
+        _to_stdout(report.text())
     if isinstance(report, VerificationReport) and not report.ok:
         # Each failure's detail is in the report; one that stopped all else is told here too.
         failed = ", ".join(
