@@ -18,6 +18,7 @@ from support.containers import ContainersEnv
 from support.docker29 import wrap_docker29
 from support.faultproxy import FaultProxy, start_proxy
 from support.images import build_tiny_image, push
+from support.listeners import Listener
 from support.oci_cli import AuthRegistry, TlsRegistry, Variants
 from support.pass_store import PassStore, create_pass_store
 from support.proc import ToolMissingError, run
@@ -208,6 +209,13 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegist
         pytest.fail(str(exc), pytrace=False)
     yield registry
     registry.close()
+
+
+@pytest.fixture
+def holding() -> Iterator[Listener]:
+    """A registry stand-in that answers HEAD 404 and holds every GET."""
+    with Listener("hold").start() as listener:
+        yield listener
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ GET unanswered, so the moment lasts as long as a test needs.
 
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import anyio
 import anyio.lowlevel
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.integration
 
 TURNS = 20  # event loop turns: ample for anything runnable to have run
 HANG_GUARD = 60.0  # only a guard: what a test waits for comes within a second
-
-
-@pytest.fixture
-def holding() -> Iterator[Listener]:
-    """A registry stand-in that answers HEAD 404 and holds every GET."""
-    with Listener("hold").start() as listener:
-        yield listener
 
 
 def fresh_models() -> list[type[BaseModel]]:

@@ -102,13 +102,6 @@ def readline(fd: int) -> str:
     return os.read(fd, 4096).decode()
 
 
-@pytest.fixture
-def holding() -> Iterator[Listener]:
-    """A registry stand-in that answers HEAD 404 and holds every GET."""
-    with Listener("hold").start() as listener:
-        yield listener
-
-
 @SIGNALS
 def test_a_signal_the_parent_ignores_still_stops_the_job(
     holding: Listener, received: signal.Signals

@@ -38,6 +38,9 @@ from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.spec.reference import parse_reference
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from metrics_api.oci.registry.client import RegistryClient
     from metrics_api.oci.release.rebuild import RebuildReport
     from metrics_api.oci.release.reports import AssembleReport, VariantReport
     from metrics_api.oci.signing.bundle_check import KeylessVerification
@@ -152,25 +155,18 @@ def _verifying(
     return public_keys(args.public_key), keyless_verification(args)
 
 
-async def _run(
-    args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
-) -> Report:
+def _job(args: argparse.Namespace) -> tuple[str, "Callable[[RegistryClient], Awaitable[Report]]"]:
+    """The command's job, its input checked, and the reference whose registry it logs in to."""
     if args.command == "resolve":
         platform = jobs.parse_platform_as(args.platform, "--platform")
-        settings = _settings(args, args.reference, early)
-        return await run_in_client(
-            settings, stats, partial(jobs.resolve, reference=args.reference, platform=platform)
-        )
+        return args.reference, partial(jobs.resolve, reference=args.reference, platform=platform)
     if args.command == "compare":
         rebuilt = jobs.parse_rebuilt(args.rebuilt, "--rebuilt")
-        settings = _settings(args, args.target, early)
-        return await run_in_client(
-            settings, stats, partial(jobs.compare, target=args.target, rebuilt=rebuilt)
-        )
+        return args.target, partial(jobs.compare, target=args.target, rebuilt=rebuilt)
     if args.command == "verify":
         ledger = jobs.parse_ledger(args.expect, "--expect")
         keys, identity = _verifying(args)
-        verify = partial(
+        return args.target, partial(
             jobs.verify,
             target=args.target,
             ledger=ledger,
@@ -179,11 +175,10 @@ async def _run(
             public_keys=keys,
             keyless=identity,
         )
-        return await run_in_client(_settings(args, args.target, early), stats, verify)
     requests = jobs.parse_requests(args.variant, args.expect, ("--variant", "--expect"))
     annotations = jobs.parse_annotations(args.annotation, "--annotation")
     signer, keyless = _signing(args)
-    assemble = partial(
+    return args.target, partial(
         jobs.assemble,
         target=args.target,
         requests=requests,
@@ -195,7 +190,13 @@ async def _run(
         signer=signer,
         keyless=keyless,
     )
-    return await run_in_client(_settings(args, args.target, early), stats, assemble)
+
+
+async def _run(
+    args: argparse.Namespace, stats: ClientStats, early: EarlyConnections | None
+) -> Report:
+    reference, job = _job(args)
+    return await run_in_client(_settings(args, reference, early), stats, job)
 
 
 def _warn_unused_password(args: argparse.Namespace) -> None:
