@@ -130,6 +130,26 @@ def test_a_failed_connection_is_left_to_the_transport() -> None:
     assert pending.wait(30) is None
 
 
+def test_a_name_is_looked_up_without_loading_the_idna_codec(listener: socket.socket) -> None:
+    # localhost may resolve to ::1 first, where nothing listens: the next address is tried.
+    port = port_of(listener)
+    script = (
+        "import sys\n"
+        "from metrics_api.oci.registry.early import EarlyConnections\n"
+        f"early = EarlyConnections.open(['localhost:{port}/r:1'])\n"
+        f"connected = early.claim('localhost', {port}).wait(30)\n"
+        "print(connected is not None, 'encodings.idna' in sys.modules)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    conn, _ = listener.accept()
+    with conn:
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert stdout == "True False\n", "connected, and no IDNA codec loaded (~3 ms of CPU)"
+
+
 def test_the_command_line_opens_them_before_its_modules_load_and_bad_input_sends_nothing(
     listener: socket.socket,
 ) -> None:

@@ -19,7 +19,6 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.registry.credential_helper import ask_helper, program_name
 from metrics_api.oci.spec.reference import DOCKER_HUB, DOCKER_HUB_API
 
 # Docker's name for Docker Hub in its config file and when it asks a credential helper.
@@ -111,6 +110,11 @@ class DockerConfig:
             helper, source = self.creds_store, f"credsStore in {self.path}"
         if not helper:  # Docker too treats an empty helper name as none
             return self.auths.get(host)
+        from metrics_api.oci.registry.credential_helper import (  # noqa: PLC0415 - few jobs ask a helper
+            ask_helper,
+            program_name,
+        )
+
         answer = ask_helper(helper, helper_server_url(host), host=host, source=source)
         if answer is None:
             return None

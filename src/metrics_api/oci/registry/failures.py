@@ -17,7 +17,6 @@ import httpx
 
 from metrics_api.oci.defaults import CONNECT_TIMEOUT
 from metrics_api.oci.errors import RegistryError, Remedy
-from metrics_api.oci.registry.certificates import peer_issuer
 from metrics_api.oci.registry.responses import shown_url
 
 PROXY_ADVICE: Final = (
@@ -140,6 +139,8 @@ class TransportFailures:
                 host=host,
             ) from None
         if isinstance(root, ssl.SSLCertVerificationError):
+            from metrics_api.oci.registry.certificates import peer_issuer  # noqa: PLC0415 - untrusted only
+
             issuer = ""
             with anyio.move_on_after(self._timeout.connect or CONNECT_TIMEOUT):
                 issuer = await peer_issuer(url.host, url.port or 443)

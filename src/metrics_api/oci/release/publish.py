@@ -17,14 +17,7 @@ import anyio
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import both, run_all
 from metrics_api.oci.errors import OciError, VerificationError, with_note
-from metrics_api.oci.registry.blobcopy import copy_blob
 from metrics_api.oci.registry.client import RegistryClient
-from metrics_api.oci.registry.referrers import (
-    add_to_fallback,
-    fallback_tag,
-    find_referrers,
-    list_referrers,
-)
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.release.resolve import ResolvedVariant
 from metrics_api.oci.release.tags import (
@@ -53,6 +46,8 @@ async def _ensure_blob(
         return "present"
     if source.registry == target.registry and await client.mount_blob(target, digest, source):
         return "mounted"
+    from metrics_api.oci.registry.blobcopy import copy_blob  # noqa: PLC0415 - cross-registry only
+
     await copy_blob(client, source, target, digest)
     return "copied"
 
@@ -125,6 +120,13 @@ async def ensure_referrers(
     """
     if depth >= REFERRER_DEPTH:
         return []
+    from metrics_api.oci.registry.referrers import (  # noqa: PLC0415 - copied images only
+        add_to_fallback,
+        fallback_tag,
+        find_referrers,
+        list_referrers,
+    )
+
     listed = await list_referrers(client, source, subject)
     copied = await run_all(
         [partial(_ensure_referrer, client, target, source, item, depth) for item in listed]
