@@ -8,8 +8,8 @@ turns it into one sentence naming its flags (``Hints``).
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 
 class Remedy(Enum):
@@ -40,8 +40,7 @@ def with_note(error: OciError, note: str) -> OciError:
     return type(error)(f"{error}; {note}", remedy=error.remedy, host=error.host)
 
 
-@dataclass(frozen=True)
-class Hints:
+class Hints(NamedTuple):
     """A front end's words for each remedy (``{host}`` is the registry it applies to).
 
     ``other_credentials`` is for credentials of a registry that the front end's username

@@ -5,9 +5,8 @@ parses and reports the same way.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from metrics_api.oci.concurrency import beside, both, run_all
 from metrics_api.oci.errors import InvalidInputError, Remedy, ResolutionError, given_as
@@ -36,8 +35,7 @@ if TYPE_CHECKING:  # signing, keyless and rebuild code is imported by the jobs t
     from metrics_api.oci.signing.store import Signer
 
 
-@dataclass(frozen=True)
-class VariantRequest:
+class VariantRequest(NamedTuple):
     """A variant to include: the platform it is declared for and where it was pushed."""
 
     platform: Platform
@@ -131,8 +129,7 @@ def parse_requests(
                 f"with no variant; variants are for {', '.join(str(r.platform) for r in requests)}"
             )
     return [
-        replace(
-            request,
+        request._replace(
             expected_digest=next((d for p, d in ledger if p.matches(request.platform)), None),
         )
         for request in requests

@@ -7,7 +7,6 @@ for what it is, not as a parse error further on.
 """
 
 import json
-from dataclasses import replace
 from typing import Final
 
 import httpx
@@ -81,4 +80,4 @@ def _is_json(raw: bytes) -> bool:
 
 def _with_digest(manifest: Manifest, digest: str) -> Manifest:
     """Keep the digest the content was asked for by (it may use sha512)."""
-    return manifest if manifest.digest == digest else replace(manifest, digest=digest)
+    return manifest if manifest.digest == digest else manifest._replace(digest=digest)

@@ -12,9 +12,8 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import Final, NamedTuple
 
 import anyio
 import httpx
@@ -42,8 +41,7 @@ def _now() -> float:
     return time.monotonic()
 
 
-@dataclass(frozen=True)
-class _Authorization:
+class _Authorization(NamedTuple):
     """An Authorization header; for a Bearer token, when to renew it and from where.
 
     ``renew_at`` and ``expires_at`` are ``_now()`` times.

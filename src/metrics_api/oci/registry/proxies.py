@@ -10,7 +10,7 @@ subdomains), networks (``10.0.0.0/8``), or ``*`` for every host.
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import httpx
 
@@ -52,8 +52,7 @@ def _proxy(environment: Mapping[str, str], name: str) -> str | None:
     return text
 
 
-@dataclass(frozen=True)
-class Proxies:
+class Proxies(NamedTuple):
     """The proxy for plain HTTP and for HTTPS, and the hosts reached without one."""
 
     http: str | None = None

@@ -15,9 +15,8 @@ statements about that image, and never a match for a platform a client pulls.
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import Final, NamedTuple
 
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import run_all
@@ -46,8 +45,7 @@ def keep_attestations(mode: str) -> bool:
     return mode == "keep"
 
 
-@dataclass(frozen=True)
-class Attestation:
+class Attestation(NamedTuple):
     """An attestation manifest of a variant, and its entry exactly as the variant's index had it."""
 
     entry: Mapping[str, object]  # the descriptor's JSON object, key order kept

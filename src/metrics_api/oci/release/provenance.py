@@ -8,7 +8,7 @@ It is a layer of the attestation manifest staged beside its image
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Final
@@ -320,7 +320,7 @@ async def reuse_published(
         if definition != wanted:
             continue
         if entry.digest == variant.manifest.digest:
-            return Reuse(replace(variant, attestations=(candidate,)))
+            return Reuse(variant._replace(attestations=(candidate,)))
         kept = await resolve_variant(
             client, target.with_digest(published.digest), variant.declared, attestations=True
         )

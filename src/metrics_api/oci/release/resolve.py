@@ -6,8 +6,8 @@ platform, and the image's own configuration must agree, so an arm64 tag that hol
 amd64 build is caught here rather than on a consumer's machine.
 """
 
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from metrics_api.oci.concurrency import both
 from metrics_api.oci.errors import ResolutionError
@@ -26,8 +26,7 @@ from metrics_api.oci.spec.platform import Platform
 from metrics_api.oci.spec.reference import Reference
 
 
-@dataclass(frozen=True)
-class ResolvedVariant:
+class ResolvedVariant(NamedTuple):
     """One platform image: where it came from, its exact manifest and its configuration."""
 
     declared: Platform

@@ -7,8 +7,8 @@ image itself), and a platform without one fails; otherwise that is reported, not
 """
 
 import json
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from metrics_api.oci.checks import Check
 from metrics_api.oci.concurrency import run_all
@@ -28,8 +28,7 @@ from metrics_api.oci.spec.reference import Reference
 REQUIRED_FIELDS = ("SPDXID", "dataLicense", "name", "documentNamespace", "creationInfo")
 
 
-@dataclass(frozen=True)
-class SbomChecks:
+class SbomChecks(NamedTuple):
     """The checks, and the images that carry an SBOM (whose signature a key check wants)."""
 
     checks: list[Check]

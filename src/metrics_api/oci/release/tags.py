@@ -8,8 +8,8 @@ late look is judged before the first PUT, and a failure names the tags already w
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from metrics_api.oci.concurrency import run_all
 from metrics_api.oci.errors import (
@@ -24,8 +24,7 @@ from metrics_api.oci.spec.models import Manifest
 from metrics_api.oci.spec.reference import Reference
 
 
-@dataclass(frozen=True)
-class TagPlan:
+class TagPlan(NamedTuple):
     """A tag to write: the manifest it must hold, and what it held when the job looked."""
 
     reference: Reference

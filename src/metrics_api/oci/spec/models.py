@@ -5,8 +5,7 @@ kept rather than rejected, because registries and builders add their own.
 """
 
 import json
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
@@ -119,8 +118,7 @@ class ImageConfig(BaseModel):
         return (self.config.labels if self.config else None) or {}
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """A manifest or index exactly as stored: its bytes, media type and digest."""
 
     raw: bytes
