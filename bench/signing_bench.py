@@ -34,7 +34,7 @@ from assemble_bench import machine, markdown_table, round_trips
 from support.faultproxy import Scenario, start_proxy
 from support.registry import start_registry
 
-from metrics_api.oci import jobs
+from metrics_api.oci import inputs, jobs
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.signing.keys import SigningKey
 from metrics_api.oci.spec import media_types
@@ -96,7 +96,7 @@ async def timed_assemble(
     target = f"{host}/{REPOSITORY}:rel-{uuid.uuid4().hex[:12]}"
     started = time.process_time()
     async with open_client(settings) as client:
-        requests = jobs.parse_requests(variants, [], ("--variant", "--expect"))
+        requests = inputs.parse_requests(variants, [], ("--variant", "--expect"))
         report = await jobs.assemble(client, target, requests, signer=signer, keyless=keyless)
     if report.tag_action != "created" or not report.ok:
         raise RuntimeError(f"the publish of {target} did not create and verify it: {report}")

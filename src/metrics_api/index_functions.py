@@ -37,7 +37,7 @@ from metrics_api.arguments import (
     check_format,
     rendered,
 )
-from metrics_api.oci import jobs
+from metrics_api.oci import inputs, jobs
 from metrics_api.oci.registry.session import open_client
 from metrics_api.pipeline_errors import PipelineError, core_errors
 from metrics_api.registration import uncached
@@ -84,7 +84,7 @@ class IndexFunctions:
             insecure_registries, username, password, docker_config, ca_file, deadline
         )
         with core_errors(target):
-            requests = jobs.parse_requests(variants, expect, ("--variants", "--expect"))
+            requests = inputs.parse_requests(variants, expect, ("--variants", "--expect"))
             signer = await open_signing_key(signing_key, signing_key_password)
             signing = await keyless_signing(
                 keyless, identity_token, id_token_request_url, id_token_request_token, trust_config
@@ -94,7 +94,7 @@ class IndexFunctions:
                     client,
                     target,
                     requests,
-                    annotations=jobs.parse_annotations(annotations, "--annotations"),
+                    annotations=inputs.parse_annotations(annotations, "--annotations"),
                     force=force,
                     dry_run=dry_run,
                     keep_attestations=keep,
@@ -129,7 +129,7 @@ class IndexFunctions:
             insecure_registries, username, password, docker_config, ca_file, deadline
         )
         with core_errors(target):
-            ledger = jobs.parse_ledger(expect, "--expect")
+            ledger = inputs.parse_ledger(expect, "--expect")
             keys = await public_keys(public_key)
             identity = await keyless_verification(
                 certificate_identity,

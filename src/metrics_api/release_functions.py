@@ -43,7 +43,7 @@ from metrics_api.arguments import (
 )
 from metrics_api.builds import VariantBuilds, parse_build_args
 from metrics_api.embedded import embedded_registry
-from metrics_api.oci import jobs
+from metrics_api.oci import inputs
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.release import job as release_job
 from metrics_api.oci.release.layout import write_layout
@@ -127,7 +127,7 @@ class ReleaseFunctions:
                     settings=await access.settings(
                         f"{registry or embedded.host}/{repository}", embedded.host
                     ),
-                    annotations=jobs.parse_annotations(annotations, "--annotations"),
+                    annotations=inputs.parse_annotations(annotations, "--annotations"),
                     source_date_epoch=source_date_epoch or None,
                     stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     force=force,
@@ -187,7 +187,7 @@ class ReleaseFunctions:
                     repository=repository,
                     version=version,
                     settings=settings,
-                    annotations=jobs.parse_annotations(annotations, "--annotations"),
+                    annotations=inputs.parse_annotations(annotations, "--annotations"),
                     source_date_epoch=source_date_epoch or None,
                     stage_base=builds.stage_base(embedded.service) if source_date_epoch else None,
                     attach=builds.attach(

@@ -10,7 +10,7 @@ from support.oci_cli import AuthRegistry, Variants
 from support.registry import free_port
 
 from metrics_api.oci import AssembleReport, AuthenticationError, Settings, assemble, open_client
-from metrics_api.oci.jobs import parse_requests
+from metrics_api.oci.inputs import parse_requests
 from metrics_api.oci.registry.auth import Credentials
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from support.proc import run
 from support.registry import Registry
 
 from metrics_api.oci import AssembleReport, Settings, assemble, open_client, parse_reference
-from metrics_api.oci.jobs import parse_requests
+from metrics_api.oci.inputs import parse_requests
 from metrics_api.oci.release.layout import write_layout
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from support.faultproxy import start_proxy
 from support.registry import Registry, start_registry
 from support.stager import snapshot
 
-from metrics_api.oci import jobs
+from metrics_api.oci import inputs, jobs
 from metrics_api.oci.registry.client import RegistryClient
 from metrics_api.oci.registry.session import Settings, open_client
 from metrics_api.oci.release import signatures
@@ -102,7 +102,7 @@ def assemble(registry: Registry, variants: list[str], tag: str, key: SigningKey)
     async def run() -> AssembleReport:
         async with open_client(settings(registry)) as client:
             target = registry.ref(REPOSITORY, tag)
-            requests = jobs.parse_requests(variants, [], ("--variant", "--expect"))
+            requests = inputs.parse_requests(variants, [], ("--variant", "--expect"))
             return await jobs.assemble(client, target, requests, signer=key)
 
     report = anyio.run(run)
@@ -198,7 +198,7 @@ def test_signing_opens_the_connections_it_needs_while_the_variants_resolve(
         async def run(tag: str, key: SigningKey | None) -> AssembleReport:
             async with open_client(settings_for(proxy.host)) as client:
                 target = f"{proxy.host}/{REPOSITORY}:{tag}"
-                requests = jobs.parse_requests(proxied, [], ("--variant", "--expect"))
+                requests = inputs.parse_requests(proxied, [], ("--variant", "--expect"))
                 return await jobs.assemble(client, target, requests, signer=key)
 
         unsigned = anyio.run(run, "unsigned", None)

@@ -11,9 +11,9 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PARSE_THEN_LIST = """\
-from metrics_api.oci import cli, jobs
+from metrics_api.oci import cli, inputs
 from metrics_api.oci.deferred_models import unbuilt_models
-jobs.parse_requests(
+inputs.parse_requests(
     ["linux/amd64=registry.example/metrics-api:v2.0.0-amd64",
      "linux/arm64=registry.example/metrics-api:v2.0.0-arm64"],
     ["linux/arm64=sha256:" + "a" * 64],

@@ -24,14 +24,8 @@ if TYPE_CHECKING:
         TagConflictError,
         VerificationError,
     )
-    from metrics_api.oci.jobs import (
-        VariantRequest,
-        assemble,
-        parse_expectation,
-        parse_variant,
-        resolve,
-        verify,
-    )
+    from metrics_api.oci.inputs import VariantRequest, parse_expectation, parse_variant
+    from metrics_api.oci.jobs import assemble, resolve, verify
     from metrics_api.oci.registry.session import Settings, open_client
     from metrics_api.oci.release.reports import (
         AssembleReport,
@@ -54,14 +48,8 @@ _MODULES = {
         "VerificationError",
     ),
     "registry.session": ("Settings", "open_client"),
-    "jobs": (
-        "VariantRequest",
-        "assemble",
-        "parse_expectation",
-        "parse_variant",
-        "resolve",
-        "verify",
-    ),
+    "inputs": ("VariantRequest", "parse_expectation", "parse_variant"),
+    "jobs": ("assemble", "resolve", "verify"),
     "spec.platform": ("parse_platform",),
     "spec.reference": ("parse_reference",),
     "checks": ("Check", "EntryReport"),

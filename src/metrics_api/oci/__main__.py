@@ -10,13 +10,17 @@ assemble here).
 
 The command line is parsed first, and the connections its registries will need are
 opened then (``registry.early``): their handshakes happen while the job's modules load.
+Once its input passed the job's checks (``cli_checks``), the job's first reads go out on
+them, and their answers come back while the rest loads.
 """
 
 import gc
 import os
 import sys
 
+from metrics_api.oci.defaults import MAX_MANIFEST_BYTES
 from metrics_api.oci.interrupts import INTERRUPTS
+from metrics_api.oci.spec.media_types import MANIFEST_ACCEPT
 
 
 def start(*, as_module: bool = False) -> None:
@@ -39,6 +43,9 @@ def start(*, as_module: bool = False) -> None:
             args.insecure_registry,
             args.request_timeout,
         )
+        from metrics_api.oci import cli_checks  # noqa: PLC0415 - once the connections are opening
+
+        early.send(cli_checks.first_reads(args), MANIFEST_ACCEPT, MAX_MANIFEST_BYTES)
     from metrics_api.oci import cli  # noqa: PLC0415
 
     gc.freeze()

@@ -16,13 +16,12 @@ import sys
 import time
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
 import anyio
 from pydantic import SecretStr
 
-from metrics_api.oci import jobs
+from metrics_api.oci import cli_checks, inputs, jobs
 from metrics_api.oci.cli_parser import PROG, UsageError, build_parser
 from metrics_api.oci.concurrency import DaemonThreads, first_leaf
 from metrics_api.oci.errors import Hints, InvalidInputError, OciError, Remedy
@@ -32,7 +31,6 @@ from metrics_api.oci.registry.early import EarlyConnections
 from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.session import Settings, run_in_client
 from metrics_api.oci.registry.transport import ClientStats
-from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.release.attestations import keep_attestations
 from metrics_api.oci.release.reports import VerificationReport
 from metrics_api.oci.spec.reference import parse_reference
@@ -86,13 +84,8 @@ HINTS = Hints(
 def _settings(args: argparse.Namespace, reference: str, early: EarlyConnections | None) -> Settings:
     """Settings with ``--username`` credentials for the registry of ``reference`` only."""
     credentials: dict[str, Credentials] = {}
-    if args.username:
-        password = os.environ.get(args.password_env)
-        if not password:
-            raise InvalidInputError(
-                f"--username was given, so expected the password in ${args.password_env}, "
-                "found it unset or empty; export it (never pass a password as an argument)"
-            )
+    password = cli_checks.password(args)
+    if password is not None:
         host = parse_reference(reference).host
         credentials[host] = Credentials(username=args.username, password=SecretStr(password))
     return Settings(
@@ -100,7 +93,7 @@ def _settings(args: argparse.Namespace, reference: str, early: EarlyConnections 
         credentials=credentials,
         request_timeout=args.request_timeout,
         deadline=args.deadline,
-        ca_certificates=_ca_certificates(args.ca_file),
+        ca_certificates=cli_checks.ca_certificates(args.ca_file),
         proxies=Proxies.from_environment(),
         early_connections=early,
     )
@@ -112,20 +105,6 @@ def _login_host(args: argparse.Namespace) -> str:
         return parse_reference(args.reference if args.command == "resolve" else args.target).host
     except InvalidInputError:
         return ""
-
-
-def _ca_certificates(path: str | None) -> str:
-    """The PEM text of ``--ca-file``, checked before any request."""
-    if not path:
-        return ""
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInputError(
-            f"expected --ca-file to name a readable PEM file, found {path!r} ({error})"
-        ) from None
-    trust_context(text, where=f"--ca-file {path}")
-    return text
 
 
 def _signing(args: argparse.Namespace) -> tuple["SigningKey | None", "KeylessSigning | None"]:
@@ -158,13 +137,13 @@ def _verifying(
 def _job(args: argparse.Namespace) -> tuple[str, "Callable[[RegistryClient], Awaitable[Report]]"]:
     """The command's job, its input checked, and the reference whose registry it logs in to."""
     if args.command == "resolve":
-        platform = jobs.parse_platform_as(args.platform, "--platform")
+        platform = inputs.parse_platform_as(args.platform, "--platform")
         return args.reference, partial(jobs.resolve, reference=args.reference, platform=platform)
     if args.command == "compare":
-        rebuilt = jobs.parse_rebuilt(args.rebuilt, "--rebuilt")
+        rebuilt = inputs.parse_rebuilt(args.rebuilt, "--rebuilt")
         return args.target, partial(jobs.compare, target=args.target, rebuilt=rebuilt)
     if args.command == "verify":
-        ledger = jobs.parse_ledger(args.expect, "--expect")
+        ledger = inputs.parse_ledger(args.expect, "--expect")
         keys, identity = _verifying(args)
         return args.target, partial(
             jobs.verify,
@@ -175,8 +154,8 @@ def _job(args: argparse.Namespace) -> tuple[str, "Callable[[RegistryClient], Awa
             public_keys=keys,
             keyless=identity,
         )
-    requests = jobs.parse_requests(args.variant, args.expect, ("--variant", "--expect"))
-    annotations = jobs.parse_annotations(args.annotation, "--annotation")
+    requests = inputs.parse_requests(args.variant, args.expect, ("--variant", "--expect"))
+    annotations = inputs.parse_annotations(args.annotation, "--annotation")
     signer, keyless = _signing(args)
     return args.target, partial(
         jobs.assemble,

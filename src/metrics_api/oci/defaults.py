@@ -10,3 +10,6 @@ REQUEST_TIMEOUT: Final = 30.0  # seconds for one request
 CONNECT_TIMEOUT: Final = 10.0  # seconds for one connection, at most
 DEADLINE: Final = 600.0  # seconds for the whole job, retries included
 ATTESTATION_MODES: Final = ("keep", "drop")  # what assemble does with Docker's attestations
+USER_AGENT: Final = "metrics-api"  # on every request to a registry
+# The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
+MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024

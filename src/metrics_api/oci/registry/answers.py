@@ -7,7 +7,6 @@ for what it is, not as a parse error further on.
 """
 
 import json
-from typing import Final
 
 import httpx
 
@@ -16,9 +15,6 @@ from metrics_api.oci.registry.responses import BodyTooLargeError, describe, show
 from metrics_api.oci.spec.digest import check_digest
 from metrics_api.oci.spec.models import Manifest, parse_manifest
 from metrics_api.oci.spec.reference import Reference
-
-# The largest manifest CNCF distribution stores (its default); a bigger one is not an image.
-MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 
 
 def expect(response: httpx.Response, statuses: set[int], what: str, missing_hint: str = "") -> None:

@@ -20,10 +20,9 @@ from typing import Final, Self
 
 import httpx
 
-from metrics_api.oci.defaults import REQUEST_TIMEOUT
+from metrics_api.oci.defaults import MAX_MANIFEST_BYTES, REQUEST_TIMEOUT
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.answers import (
-    MAX_MANIFEST_BYTES,
     checked_manifest,
     expect,
     too_large,

@@ -23,20 +23,27 @@ from urllib.parse import urlsplit
 
 from metrics_api.oci.defaults import CONNECT_TIMEOUT, REQUEST_TIMEOUT
 from metrics_api.oci.errors import InvalidInputError
-from metrics_api.oci.spec.reference import is_loopback, parse_reference, plain_http_first
+from metrics_api.oci.registry.early_reads import EarlyRead
+from metrics_api.oci.spec.reference import (
+    Reference,
+    is_loopback,
+    parse_reference,
+    plain_http_first,
+)
 
 MAX_PER_ENDPOINT: Final = 16  # as many as the first requests go out at once, at most
 PROXIES: Final = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
 class _Pending:
-    """One connection being opened in a thread of its own."""
+    """One connection being opened in a thread of its own, maybe carrying one early read."""
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self._done = threading.Event()
         self._socket: socket.socket | None = None
         self._taken = False
         self._lock = threading.Lock()
+        self.read: EarlyRead | None = None
         threading.Thread(target=self._connect, args=(host, port, timeout), daemon=True).start()
 
     def _connect(self, host: str, port: int, timeout: float) -> None:
@@ -49,17 +56,40 @@ class _Pending:
             connected.close()
         self._done.set()
 
+    def send(self, read: EarlyRead, timeout: float) -> None:
+        """Send ``read`` once connected, in a thread of its own; claiming waits for its answer."""
+        self.read = read
+        threading.Thread(target=self._exchange, args=(read, timeout), daemon=True).start()
+
+    def _exchange(self, read: EarlyRead, timeout: float) -> None:
+        self._done.wait()
+        with self._lock:
+            connected, self._socket = self._socket, None
+        if connected is None:
+            read.give_up()
+            return
+        connected.settimeout(timeout)
+        reusable = read.exchange(connected)
+        with self._lock:
+            late = self._taken
+            if reusable and not late:
+                self._socket = connected
+        if late or not reusable:
+            connected.close()
+
     def done(self) -> bool:
-        """Whether the connection is up or failed."""
-        return self._done.is_set()
+        """Whether the connection is up or failed, and its read (if any) answered."""
+        return self._done.is_set() and (self.read is None or self.read.finished.is_set())
 
     def wait(self, timeout: float | None) -> socket.socket | None:
         """The connected socket, waiting up to ``timeout``; None if it failed or is late.
 
-        Also None when the other end closed it meanwhile: nothing was sent on it, so there
-        is nothing to read. The socket is the caller's from then on, blocking again.
+        Also None when the other end closed it meanwhile: nothing is awaited on it, so
+        there is nothing to read. The socket is the caller's from then on, blocking again.
         """
         self._done.wait(timeout)
+        if self.read is not None:
+            self.read.finished.wait(timeout)
         with self._lock:
             self._taken = True
             connected, self._socket = self._socket, None
@@ -105,9 +135,13 @@ def _open_tcp(host: str, port: int, timeout: float) -> socket.socket | None:
 class EarlyConnections:
     """TCP connections to the registries a command names, opened before its requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, insecure_registries: frozenset[str] = frozenset()) -> None:
         """None yet: ``open`` opens them."""
         self._pending: dict[tuple[str, int], list[_Pending]] = {}
+        self._insecure = insecure_registries
+        self._request_timeout = REQUEST_TIMEOUT
+        self._proxied = False
+        self._reads: dict[tuple[str, str], EarlyRead] = {}
 
     @classmethod
     def open(
@@ -130,10 +164,43 @@ class EarlyConnections:
             if found is None or (proxied and not is_loopback(found[0])):
                 continue
             counts[found] = min(counts.get(found, 0) + 1, MAX_PER_ENDPOINT)
-        connections = cls()
+        connections = cls(insecure)
+        connections._request_timeout = request_timeout
+        connections._proxied = proxied
         for (name, port), count in counts.items():
             connections._pending[name, port] = [_Pending(name, port, timeout) for _ in range(count)]
         return connections
+
+    def send(self, reads: Iterable[tuple[str, Reference]], accept: str, limit: int) -> None:
+        """Send each read on a connection of its own, to a registry spoken to over plain HTTP.
+
+        ``reads``: a method and the manifest it asks for, each sent at most once, with
+        ``accept`` as its Accept; ``limit``: the most bytes of a body to read. None goes
+        through a proxy, nor to a registry spoken to over TLS (whose connections the
+        transport sets up itself); those are sent by the transport.
+        """
+        if self._proxied:
+            return
+        for method, ref in reads:
+            if not plain_http_first(ref.host, self._insecure):
+                continue
+            url = (
+                f"http://{ref.host.lower()}/v2/{ref.repository}/manifests/{ref.manifest_reference}"
+            )
+            found = endpoint(str(ref), self._insecure)
+            free = [p for p in self._pending.get(found, []) if p.read is None] if found else []
+            if (method, url) in self._reads or not free:
+                continue
+            self._reads[method, url] = EarlyRead(method, url, accept, limit)
+            free[0].send(self._reads[method, url], self._request_timeout)
+
+    def take(self, method: str, url: str, accept: str | None) -> EarlyRead | None:
+        """The read sent early for the same request, once; None if none was."""
+        read = self._reads.get((method, url))
+        if read is None or read.accept != accept:
+            return None
+        del self._reads[method, url]
+        return read
 
     def claim(self, host: str, port: int) -> _Pending | None:
         """One connection opened to ``host:port``, or None when none is left."""

@@ -19,6 +19,7 @@ import httpx
 from httpcore._backends.anyio import AnyIOStream
 
 from metrics_api.oci.registry.early import EarlyConnections
+from metrics_api.oci.registry.early_reads import BrokenAnswerError
 from metrics_api.oci.registry.failures import root_cause
 from metrics_api.oci.registry.idle import IdleWatch
 from metrics_api.oci.registry.proxies import Proxies
@@ -107,7 +108,14 @@ class ConnectionPools(httpx.AsyncBaseTransport):
         return self._tls
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send over plain HTTP, or over TLS verified against the CA bundle; maybe proxied."""
+        """Send over plain HTTP, or over TLS verified against the CA bundle; maybe proxied.
+
+        A request sent early, on a connection the command line opened, is not sent again:
+        its answer is the response.
+        """
+        answered = await self._answered_early(request)
+        if answered is not None:
+            return answered
         proxy = self._proxies.for_url(request.url)
         try:
             async with self._watch.sending(request):
@@ -121,6 +129,37 @@ class ConnectionPools(httpx.AsyncBaseTransport):
                 f"({type(error).__name__})",
                 request=request,
             ) from error
+
+    async def _answered_early(self, request: httpx.Request) -> httpx.Response | None:
+        """The answer to the same request sent early, once it came back; None if none went.
+
+        A read sent early that failed fails as this request would have (a timeout, a cut
+        connection, a broken answer), for the transport to word and retry. Only a request
+        without credentials can have been sent early: one with them is sent as it is.
+        """
+        if self._early is None or "Authorization" in request.headers:
+            return None
+        read = self._early.take(request.method, str(request.url), request.headers.get("Accept"))
+        if read is None:
+            return None
+        if not read.finished.is_set():
+            await anyio.to_thread.run_sync(read.finished.wait, abandon_on_cancel=True)
+        if read.answer is not None:
+            version, status, headers, body = read.answer
+            return httpx.Response(
+                status,
+                headers=headers,
+                stream=httpx.ByteStream(body),
+                request=request,
+                extensions={"http_version": version.encode("ascii")},
+            )
+        if not read.sent:
+            return None
+        if isinstance(read.failure, TimeoutError):
+            raise httpx.ReadTimeout("no answer in time (sent early)", request=request)
+        if isinstance(read.failure, BrokenAnswerError):
+            raise httpx.RemoteProtocolError(str(read.failure), request=request)
+        raise httpx.ReadError(f"{type(read.failure).__name__} (sent early)", request=request)
 
     async def aclose(self) -> None:
         """Close every connection pool, and every early connection nobody took."""

@@ -23,7 +23,7 @@ from typing import Self
 import anyio
 import httpx
 
-from metrics_api.oci.defaults import CONNECT_TIMEOUT, REQUEST_TIMEOUT
+from metrics_api.oci.defaults import CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT
 from metrics_api.oci.errors import RegistryError
 from metrics_api.oci.registry.auth import CredentialStore
 from metrics_api.oci.registry.bearer import TokenExchange
@@ -115,6 +115,7 @@ class RegistryTransport:
         self.stats = ClientStats() if stats is None else stats
         timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._http = httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT},
             timeout=timeouts,
             transport=http_transport or ConnectionPools(trust_context, Proxies()),
             follow_redirects=True,  # blob GETs may redirect to storage; httpx drops auth then
