@@ -4,7 +4,8 @@ httpx's default transport, except that the HTTPS pool is made on the first HTTPS
 (making it loads the trust store, CPU that a job speaking only plain HTTP to loopback or
 ``insecure_registries`` never needs), a registry behind a proxy gets a pool of its own
 through that proxy, and a direct connection first takes one the command line opened while
-its modules loaded (``early``). A ``watch`` follows each request's phase (``idle``).
+its modules loaded (``early``), as a request sent early on one takes its answer
+(``early_reads``). A ``watch`` follows each request's phase (``idle``).
 """
 
 import ssl
