@@ -4,6 +4,7 @@ Each case writes a registry's answer, byte for byte, on one end of a socket pair
 read runs on the other; the transport's side (``ConnectionPools``) makes its response.
 """
 
+import argparse
 import gzip
 import socket
 import threading
@@ -13,12 +14,15 @@ import anyio
 import httpx
 import pytest
 
+from metrics_api.oci.cli_checks import first_reads
+from metrics_api.oci.cli_parser import PROG, build_parser
 from metrics_api.oci.registry.early import EarlyConnections
 from metrics_api.oci.registry.early_reads import BrokenAnswerError, EarlyRead
 from metrics_api.oci.registry.pools import ConnectionPools
 from metrics_api.oci.registry.proxies import Proxies
 from metrics_api.oci.registry.trust import trust_context
 from metrics_api.oci.spec.media_types import MANIFEST_ACCEPT
+from metrics_api.oci.spec.reference import parse_reference
 
 pytestmark = pytest.mark.unit
 
@@ -254,3 +258,36 @@ def test_the_answer_is_waited_for_when_the_job_asks_first(
     finally:
         late.join()
         reader.join()
+
+
+def parsed(*args: str) -> argparse.Namespace:
+    return build_parser(PROG).parse(list(args))
+
+
+def test_reads_go_early_only_for_input_that_passed_and_an_assemble_that_does_not_sign() -> None:
+    assemble = (
+        "assemble",
+        "127.0.0.1:5000/app:v1",
+        "--variant",
+        "linux/amd64=127.0.0.1:5000/app:a",
+    )
+
+    assert [(method, str(ref)) for method, ref in first_reads(parsed(*assemble))] == [
+        ("HEAD", "127.0.0.1:5000/app:v1"),
+        ("GET", "127.0.0.1:5000/app:a"),
+    ]
+    assert first_reads(parsed(*assemble, "--signing-key", "cosign.key")) == []
+    assert first_reads(parsed(*assemble, "--annotation", "NOEQUALS")) == []
+    assert first_reads(parsed("resolve", "127.0.0.1:5000/app:a", "--platform", "linux")) == []
+
+
+def test_no_read_goes_early_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        reference = f"127.0.0.1:{server.getsockname()[1]}/app:v1"
+        early = EarlyConnections.open([reference])  # loopback: a connection all the same
+        try:
+            early.send([("GET", parse_reference(reference))], MANIFEST_ACCEPT, LIMIT)
+            assert early._reads == {}  # noqa: SLF001
+        finally:
+            early.close()
