@@ -1,8 +1,8 @@
 """The text users type, checked and parsed: variants, ledger lines, annotations, targets.
 
-Every check a job's input gets before its first request is here, and this module loads
-no network code: the command line runs them while its other modules load, and sends its
-first reads only for input they accepted (``registry.early``).
+Every entry point parses the same way. No network code loads here, so the command line
+runs these checks while its other modules load (``cli_checks``), and sends its first
+reads only for input they accepted.
 """
 
 from collections.abc import Sequence
