@@ -5,7 +5,9 @@ request, and each connection then costs a round trip (the TCP handshake) before 
 request goes out. Opened from the parsed command line instead, before those modules load,
 the handshakes happen meanwhile: the first requests take connections that are already
 up. Only TCP is done here; TLS, if the registry speaks it, is set up by the transport on
-the connection it takes, as on any other.
+the connection it takes, as on any other. Over plain HTTP, once the input passed its
+checks, a connection may carry one of the job's first reads (``early_reads``) before the
+transport takes it.
 
 This module loads nothing but the standard library's sockets and threads, so that it
 can run first. A connection that fails here is left to the transport, which connects
