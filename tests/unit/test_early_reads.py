@@ -162,6 +162,7 @@ def test_a_body_over_the_limit_is_read_no_further_and_left_to_the_transport(
             httpx.RemoteProtocolError,
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Le", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", httpx.RemoteProtocolError),
     ],
 )
 def test_a_broken_or_cut_answer_fails_as_httpx_fails_it(

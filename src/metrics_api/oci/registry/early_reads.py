@@ -66,7 +66,8 @@ class EarlyRead:
             self.answer, reusable = _receive(connected, self.method, self.limit)
         except (OSError, BrokenAnswerError) as error:
             self.failure = error
-        self.finished.set()
+        finally:
+            self.finished.set()  # however it ended, the transport waits no longer
         return reusable
 
     def give_up(self) -> None:
@@ -132,7 +133,7 @@ def _receive(connected: socket.socket, method: str, limit: int) -> tuple[EarlyAn
     if "chunked" in fields.get("transfer-encoding", "").lower():
         body, whole = _chunked(stream, limit)
         return EarlyAnswer(version, status, headers, body), keep and whole
-    if len(lengths) > 1 or (lengths and not next(iter(lengths)).isdigit()):
+    if len(lengths) > 1 or (lengths and not _is_number(next(iter(lengths)))):
         raise BrokenAnswerError(f"expected one Content-Length, found {sorted(lengths)}")
     if lengths:
         length = int(next(iter(lengths)))
@@ -164,12 +165,17 @@ def _chunked(stream: _Stream, limit: int) -> tuple[bytes, bool]:
     return bytes(body), False
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes ``²``, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _head(raw: bytes) -> tuple[str, int, list[tuple[str, str]]]:
     """The version, final status and header fields of an answer's head."""
     status_line, *lines = raw.decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
-    if version not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not _is_number(code):
         raise BrokenAnswerError(f"expected an HTTP/1.1 status line, found {status_line[:40]!r}")
     if int(code) < 200:  # noqa: PLR2004 - an interim answer, unasked for: no GET expects one
         raise BrokenAnswerError(f"expected a final status, found {code}")

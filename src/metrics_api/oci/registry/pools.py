@@ -20,7 +20,6 @@ import httpx
 from httpcore._backends.anyio import AnyIOStream
 
 from metrics_api.oci.registry.early import EarlyConnections
-from metrics_api.oci.registry.early_reads import BrokenAnswerError
 from metrics_api.oci.registry.failures import root_cause
 from metrics_api.oci.registry.idle import IdleWatch
 from metrics_api.oci.registry.proxies import Proxies
@@ -158,9 +157,9 @@ class ConnectionPools(httpx.AsyncBaseTransport):
             return None
         if isinstance(read.failure, TimeoutError):
             raise httpx.ReadTimeout("no answer in time (sent early)", request=request)
-        if isinstance(read.failure, BrokenAnswerError):
-            raise httpx.RemoteProtocolError(str(read.failure), request=request)
-        raise httpx.ReadError(f"{type(read.failure).__name__} (sent early)", request=request)
+        if isinstance(read.failure, OSError):
+            raise httpx.ReadError(f"{type(read.failure).__name__} (sent early)", request=request)
+        raise httpx.RemoteProtocolError(str(read.failure or "no answer read"), request=request)
 
     async def aclose(self) -> None:
         """Close every connection pool, and every early connection nobody took."""
