@@ -109,7 +109,7 @@ def _login_host(args: argparse.Namespace) -> str:
 
 def _signing(args: argparse.Namespace) -> tuple["SigningKey | None", "KeylessSigning | None"]:
     """The assemble's signers, read only when asked for (their modules are the heaviest)."""
-    if not (args.signing_key or args.keyless or args.identity_token_env or args.trust_config):
+    if not cli_checks.signs(args):
         return None, None
     from metrics_api.oci.cli_signing import keyless_signing, signing_key  # noqa: PLC0415
 

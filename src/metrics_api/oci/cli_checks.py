@@ -9,6 +9,7 @@ the job gets before its first request.
 
 import argparse
 import os
+from functools import cache
 from pathlib import Path
 
 from metrics_api.oci.errors import InvalidInputError
@@ -36,8 +37,12 @@ def password(args: argparse.Namespace) -> str | None:
     return found
 
 
+@cache
 def ca_certificates(path: str | None) -> str:
-    """The PEM text of ``--ca-file``, checked before any request."""
+    """The PEM text of ``--ca-file``, checked before any request.
+
+    Read and checked once: the command line checks it early, and again as the job starts.
+    """
     if not path:
         return ""
     try:
@@ -50,7 +55,8 @@ def ca_certificates(path: str | None) -> str:
     return text
 
 
-def _signs(args: argparse.Namespace) -> bool:
+def signs(args: argparse.Namespace) -> bool:
+    """Whether an assemble signs: by key, keyless, or with keyless's options."""
     return bool(args.signing_key or args.keyless or args.identity_token_env or args.trust_config)
 
 
@@ -65,7 +71,7 @@ def first_reads(args: argparse.Namespace) -> list[tuple[str, Reference]]:
         if args.command == "resolve":
             parse_platform_as(args.platform, "--platform")
             reads = [("GET", parse_pinned(args.reference, "the variant"))]
-        elif args.command == "assemble" and not _signs(args):
+        elif args.command == "assemble" and not signs(args):
             requests = parse_requests(args.variant, args.expect, ("--variant", "--expect"))
             parse_annotations(args.annotation, "--annotation")
             reads = [("HEAD", parse_target(args.target))]

@@ -137,12 +137,18 @@ def _open_tcp(host: str, port: int, timeout: float) -> socket.socket | None:
 class EarlyConnections:
     """TCP connections to the registries a command names, opened before its requests."""
 
-    def __init__(self, insecure_registries: frozenset[str] = frozenset()) -> None:
-        """None yet: ``open`` opens them."""
+    def __init__(
+        self,
+        insecure_registries: frozenset[str] = frozenset(),
+        request_timeout: float = REQUEST_TIMEOUT,
+        *,
+        proxied: bool = False,
+    ) -> None:
+        """None yet: ``open`` opens them. ``proxied``: a proxy variable is set."""
         self._pending: dict[tuple[str, int], list[_Pending]] = {}
         self._insecure = insecure_registries
-        self._request_timeout = REQUEST_TIMEOUT
-        self._proxied = False
+        self._request_timeout = request_timeout
+        self._proxied = proxied
         self._reads: dict[tuple[str, str], EarlyRead] = {}
 
     @classmethod
@@ -158,17 +164,14 @@ class EarlyConnections:
         request. Each connect has the time the transport gives its own.
         """
         timeout = min(request_timeout, CONNECT_TIMEOUT)
-        insecure = frozenset(insecure_registries)
         proxied = any(os.environ.get(name) or os.environ.get(name.lower()) for name in PROXIES)
+        connections = cls(frozenset(insecure_registries), request_timeout, proxied=proxied)
         counts: dict[tuple[str, int], int] = {}
         for text in references:
-            found = endpoint(text, insecure)
+            found = endpoint(text, connections._insecure)
             if found is None or (proxied and not is_loopback(found[0])):
                 continue
             counts[found] = min(counts.get(found, 0) + 1, MAX_PER_ENDPOINT)
-        connections = cls(insecure)
-        connections._request_timeout = request_timeout
-        connections._proxied = proxied
         for (name, port), count in counts.items():
             connections._pending[name, port] = [_Pending(name, port, timeout) for _ in range(count)]
         return connections
@@ -184,13 +187,12 @@ class EarlyConnections:
         if self._proxied:
             return
         for method, ref in reads:
-            if not plain_http_first(ref.host, self._insecure):
+            found = _address(ref.host, self._insecure)
+            if found is None or not plain_http_first(ref.host, self._insecure):
                 continue
-            url = (
-                f"http://{ref.host.lower()}/v2/{ref.repository}/manifests/{ref.manifest_reference}"
-            )
-            found = endpoint(str(ref), self._insecure)
-            free = [p for p in self._pending.get(found, []) if p.read is None] if found else []
+            host = ref.host.lower()
+            url = f"http://{host}/v2/{ref.repository}/manifests/{ref.manifest_reference}"
+            free = [pending for pending in self._pending.get(found, []) if pending.read is None]
             if (method, url) in self._reads or not free:
                 continue
             self._reads[method, url] = EarlyRead(method, url, accept, limit)
@@ -218,16 +220,24 @@ class EarlyConnections:
 
 
 def endpoint(reference: str, insecure_registries: frozenset[str]) -> tuple[str, int] | None:
-    """The host and port the transport connects to for ``reference``; None if it is bad.
-
-    Over plain HTTP (port 80 unless given) for loopback registries and those named
-    insecure, as the transport speaks to them; over HTTPS (443) for the others.
-    """
+    """The host and port the transport connects to for ``reference``; None if it is bad."""
     try:
         host = parse_reference(reference).host
+    except InvalidInputError:
+        return None
+    return _address(host, insecure_registries)
+
+
+def _address(host: str, insecure_registries: frozenset[str]) -> tuple[str, int] | None:
+    """The host's name and port: 80 unless given over plain HTTP, 443 over HTTPS.
+
+    Plain HTTP for loopback registries and those named insecure, as the transport speaks
+    to them; HTTPS for the others.
+    """
+    try:
         split = urlsplit(f"//{host}")
         port = split.port
-    except (InvalidInputError, ValueError):
+    except ValueError:
         return None
     if split.hostname is None:
         return None
