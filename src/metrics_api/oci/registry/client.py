@@ -42,9 +42,11 @@ PRECONNECT_LIMIT = 16
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def joined(base: httpx.URL, ref: Reference, path: str) -> httpx.URL:
+def joined(base: str, ref: Reference, path: str) -> httpx.URL:
     """A path in ``ref``'s repository, or a Location the registry gave, joined to ``base``.
 
+    A path in the repository is appended: a repository name, a tag and a digest have no
+    dot segment or character to quote by their grammar, so there is nothing to resolve.
     A Location on another host is followed (a storage backend's), without the registry's
     credentials (``gate.CredentialGate``); one that is no http(s) URL is refused.
     """
@@ -54,9 +56,10 @@ def joined(base: httpx.URL, ref: Reference, path: str) -> httpx.URL:
             "expected the registry's Location to be a path or an http(s) URL, found a URL "
             f"of scheme {scheme.group(1)}; check the registry's storage settings"
         )
-    relative = not path.startswith("/") and not scheme
     try:
-        return base.join(f"{ref.repository}/{path}" if relative else path)
+        if not path.startswith("/") and not scheme:
+            return httpx.URL(f"{base}{ref.repository}/{path}")
+        return httpx.URL(base).join(path)
     except httpx.InvalidURL:  # not quoted: an upload URL may carry a signature
         raise RegistryError(
             "expected the registry's Location to be a path or an http(s) URL, found one "
@@ -305,7 +308,7 @@ class RegistryClient:
 
     def _url(self, ref: Reference, path: str, params: Mapping[str, str] | None = None) -> httpx.URL:
         """A path in ``ref``'s repository, or an upload Location (absolute), with ``params``."""
-        url = joined(httpx.URL(self.base_url(ref.host)), ref, path)
+        url = joined(self.base_url(ref.host), ref, path)
         if params:  # merged here: httpx would replace a Location's own query (its upload state)
             url = url.copy_merge_params(params)
         return url

@@ -8,6 +8,7 @@ the same way).
 """
 
 from collections.abc import Mapping
+from functools import cache
 
 import httpx
 
@@ -16,6 +17,13 @@ from metrics_api.oci.registry.bearer import TokenExchange
 from metrics_api.oci.registry.responses import describe, shown_url
 from metrics_api.oci.registry.schemer import Schemer
 from metrics_api.oci.spec.reference import Reference
+
+
+@cache
+def _origin(scheme: str, host: str) -> tuple[str, str, int | None]:
+    """A registry's scheme, host and port as httpx reads them; parsed once, asked per request."""
+    url = httpx.URL(f"{scheme}://{host}/")
+    return url.scheme, url.host, url.port
 
 
 class CredentialGate:
@@ -28,8 +36,7 @@ class CredentialGate:
 
     def is_registry(self, ref: Reference, url: httpx.URL) -> bool:
         """Whether ``url`` is ``ref``'s registry: the same scheme, host and port."""
-        own = httpx.URL(f"{self._schemer.scheme(ref.host)}://{ref.host}/")
-        return (url.scheme, url.host, url.port) == (own.scheme, own.host, own.port)
+        return (url.scheme, url.host, url.port) == _origin(self._schemer.scheme(ref.host), ref.host)
 
     async def headers(
         self,

@@ -9,6 +9,7 @@ import ipaddress
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 from metrics_api.oci.errors import InvalidInputError, Remedy
@@ -130,6 +131,7 @@ def parse_reference(text: str) -> Reference:
     return Reference(registry=registry, repository=path, tag=tag, digest=digest)
 
 
+@cache
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback IP literals, with or without a port."""
     name = host
