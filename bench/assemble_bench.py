@@ -573,11 +573,12 @@ def cpu_split(where: str, mine: Sample, imports: ImportCost) -> str:
     The interpreter and the dependencies' import are the floor; ours is our import plus
     the job itself (its requests, the models pydantic builds on first use, the report).
     """
+    fastest = min(mine.cpu)
     floor = imports.interpreter + imports.dependencies
-    job = min(mine.cpu) - floor - imports.own
     return (
-        f"{where}: ours {ms(min(mine.cpu))} of CPU in its fastest run: the interpreter and the "
-        f"dependencies' import {ms(floor)}, our import {ms(imports.own)}, the job {ms(job)}"
+        f"{where}: ours {ms(fastest)} of CPU in its fastest run: the interpreter and the "
+        f"dependencies' import {ms(floor)}, our import {ms(imports.own)}, the job "
+        f"{ms(fastest - floor - imports.own)}"
     )
 
 
